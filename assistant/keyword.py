@@ -1,0 +1,140 @@
+"""BM25 keyword store over pre-tokenised documents (the only bm25s user).
+
+bm25s cannot add or remove documents, so the store keeps each document's tokens by id and
+rebuilds the bm25s model lazily on the first search after a change (milliseconds for a few
+thousand passages). On disk it is one UTF-8 JSON file:
+
+    {"format": 1, "k1": 1.5, "b": 0.75, "count": N, "docs": [[id, ["token", ...]], ...]}
+
+and load() rebuilds the model from it, so nothing bm25s-specific is persisted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+
+from assistant.errors import IndexCorruptError
+
+FORMAT_VERSION = 1
+_REBUILD = "请重新建立索引：assistant build"
+
+
+class KeywordStore:
+    """Token lists under int64 ids, ranked by BM25 (Lucene variant) for a tokenised query.
+
+    search() returns (scores, ids): 1-D, best first, at most k long, only documents sharing
+    at least one token with the query (so possibly empty).
+    """
+
+    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+        self.k1 = k1
+        self.b = b
+        self._docs: dict[int, list[str]] = {}
+        self._model: Any = None
+        self._row_ids = np.zeros(0, dtype=np.int64)  # model row -> id
+        self._stale = True
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._docs
+
+    def add(self, ids: Sequence[int] | np.ndarray, token_lists: Sequence[Sequence[str]]) -> None:
+        """Insert documents; an id already present is replaced."""
+        id_list = [int(i) for i in np.asarray(ids, dtype=np.int64).reshape(-1)]
+        if len(id_list) != len(token_lists):
+            raise ValueError(f"{len(id_list)} ids for {len(token_lists)} token lists")
+        with self._lock:
+            for doc_id, tokens in zip(id_list, token_lists, strict=True):
+                self._docs[doc_id] = [str(t) for t in tokens]
+            self._stale = True
+
+    def delete(self, ids: Sequence[int] | np.ndarray) -> int:
+        """Remove these ids (unknown ones are ignored); returns how many were removed."""
+        removed = 0
+        with self._lock:
+            for doc_id in np.asarray(ids, dtype=np.int64).reshape(-1):
+                removed += self._docs.pop(int(doc_id), None) is not None
+            self._stale = self._stale or removed > 0
+        return removed
+
+    def _ensure_model(self) -> tuple[Any, np.ndarray]:
+        with self._lock:
+            if self._stale:
+                row_ids = sorted(self._docs)
+                corpus = [self._docs[i] for i in row_ids]
+                model = None
+                if any(corpus):
+                    model = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
+                    model.index(corpus, show_progress=False)
+                self._model, self._row_ids = model, np.asarray(row_ids, dtype=np.int64)
+                self._stale = False
+            return self._model, self._row_ids
+
+    def search(
+        self, query_tokens: Sequence[str], k: int, allowed_ids: Sequence[int] | np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k documents for the query tokens; tokens unknown to the corpus are ignored."""
+        empty = (np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64))
+        model, row_ids = self._ensure_model()
+        if model is None or k <= 0:
+            return empty
+        known = [t for t in query_tokens if t and t in model.vocab_dict]
+        if not known:
+            return empty
+        scores = np.asarray(model.get_scores(known), dtype=np.float32)
+        candidate = scores > 0
+        if allowed_ids is not None:
+            candidate &= np.isin(row_ids, np.asarray(allowed_ids, dtype=np.int64))
+        rows = np.flatnonzero(candidate)
+        if not len(rows):
+            return empty
+        if len(rows) > k:
+            rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
+        rows = rows[np.lexsort((row_ids[rows], -scores[rows]))]  # score desc, then id asc
+        return scores[rows], row_ids[rows]
+
+    def tokens(self, doc_id: int) -> list[str]:
+        """The stored tokens of one document."""
+        return list(self._docs[int(doc_id)])
+
+    def save(self, path: Path) -> None:
+        """Write the JSON file described in the module docstring (atomically)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            docs = [[doc_id, self._docs[doc_id]] for doc_id in sorted(self._docs)]
+        payload = {"format": FORMAT_VERSION, "k1": self.k1, "b": self.b, "count": len(docs), "docs": docs}
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(payload, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> KeywordStore:
+        """Read a file written by save(); IndexCorruptError when it is missing or malformed."""
+        path = Path(path)
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
+                raise ValueError("unknown format")
+            docs = payload["docs"]
+            if not isinstance(docs, list) or len(docs) != payload["count"]:
+                raise ValueError("document count does not match")
+            store = cls(k1=float(payload["k1"]), b=float(payload["b"]))
+            for doc_id, tokens in docs:
+                if not isinstance(doc_id, int) or not isinstance(tokens, list):
+                    raise ValueError(f"bad entry for id {doc_id!r}")
+                store._docs[doc_id] = [str(t) for t in tokens]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(f"关键词索引文件 {path} 缺失或已损坏（{exc}）。{_REBUILD}") from exc
+        return store

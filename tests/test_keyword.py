@@ -1,0 +1,105 @@
+"""BM25 keyword store on Chinese passages tokenised with segment.tokenize."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.errors import IndexCorruptError
+from assistant.keyword import KeywordStore
+from assistant.segment import tokenize
+
+DOCS = {
+    1: "本年新收政府信息公开申请15件，上年结转0件，予以公开10件，部分公开2件。",
+    2: "2021年本机关未发生政府信息公开行政复议和行政诉讼案件。",
+    3: "主动公开行政规范性文件3件，政策解读5篇，政府门户网站发布信息1.8万余条。",
+    4: "联系电话：0578-7262336，地址：龙泉市人民政府办公室。",
+    5: "本年度未收取信息处理费。",
+}
+
+
+@pytest.fixture()
+def store() -> KeywordStore:
+    kw = KeywordStore()
+    kw.add(list(DOCS), [tokenize(text) for text in DOCS.values()])
+    return kw
+
+
+def ids_for(
+    store: KeywordStore, query: str, k: int = 5, allowed_ids: list[int] | np.ndarray | None = None
+) -> list[int]:
+    _, ids = store.search(tokenize(query), k, allowed_ids=allowed_ids)
+    return [int(i) for i in ids]
+
+
+def test_ranking(store: KeywordStore) -> None:
+    assert ids_for(store, "政府信息公开申请的数量")[0] == 1
+    assert ids_for(store, "行政复议情况") == [2]
+    assert ids_for(store, "政策解读")[0] == 3
+    assert ids_for(store, "0578-7262336") == [4]
+    assert ids_for(store, "收取信息处理費") == [5]  # traditional 費 normalised
+    scores, ids = store.search(tokenize("件 未 信息 地址"), 10)
+    assert scores.dtype == np.float32 and ids.dtype == np.int64
+    assert list(scores) == sorted(scores, reverse=True) and (scores > 0).all()
+
+
+def test_top_k_limits(store: KeywordStore) -> None:
+    assert len(ids_for(store, "件", k=2)) == 2
+    assert ids_for(store, "件", k=0) == []
+
+
+def test_unknown_tokens_give_empty_results(store: KeywordStore) -> None:
+    scores, ids = store.search(["火星", "量子"], 5)
+    assert scores.shape == ids.shape == (0,)
+    assert store.search([], 5)[1].size == 0
+    assert KeywordStore().search(["公开"], 5)[1].size == 0
+
+
+def test_delete(store: KeywordStore) -> None:
+    assert ids_for(store, "行政诉讼") == [2]
+    assert store.delete([2, 99]) == 1
+    assert len(store) == 4 and 2 not in store
+    assert ids_for(store, "行政诉讼") == []
+    store.add([2], [tokenize("行政诉讼1件")])
+    assert ids_for(store, "行政诉讼") == [2]
+
+
+def test_add_replaces(store: KeywordStore) -> None:
+    store.add([5], [tokenize("行政处罚决定")])
+    assert len(store) == 5
+    assert ids_for(store, "信息处理费") == []
+    assert ids_for(store, "行政处罚") == [5]
+
+
+def test_allowed_ids(store: KeywordStore) -> None:
+    everything = ids_for(store, "件 未 信息 地址", k=10)
+    assert len(everything) >= 3
+    allowed = everything[1:3]
+    assert ids_for(store, "件 未 信息 地址", k=10, allowed_ids=allowed) == allowed
+    assert ids_for(store, "件 未 信息 地址", k=10, allowed_ids=np.array([], dtype=np.int64)) == []
+
+
+def test_save_load_round_trip(store: KeywordStore, tmp_path: Path) -> None:
+    path = tmp_path / "kw" / "keyword.json"
+    store.save(path)
+    loaded = KeywordStore.load(path)
+    assert len(loaded) == len(store)
+    assert loaded.tokens(4) == store.tokens(4)
+    for query in ("政府信息公开申请", "行政诉讼", "件 未 信息 地址"):
+        expected, got = store.search(tokenize(query), 5), loaded.search(tokenize(query), 5)
+        np.testing.assert_array_equal(got[1], expected[1])
+        np.testing.assert_allclose(got[0], expected[0])
+
+
+def test_corrupt_file(tmp_path: Path) -> None:
+    path = tmp_path / "keyword.json"
+    path.write_text('{"format": 1, "docs": [', encoding="utf-8")
+    with pytest.raises(IndexCorruptError):
+        KeywordStore.load(path)
+    path.write_text('{"format": 1, "k1": 1.5, "b": 0.75, "count": 2, "docs": []}', encoding="utf-8")
+    with pytest.raises(IndexCorruptError):
+        KeywordStore.load(path)
+    with pytest.raises(IndexCorruptError):
+        KeywordStore.load(tmp_path / "missing.json")
