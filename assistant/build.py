@@ -1,0 +1,305 @@
+"""Index builds: incremental, written beside the live index and switched in atomically."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant import segment
+from assistant.config import Settings
+from assistant.embed import Encoder, load_encoder
+from assistant.errors import (
+    AssistantError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexMissingError,
+    IngestError,
+)
+from assistant.ingest import corpus_files, ingest_file
+from assistant.keyword import KeywordStore
+from assistant.records import Passage, Report
+from assistant.store import EmbeddingCache, Store, text_hash
+from assistant.vector import make_vector_store
+
+FORMAT_VERSION = 1
+CURRENT_FILE = "CURRENT"
+BUILDS_DIR = "builds"
+KEEP_OLD_BUILDS = 1  # builds kept beside the live one, for readers that opened them
+
+# progress(stage, done, total): stage is "解析" (parsing) or "向量化" (embedding)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class BuildSummary:
+    """What a build did, for the CLI and the app to show."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failures: list[IngestError] = field(default_factory=list)
+    reports: int = 0
+    passages: int = 0
+    embedded: int = 0  # passages embedded now (the rest came from the cache)
+    seconds: float = 0.0
+    build_dir: Path | None = None
+
+    def line(self) -> str:
+        return (
+            f"新增 {len(self.added)}，更新 {len(self.updated)}，删除 {len(self.deleted)}，"
+            f"未变 {len(self.unchanged)}；失败 {len(self.failures)}；"
+            f"共 {self.reports} 份报告、{self.passages} 个段落（新向量化 {self.embedded} 个），"
+            f"用时 {self.seconds:.1f} 秒"
+        )
+
+
+# --- reading the live build -----------------------------------------------------------------
+
+
+def live_build_dir(index_dir: Path) -> Path:
+    """The folder of the build being served; IndexMissingError when there is none."""
+    try:
+        name = (index_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        raise IndexMissingError(index_dir) from None
+    build_dir = index_dir / BUILDS_DIR / name
+    if not name or not build_dir.is_dir():
+        raise IndexMissingError(index_dir)
+    return build_dir
+
+
+def read_manifest(build_dir: Path) -> dict[str, Any]:
+    try:
+        manifest: dict[str, Any] = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise IndexMismatchError(
+            f"索引清单 {build_dir / 'manifest.json'} 无法读取（{err}）。请重新运行 assistant build。"
+        ) from err
+    return manifest
+
+
+def check_manifest(manifest: dict[str, Any], encoder_spec: str | None) -> None:
+    """Refuse an index built by other code or with another encoder than the one configured."""
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"索引格式版本为 {version}，当前程序需要 {FORMAT_VERSION}。请运行 assistant build 重建索引。"
+        )
+    built_with = manifest.get("encoder_spec")
+    if encoder_spec is not None and built_with != encoder_spec:
+        raise IndexMismatchError(
+            f"索引由编码器 {built_with} 建立，而当前配置的编码器是 {encoder_spec}。"
+            f"请设置 ASSISTANT_ENCODER={built_with}，或运行 assistant build 用当前编码器重建索引。"
+        )
+
+
+# --- the build ------------------------------------------------------------------------------
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One build at a time per index directory; a second one fails at once with a clear message."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexLockedError(
+                f"另一个构建正在使用索引目录 {index_dir}，请等它完成后再试。"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _file_key(path: Path) -> str:
+    """Content hash of a report file and of the sidecars that can change its metadata."""
+    digest = hashlib.sha256(path.read_bytes())
+    for sidecar in (path.with_name(path.name + ".meta.json"), path.parent / "catalog.csv"):
+        if sidecar.is_file():
+            digest.update(sidecar.read_bytes())
+    return digest.hexdigest()
+
+
+def _previous(index_dir: Path) -> tuple[dict[str, str], dict[str, Report]]:
+    """(source file -> file key, file key -> report) of the live build, if it is compatible."""
+    try:
+        build_dir = live_build_dir(index_dir)
+        manifest = read_manifest(build_dir)
+        check_manifest(manifest, None)
+    except AssistantError:
+        return {}, {}
+    documents: dict[str, dict[str, Any]] = manifest.get("documents", {})
+    store = Store(build_dir / "store.sqlite", readonly=True)
+    try:
+        by_id = {r.report_id: r for r in store.reports()}
+    finally:
+        store.close()
+    keys = {path: doc["file_key"] for path, doc in documents.items()}
+    reports = {doc["file_key"]: by_id[doc["report_id"]] for doc in documents.values() if doc["report_id"] in by_id}
+    return keys, reports
+
+
+def _embed(
+    passages: list[Passage], encoder: Encoder, cache: EmbeddingCache, progress: Progress | None
+) -> tuple[np.ndarray, int]:
+    texts = [p.embedding_text() for p in passages]
+    hashes = [text_hash(t) for t in texts]
+    cached = cache.get_many(encoder.encoder_id, hashes)
+    missing = sorted({h: i for i, h in enumerate(hashes) if h not in cached}.values())
+    if missing:
+        batch = 32
+        for start in range(0, len(missing), batch):
+            chunk = missing[start : start + batch]
+            vectors = encoder.encode_documents([texts[i] for i in chunk])
+            cache.put_many(encoder.encoder_id, ((hashes[i], v) for i, v in zip(chunk, vectors, strict=True)))
+            cached.update({hashes[i]: v for i, v in zip(chunk, vectors, strict=True)})
+            if progress:
+                progress("向量化", min(start + batch, len(missing)), len(missing))
+    matrix = np.stack([cached[h] for h in hashes]) if hashes else np.zeros((0, encoder.dim), np.float32)
+    return matrix.astype(np.float32), len(missing)
+
+
+def build_index(settings: Settings, progress: Progress | None = None) -> BuildSummary:
+    """Build or update the index in settings.index_dir from settings.corpus_dir."""
+    started = time.monotonic()
+    index_dir = settings.index_dir
+    if not settings.corpus_dir.is_dir():
+        raise AssistantError(f"报告目录 {settings.corpus_dir} 不存在。请把报告文件放进该目录，或用 --corpus 指定。")
+    with build_lock(index_dir):
+        old_keys, old_reports = _previous(index_dir)
+        files = corpus_files([settings.corpus_dir])
+        summary = BuildSummary()
+        reports: list[Report] = []
+        documents: dict[str, dict[str, Any]] = {}
+        seen_ids: dict[str, str] = {}
+        for done, path in enumerate(files, 1):
+            name = str(path)
+            try:
+                if path.stat().st_size > settings.max_file_bytes:
+                    ingest_file(path, settings.max_file_bytes)  # raises FileTooLargeError
+                key = _file_key(path)
+                report = old_reports.get(key) if old_keys.get(name) == key else None
+                if report is None:
+                    report = ingest_file(path, settings.max_file_bytes)
+                if report.report_id in seen_ids:
+                    raise IngestError(path, f"与 {seen_ids[report.report_id]} 内容相同，已跳过")
+            except IngestError as err:
+                summary.failures.append(err)
+                continue
+            finally:
+                if progress:
+                    progress("解析", done, len(files))
+            seen_ids[report.report_id] = name
+            reports.append(report)
+            documents[name] = {"file_key": key, "sha256": report.meta.sha256, "report_id": report.report_id,
+                               "title": report.meta.title, "passages": len(report.passages)}
+            bucket = summary.unchanged if old_keys.get(name) == key else (
+                summary.updated if name in old_keys else summary.added)
+            bucket.append(name)
+        summary.deleted.extend(sorted(set(old_keys) - {str(p) for p in files}))
+        if not reports:
+            raise AssistantError(
+                f"{settings.corpus_dir} 中没有可以索引的报告（{len(summary.failures)} 个文件解析失败）。"
+                "现有索引保持不变。"
+            )
+        build_dir = _write_build(settings, reports, documents, summary, progress)
+        _switch(index_dir, build_dir)
+        _prune(index_dir, keep=build_dir.name)
+    summary.reports = len(reports)
+    summary.passages = sum(len(r.passages) for r in reports)
+    summary.seconds = time.monotonic() - started
+    summary.build_dir = build_dir
+    return summary
+
+
+def _write_build(
+    settings: Settings,
+    reports: list[Report],
+    documents: dict[str, dict[str, Any]],
+    summary: BuildSummary,
+    progress: Progress | None,
+) -> Path:
+    builds = settings.index_dir / BUILDS_DIR
+    builds.mkdir(parents=True, exist_ok=True)
+    name = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    tmp_dir = builds / f".tmp-{name}"
+    tmp_dir.mkdir()
+    encoder = load_encoder(settings.encoder)
+    store = Store(tmp_dir / "store.sqlite")
+    next_id = 0
+    passages: list[Passage] = []
+    for report in reports:
+        next_id = store.add_report(report, next_id)
+        passages.extend(report.passages)
+    _add_derived_records(store, reports)
+    store.commit()
+    store.close()
+    settings.cache_path.parent.mkdir(parents=True, exist_ok=True)
+    cache = EmbeddingCache(settings.cache_path)
+    try:
+        vectors, embedded = _embed(passages, encoder, cache, progress)
+    finally:
+        cache.close()
+    summary.embedded = embedded
+    ids = np.arange(len(passages), dtype=np.int64)
+    vector_store = make_vector_store(settings.vector_index, encoder.dim)
+    vector_store.add(ids, vectors)
+    vector_store.save(tmp_dir / "vectors")
+    keyword_store = KeywordStore()
+    keyword_store.add(ids, [segment.tokenize(p.embedding_text()) for p in passages])
+    keyword_store.save(tmp_dir / "keyword")
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "encoder_spec": settings.encoder,
+        "encoder_id": encoder.encoder_id,
+        "dim": encoder.dim,
+        "vector_index": settings.vector_index,
+        "dictionary_hash": segment.dictionary_hash(),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "counts": {"reports": len(reports), "passages": len(passages)},
+        "documents": documents,
+        "failures": [{"file": e.path, "error": str(e)} for e in summary.failures],
+    }
+    (tmp_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    final_dir = builds / name
+    os.replace(tmp_dir, final_dir)
+    return final_dir
+
+
+def _add_derived_records(store: Store, reports: list[Report]) -> None:
+    """Facts from the statutory tables and section-五 commitments (filled in by their modules)."""
+    return None
+
+
+def _switch(index_dir: Path, build_dir: Path) -> None:
+    """Point CURRENT at the new build with one atomic rename."""
+    tmp = index_dir / (CURRENT_FILE + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(build_dir.name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, index_dir / CURRENT_FILE)
+
+
+def _prune(index_dir: Path, keep: str) -> None:
+    """Remove unfinished builds and all but the newest old ones."""
+    builds = index_dir / BUILDS_DIR
+    for stale in builds.glob(".tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    old = sorted(d for d in builds.iterdir() if d.is_dir() and d.name != keep)
+    for folder in old[: max(0, len(old) - KEEP_OLD_BUILDS)]:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,215 @@
+"""SQLite storage of one index build: reports, passages, facts, commitments; plus the embedding cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import IndexCorruptError
+from assistant.records import (
+    Commitment,
+    Fact,
+    Hit,
+    ParseWarning,
+    Passage,
+    Report,
+    ReportMeta,
+    Section,
+    Table,
+    TableCell,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reports (
+    report_id TEXT PRIMARY KEY,
+    source_file TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    title TEXT NOT NULL,
+    agency TEXT NOT NULL,
+    year INTEGER,
+    body TEXT NOT NULL            -- the whole Report as JSON
+);
+CREATE TABLE IF NOT EXISTS passages (
+    vector_id INTEGER PRIMARY KEY, -- row id in the vector and keyword stores
+    passage_id TEXT UNIQUE NOT NULL,
+    report_id TEXT NOT NULL REFERENCES reports(report_id),
+    section TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS facts (
+    report_id TEXT NOT NULL REFERENCES reports(report_id),
+    tbl TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS commitments (
+    report_id TEXT NOT NULL REFERENCES reports(report_id),
+    body TEXT NOT NULL
+);
+"""
+
+
+def text_hash(text: str) -> str:
+    """Content hash used to key cached embeddings."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- records <-> JSON -------------------------------------------------------------------------
+
+
+def to_json(record: Any) -> str:
+    return json.dumps(dataclasses.asdict(record), ensure_ascii=False)
+
+
+def report_from_dict(d: dict[str, Any]) -> Report:
+    tables = tuple(
+        Table(
+            **{
+                **t,
+                "cells": tuple(
+                    TableCell(
+                        **{**c, "row_headers": tuple(c["row_headers"]), "col_headers": tuple(c["col_headers"])}
+                    )
+                    for c in t["cells"]
+                ),
+                "source_span": tuple(t["source_span"]) if t.get("source_span") else None,
+            }
+        )
+        for t in d["tables"]
+    )
+    return Report(
+        report_id=d["report_id"],
+        meta=ReportMeta(**d["meta"]),
+        cleaned_text=d["cleaned_text"],
+        sections=tuple(Section(**s) for s in d["sections"]),
+        tables=tables,
+        passages=tuple(Passage(**{**p, "heading_path": tuple(p["heading_path"])}) for p in d["passages"]),
+        warnings=tuple(ParseWarning(**w) for w in d["warnings"]),
+    )
+
+
+def fact_from_dict(d: dict[str, Any]) -> Fact:
+    return Fact(**{**d, "row_path": tuple(d["row_path"])})
+
+
+def commitment_from_dict(d: dict[str, Any]) -> Commitment:
+    return Commitment(**{**d, "evidence": tuple(Hit(**h) for h in d.get("evidence", ()))})
+
+
+# --- the per-build database ---------------------------------------------------------------
+
+
+class Store:
+    """Read/write access to one build's SQLite database."""
+
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = path
+        try:
+            if readonly:
+                self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            else:
+                self.conn = sqlite3.connect(path, check_same_thread=False)
+                self.conn.executescript(_SCHEMA)
+            self.conn.execute("SELECT count(*) FROM reports").fetchone()
+        except sqlite3.DatabaseError as err:
+            raise IndexCorruptError(f"无法读取索引数据库 {path}：{err}。请重新运行 assistant build。") from err
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def add_report(self, report: Report, first_vector_id: int) -> int:
+        """Insert a report and its passages; returns the next free vector id."""
+        m = report.meta
+        self.conn.execute(
+            "INSERT INTO reports VALUES (?,?,?,?,?,?,?)",
+            (report.report_id, m.source_file, m.sha256, m.title, m.agency, m.year, to_json(report)),
+        )
+        rows = [
+            (first_vector_id + i, p.passage_id, p.report_id, p.section, p.kind, p.start, p.end, p.text)
+            for i, p in enumerate(report.passages)
+        ]
+        self.conn.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?)", rows)
+        return first_vector_id + len(rows)
+
+    def add_facts(self, facts: Iterable[Fact]) -> None:
+        self.conn.executemany(
+            "INSERT INTO facts VALUES (?,?,?)", [(f.report_id, f.table, to_json(f)) for f in facts]
+        )
+
+    def add_commitments(self, commitments: Iterable[Commitment]) -> None:
+        self.conn.executemany(
+            "INSERT INTO commitments VALUES (?,?)", [(c.report_id, to_json(c)) for c in commitments]
+        )
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def reports(self) -> list[Report]:
+        rows = self.conn.execute("SELECT body FROM reports ORDER BY agency, year, title").fetchall()
+        return [report_from_dict(json.loads(body)) for (body,) in rows]
+
+    def report_by_sha(self) -> dict[str, Report]:
+        """Reports keyed by the sha256 of their source file (for incremental builds)."""
+        return {r.meta.sha256: r for r in self.reports()}
+
+    def passage_rows(self) -> list[tuple[int, str, str]]:
+        """(vector_id, passage_id, report_id) in vector-id order."""
+        return self.conn.execute(
+            "SELECT vector_id, passage_id, report_id FROM passages ORDER BY vector_id"
+        ).fetchall()
+
+    def facts(self) -> list[Fact]:
+        rows = self.conn.execute("SELECT body FROM facts").fetchall()
+        return [fact_from_dict(json.loads(body)) for (body,) in rows]
+
+    def commitments(self) -> list[Commitment]:
+        rows = self.conn.execute("SELECT body FROM commitments").fetchall()
+        return [commitment_from_dict(json.loads(body)) for (body,) in rows]
+
+
+# --- the embedding cache, shared by all builds ----------------------------------------------
+
+
+class EmbeddingCache:
+    """Vectors keyed by (encoder id, text hash), so a rebuild re-embeds only what changed."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, timeout=30)
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS embeddings (encoder TEXT, text_hash TEXT, dim INTEGER, "
+            "vector BLOB, PRIMARY KEY (encoder, text_hash))"
+        )
+
+    def get_many(self, encoder_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = list(hashes[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT text_hash, vector FROM embeddings WHERE encoder=? AND text_hash IN ({marks})",
+                [encoder_id, *chunk],
+            ).fetchall()
+            for text_key, blob in rows:
+                found[text_key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, encoder_id: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO embeddings VALUES (?,?,?,?)",
+            [(encoder_id, h, int(v.shape[0]), np.asarray(v, np.float32).tobytes()) for h, v in items],
+        )
+        self.conn.commit()
+
+    def close(self) -> None:
+        self.conn.close()

