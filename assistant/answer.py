@@ -16,7 +16,8 @@ MIN_OVERLAP = 0.34  # share of the question's content weight a chosen sentence m
 
 _QUANTITY = re.compile(r"多少|几[件个次条项人名家]?|数量|金额|比例|多大|总数|百分之")
 _LIST = re.compile(r"哪些|有什么|有何|哪几|措施|问题|举措|做法")
-_CONTACT = re.compile(r"电话|邮箱|邮件|e-?mail|地址|邮编|邮政编码|联系方式|传真|联系", re.I)
+_CONTACT = re.compile(r"电话|邮箱|邮件|e-?mail|地址|邮编|邮政编码|联系方式|传真", re.I)
+_WHO = re.compile(r"哪个部门|哪个单位|哪个机构|谁")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 _NUMBER = re.compile(
     r"\d+(?:\.\d+)?%?(?:万|亿)?(?:余|多)?[件条人个次项份篇期场家名元户批类]?|[零〇一二两三四五六七八九十百千]{1,6}(?=[件条人个次项份篇期场家名])"
@@ -48,7 +49,7 @@ class Span:
 
 def question_kind(question: str) -> str:
     """"contact", "quantity", "list" or "general"."""
-    if _CONTACT.search(question) and not _QUANTITY.search(question):
+    if _CONTACT.search(question) and not _WHO.search(question):
         return "contact"
     if _QUANTITY.search(question):
         return "quantity"
@@ -68,14 +69,24 @@ def content_weights(question: str, ignore: Sequence[str] = ()) -> dict[str, floa
     return weights
 
 
+def _bigrams(token: str) -> set[str]:
+    return {token[i : i + 2] for i in range(len(token) - 1)} or {token}
+
+
 def overlap(weights: dict[str, float], text: str) -> float:
-    """Share of the question's weight whose tokens (or characters, for long words) occur in text."""
+    """Share of the question's weight found in text; a word counts by the share of its bigrams present
+    (so 政府信息公开申请 still mostly matches a report's typo 政府信息公开申)."""
     if not weights:
         return 0.0
     norm = segment.normalize(text)
-    total = sum(weights.values())
-    hit = sum(w for token, w in weights.items() if token in norm)
-    return hit / total
+    found = 0.0
+    for token, weight in weights.items():
+        if token in norm:
+            found += weight
+        else:
+            grams = _bigrams(token)
+            found += weight * sum(1 for g in grams if g in norm) / len(grams)
+    return found / sum(weights.values())
 
 
 def sentences(hit: Hit) -> list[Span]:
@@ -92,8 +103,12 @@ def sentences(hit: Hit) -> list[Span]:
     return spans
 
 
+_DATE_PART = re.compile(r"(?:19|20)\d{2}年|\d{1,2}月|\d{1,2}日|〔\d{4}〕|\d+号")
+
+
 def has_number(text: str) -> bool:
-    for match in _NUMBER.finditer(text):
+    """Whether the text states a quantity (years, dates and document numbers do not count)."""
+    for match in _NUMBER.finditer(_DATE_PART.sub("", text)):
         token = match.group(0)
         if _DIGITS.match(token):
             return True
@@ -105,17 +120,21 @@ def has_number(text: str) -> bool:
     return False
 
 
+# citation markers, list ordinals, table names (T3) and the labelled computed parts
+_NOT_STATED = re.compile(r"\[\d+\]|（计算：[^）]*）|^\d+\.\s|(?<![A-Za-z0-9])T[234](?![0-9])", re.M)
+
+
 def numbers_in(text: str) -> list[str]:
-    """Arabic numbers in a text (the answer's [n] markers excluded)."""
-    return _DIGITS.findall(re.sub(r"\[\d+\]", "", text))
+    """Arabic numbers a text states as facts from the reports."""
+    return _DIGITS.findall(_NOT_STATED.sub("", text))
 
 
-def _citation(n: int, span: Span, quote: str | None = None) -> Citation:
+def _citation(n: int, span: Span) -> Citation:
     hit = span.hit
     return Citation(
         n=n, passage_id=hit.passage_id, report_title=hit.report_title, agency=hit.agency, year=hit.year,
-        section=hit.section, text=quote or hit.text, start=hit.start, end=hit.end,
-        source_file=hit.source_file, source_url=hit.source_url,
+        section=hit.section, text=hit.text, start=hit.start, end=hit.end,
+        source_file=hit.source_file, source_url=hit.source_url, quote=span.text,
     )
 
 
@@ -140,38 +159,72 @@ def _ranked_spans(weights: dict[str, float], hits: Sequence[Hit]) -> list[tuple[
     return scored
 
 
-def _answer_contact(question: str, weights: dict[str, float], hits: Sequence[Hit]) -> Answer | None:
-    wanted = [name for name, words in (("email", "邮箱邮件mail"), ("postcode", "邮编邮政"),
-                                       ("address", "地址"), ("phone", "电话联系传真"))
-              if any(w in question.lower() for w in (words[i:i + 2] for i in range(0, len(words), 2)))]
-    for hit in hits:
-        for span in sentences(hit):
-            for name in wanted or ["phone"]:
-                match = _PATTERNS[name].search(span.text)
-                if match:
-                    value = match.group(0).lstrip(":： ")
-                    text = f"{_source_prefix(hit)}{value}[1]（原文：{span.text}）"
-                    return Answer(question, True, text, (_citation(1, span),))
-    return None
+_CONTACT_WORDS = (("email", ("邮箱", "邮件", "mail")), ("postcode", ("邮编", "邮政编码")),
+                  ("address", ("地址", "在哪")), ("phone", ("电话", "传真")))
 
 
-def _clause_with_number(span: Span, weights: dict[str, float]) -> str:
-    """The sentence itself when short; otherwise the best clauses around its number."""
-    if len(span.text) <= 120:
-        return span.text
-    clauses = re.split(r"(?<=[，,：:])", span.text)
-    best = max(range(len(clauses)), key=lambda i: (has_number(clauses[i]), overlap(weights, clauses[i])))
-    return "".join(clauses[max(0, best - 1): best + 1]).strip("，,")
+def _answer_contact(hits: Sequence[Hit], question: str, multi_report: bool) -> Answer | None:
+    """Phone, e-mail, postcode or address; with multi_report, one per report among the top hits."""
+    lowered = question.lower()
+    wanted = [name for name, words in _CONTACT_WORDS if any(w in lowered for w in words)] or ["phone"]
+    found: dict[str, tuple[str, Span]] = {}
+    for name in wanted:
+        for hit in hits[: 4 if multi_report else len(hits)]:
+            if hit.report_id in found:
+                continue
+            match = next((m for sp in sentences(hit) if (m := _PATTERNS[name].search(sp.text))), None)
+            if match:
+                span = next(sp for sp in sentences(hit) if _PATTERNS[name].search(sp.text))
+                found[hit.report_id] = (match.group(0).lstrip(":： "), span)
+                if not multi_report:
+                    break
+        if found:
+            break
+    if not found:
+        return None
+    items = list(found.values())[:3]
+    if len(items) == 1:
+        value, span = items[0]
+        return Answer(question, True, f"{_source_prefix(span.hit)}{value}[1]（原文：{span.text}）",
+                      (_citation(1, span),))
+    lines = ["不同报告的说法："] + [f"《{span.hit.report_title}》：{value}[{n}]" for n, (value, span) in enumerate(items, 1)]
+    return Answer(question, True, "\n".join(lines), tuple(_citation(n, sp) for n, (_, sp) in enumerate(items, 1)))
+
+
+def _required_terms_present(weights: dict[str, float], text: str) -> bool:
+    """Every specific (4+ character) word of the question is at least mostly in the text."""
+    norm = segment.normalize(text)
+    for token in weights:
+        if len(token) >= 4 and token not in norm:
+            grams = _bigrams(token)
+            if sum(1 for g in grams if g in norm) / len(grams) < 0.6:
+                return False
+    return True
+
+
+def _number_windows(span: Span) -> list[str]:
+    """Each clause holding a number, joined to the clause before it (the subject often sits there)."""
+    clauses = [c for c in re.split(r"(?<=[，,：:、])", span.text) if c]
+    return ["".join(clauses[max(0, i - 1): i + 1]) for i, c in enumerate(clauses) if has_number(c)]
 
 
 def _answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hit]) -> Answer | None:
-    for score, span in _ranked_spans(weights, hits):
-        if score - 0.15 / span.hit.rank < MIN_OVERLAP:
-            break
-        if has_number(span.text):
-            text = f"{_source_prefix(span.hit)}{_clause_with_number(span, weights)}[1]"
-            return Answer(question, True, text, (_citation(1, span),))
-    return None
+    best: tuple[float, Span, str] | None = None
+    for hit in hits:
+        prior = 0.15 / hit.rank
+        for span in sentences(hit):
+            sentence_score = overlap(weights, span.text)
+            if not _required_terms_present(weights, span.text):
+                continue
+            for window in _number_windows(span):
+                score = 0.7 * overlap(weights, window) + 0.3 * sentence_score
+                if score >= MIN_OVERLAP and (best is None or score + prior > best[0]):
+                    best = (score + prior, span, window)
+    if best is None:
+        return None
+    _, span, window = best
+    quote = span.text if len(span.text) <= 120 else window.strip("，,、：: ")
+    return Answer(question, True, f"{_source_prefix(span.hit)}{quote}[1]", (_citation(1, span),))
 
 
 def enumerations(text: str) -> list[tuple[int, list[tuple[int, int]]]]:
@@ -215,7 +268,7 @@ def _answer_list(question: str, weights: dict[str, float], hits: Sequence[Hit]) 
     if best is None or best[0] - 0.15 / best[1].rank < MIN_OVERLAP:
         return None
     _, hit, items = best
-    lines = [f"{_source_prefix(hit)}共 {len(items)} 项："]
+    lines = [f"{_source_prefix(hit)}有以下几项："]
     citations = []
     for n, (start, end) in enumerate(items, 1):
         item_text = hit.text[start:end].strip()
@@ -225,35 +278,69 @@ def _answer_list(question: str, weights: dict[str, float], hits: Sequence[Hit]) 
     return Answer(question, True, "\n".join(lines), tuple(citations))
 
 
-def _answer_general(question: str, weights: dict[str, float], hits: Sequence[Hit]) -> Answer | None:
-    ranked = _ranked_spans(weights, hits)
-    chosen = [(s, span) for s, span in ranked[:2] if s - 0.15 / span.hit.rank >= MIN_OVERLAP]
-    if not chosen:
+def _whole_item(span: Span) -> Span:
+    """A sentence that only opens a numbered item (二是进一步加强解读。) grows to the whole item."""
+    if len(span.text) >= 30:
+        return span
+    hit = span.hit
+    local = span.start - hit.start
+    following = _ENUM_MARK.search(hit.text, local + 2)
+    limit = min(following.start() if following else len(hit.text), local + 300)
+    ends = [m.end() for m in _SENTENCE_END.finditer(hit.text, local, limit)]
+    end = max(ends) if ends and limit < len(hit.text) else limit
+    text = hit.text[local:end].strip()
+    return Span(hit, text, span.start, span.start + len(text))
+
+
+def _answer_general(
+    question: str, weights: dict[str, float], hits: Sequence[Hit], multi_report: bool = False
+) -> Answer | None:
+    ranked = [(s, span) for s, span in _ranked_spans(weights, hits) if s - 0.15 / span.hit.rank >= MIN_OVERLAP]
+    if not ranked:
         return None
-    if len(chosen) == 2 and chosen[1][0] < chosen[0][0] * 0.8:
-        chosen = chosen[:1]
-    parts, citations = [], []
-    for n, (_, span) in enumerate(chosen, 1):
-        citations.append(_citation(n, span))
-        parts.append(f"{span.text}[{n}]")
-    return Answer(question, True, _source_prefix(chosen[0][1].hit) + "".join(parts), tuple(citations))
+    top_score, top = ranked[0]
+    if multi_report:  # no agency named: show what each of the best-matching reports says
+        per_report: dict[str, Span] = {}
+        for score, span in ranked:
+            if score >= 0.8 * top_score and span.hit.report_id not in per_report and len(per_report) < 3:
+                per_report[span.hit.report_id] = _whole_item(span)
+        if len(per_report) > 1:
+            lines = ["不同报告的说法："]
+            for n, span in enumerate(per_report.values(), 1):
+                lines.append(f"《{span.hit.report_title}》：{span.text}[{n}]")
+            return Answer(question, True, "\n".join(lines),
+                          tuple(_citation(n, sp) for n, sp in enumerate(per_report.values(), 1)))
+    chosen = [_whole_item(top)]
+    if len(ranked) > 1 and ranked[1][0] >= top_score * 0.8 and ranked[1][1].hit.report_id == top.hit.report_id:
+        second = _whole_item(ranked[1][1])
+        if second.text not in chosen[0].text and chosen[0].text not in second.text:
+            chosen.append(second)
+    parts = [f"{span.text}[{n}]" for n, span in enumerate(chosen, 1)]
+    citations = tuple(_citation(n, span) for n, span in enumerate(chosen, 1))
+    return Answer(question, True, _source_prefix(top.hit) + "".join(parts), citations)
 
 
-def extract_answer(question: str, hits: Sequence[Hit], ignore_terms: Sequence[str] = ()) -> Answer:
-    """An extractive answer from the hits, or a not-found answer listing them as related."""
+def extract_answer(
+    question: str, hits: Sequence[Hit], ignore_terms: Sequence[str] = (), multi_report: bool = False
+) -> Answer:
+    """An extractive answer from the hits, or a not-found answer listing them as related.
+
+    multi_report: the question names no agency and the corpus has several, so a general answer
+    shows what each of the best-matching reports says.
+    """
     if not hits:
         return not_found(question, "与该问题相关的内容。")
     weights = content_weights(question, ignore_terms)
     kind = question_kind(question)
     answer: Answer | None = None
     if kind == "contact":
-        answer = _answer_contact(question, weights, hits)
+        answer = _answer_contact(hits, question, multi_report)
     elif kind == "quantity":
         answer = _answer_quantity(question, weights, hits)
         if answer is None:
             return not_found(question, "能回答这个数量问题的内容：报告中没有与之对应的数字。", hits[:3])
     elif kind == "list":
-        answer = _answer_list(question, weights, hits) or _answer_general(question, weights, hits)
+        answer = _answer_list(question, weights, hits)
     if answer is None:
-        answer = _answer_general(question, weights, hits)
+        answer = _answer_general(question, weights, hits, multi_report)
     return answer or not_found(question, "与该问题直接相关的内容。", hits[:3])

@@ -9,11 +9,13 @@ from pathlib import Path
 
 from assistant.answer import content_weights, extract_answer, not_found
 from assistant.config import Settings
+from assistant.fact_answers import answer_from_facts
 from assistant.query import QueryIntent, agency_aliases, validate
 from assistant.records import Answer, Hit, Report
 from assistant.retrieve import Filters, Retriever
 
 ASK_HITS = 8
+_PLAN = re.compile(r"打算|计划|将要|准备|下一步|承诺|目标|力争|拟")
 _YEAR_TEXT = re.compile(r"(?:19|20)\d{2}\s*年?|[〇零○一二三四五六七八九]{4}年")
 
 
@@ -61,6 +63,14 @@ class Assistant:
             text = _YEAR_TEXT.sub("", previous.question) + " " + text
         return replace(intent, agency=agency, years=years, unknown_agency=intent.unknown_agency), text
 
+    def _plans_for(self, intent: QueryIntent) -> QueryIntent:
+        """"…2023年打算…": plans for year N are in the report of year N-1."""
+        if not _PLAN.search(intent.text):
+            return intent
+        covered = self.retriever.years_of(intent.agency)
+        years = tuple(y - 1 if y not in covered and y - 1 in covered else y for y in intent.years)
+        return replace(intent, years=years)
+
     def _coverage_problem(self, intent: QueryIntent) -> str | None:
         """Why the corpus cannot answer for the agency/year asked, or None."""
         known = self.retriever.agencies
@@ -80,6 +90,7 @@ class Assistant:
         """A short cited answer, or an honest not-found with related passages."""
         validate(question, self.settings.max_query_chars)
         intent, query_text = self._intent(question, history)
+        intent = self._plans_for(intent)
         chosen = self.retriever.filters_for(intent, filters)
         used: dict[str, object] = {"agency": chosen.agency, "years": list(chosen.years)}
         if not (filters and (filters.agency or filters.years)):
@@ -87,10 +98,26 @@ class Assistant:
             if problem:
                 related = self.retriever.search(query_text, k=3)
                 return replace(not_found(question, problem, related), filters=used)
+        fact_answer = self._fact_answer(question, query_text, chosen)
+        if fact_answer is not None:
+            return replace(fact_answer, question=question, filters=used)
         hits = self.retriever.search(query_text, k=ASK_HITS, filters=chosen)
         ignore = sorted(agency_aliases(chosen.agency)) if chosen.agency else []
-        answer = extract_answer(query_text, hits, ignore_terms=ignore)
+        multi = chosen.agency is None and len(self.retriever.agencies) > 1
+        answer = extract_answer(query_text, hits, ignore_terms=ignore, multi_report=multi)
         return replace(answer, question=question, filters=used)
+
+    def _fact_answer(self, question: str, query_text: str, chosen: Filters) -> Answer | None:
+        """From the statutory tables, when the question names one agency's table quantity."""
+        if not chosen.agency:
+            return None
+        reports = [r for r in self.retriever.reports.values()
+                   if Retriever._report_matches(r, chosen)]
+        if not reports:
+            return None
+        ids = {r.report_id for r in reports}
+        facts = [f for f in self.retriever.facts if f.report_id in ids]
+        return answer_from_facts(query_text, self.retriever, reports, facts)
 
 
 def _str_or_none(value: object) -> str | None:

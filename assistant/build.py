@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -26,9 +27,10 @@ from assistant.errors import (
     IndexMissingError,
     IngestError,
 )
+from assistant.facts import extract_facts
 from assistant.ingest import corpus_files, ingest_file
 from assistant.keyword import KeywordStore
-from assistant.records import Passage, Report
+from assistant.records import Fact, Passage, Report
 from assistant.store import EmbeddingCache, Store, text_hash
 from assistant.vector import make_vector_store
 
@@ -243,9 +245,10 @@ def _write_build(
     next_id = 0
     passages: list[Passage] = []
     for report in reports:
+        report, facts = _with_facts(report)
         next_id = store.add_report(report, next_id)
+        store.add_facts(facts)
         passages.extend(report.passages)
-    _add_derived_records(store, reports)
     store.commit()
     store.close()
     settings.cache_path.parent.mkdir(parents=True, exist_ok=True)
@@ -280,9 +283,12 @@ def _write_build(
     return final_dir
 
 
-def _add_derived_records(store: Store, reports: list[Report]) -> None:
-    """Facts from the statutory tables and section-五 commitments (filled in by their modules)."""
-    return None
+def _with_facts(report: Report) -> tuple[Report, list[Fact]]:
+    """The report's table facts, and the report with the fact warnings added to its own."""
+    facts, warnings = extract_facts(report)
+    known = set(report.warnings)
+    extra = tuple(w for w in warnings if w not in known)
+    return (dataclasses.replace(report, warnings=report.warnings + extra) if extra else report), facts
 
 
 def _switch(index_dir: Path, build_dir: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError
+from assistant.records import section_label
 
 EPILOG = (
     "环境变量：ASSISTANT_INDEX（索引目录，默认 index/）、ASSISTANT_CORPUS（报告目录，默认 corpus/）、"
@@ -128,7 +129,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not hits:
         print("没有找到相关段落。")
     for hit in hits:
-        print(f"[{hit.rank}] {hit.report_title} · 第{hit.section}部分 · 得分 {hit.score:.4f}")
+        print(f"[{hit.rank}] {hit.report_title} · {section_label(hit.section)} · 得分 {hit.score:.4f}")
         print(f"    {hit.text[:200]}")
     return 0
 
@@ -148,14 +149,14 @@ def answer_json(answer: Any) -> dict[str, Any]:
 def _print_answer(answer: Any) -> None:
     print(answer.text)
     for c in answer.citations:
-        where = f"{c.report_title} · 第{c.section}部分"
+        where = f"{c.report_title} · {section_label(c.section)}"
         if c.table:
             where += f" · 表{c.table} {c.row or ''} {c.column or ''}"
-        print(f"  [{c.n}] {where}\n      {c.text[:200]}")
+        print(f"  [{c.n}] {where}\n      {(c.quote or c.text)[:200]}")
     if answer.related:
         print("可能相关：")
         for hit in answer.related:
-            print(f"  - {hit.report_title} · 第{hit.section}部分：{hit.text[:120]}")
+            print(f"  - {hit.report_title} · {section_label(hit.section)}：{hit.text[:120]}")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

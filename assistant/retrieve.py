@@ -15,7 +15,7 @@ from assistant.embed import Encoder, load_encoder
 from assistant.errors import QueryError
 from assistant.keyword import KeywordStore
 from assistant.query import QueryIntent, agency_aliases, understand, validate
-from assistant.records import Hit, Passage, Report
+from assistant.records import Fact, Hit, Passage, Report
 from assistant.store import Store
 from assistant.vector import VectorStore, load_vector_store
 
@@ -53,6 +53,7 @@ class Retriever:
         check_manifest(self.manifest, settings.encoder)
         self.store = Store(self.build_dir / "store.sqlite", readonly=True)
         self.reports: dict[str, Report] = {r.report_id: r for r in self.store.reports()}
+        self.facts: list[Fact] = self.store.facts()
         by_id = {p.passage_id: p for r in self.reports.values() for p in r.passages}
         rows = self.store.passage_rows()
         self.passages: list[Passage] = [by_id[passage_id] for _, passage_id, _ in rows]

@@ -68,7 +68,11 @@ def answer_scores(assistant: Assistant, questions: list[dict[str, Any]]) -> dict
     for q in questions:
         answer = assistant.ask(q["question"])
         cited = " ".join(c.text + c.report_title for c in answer.citations)
-        faithful.append(all(n in cited for n in numbers_in(answer.text)))
+        if answer.found:  # a refusal states no figure from the reports
+            stated = [n for n in numbers_in(answer.text) if n not in cited]
+            faithful.append(not stated)
+            if stated:
+                failures.append({"id": q["id"], "question": q["question"], "answer": f"unfaithful {stated}"})
         if q["kind"] == "unanswerable":
             ok = not answer.found
             refused_ok.append(ok)

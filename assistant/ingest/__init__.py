@@ -2,28 +2,100 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from assistant.errors import IngestError
+from assistant.errors import (
+    CorruptFileError,
+    EmptyFileError,
+    FileTooLargeError,
+    IngestError,
+    UnsupportedFormatError,
+)
+from assistant.ingest.blocks import LoadedDocument
+from assistant.ingest.docx import load_docx
+from assistant.ingest.html import load_html
+from assistant.ingest.meta import is_sidecar, read_sidecars
+from assistant.ingest.pdf import load_pdf
+from assistant.ingest.report import build_report
+from assistant.ingest.sections import has_content
+from assistant.ingest.txt import load_txt
 from assistant.records import Report
 
 SUPPORTED_SUFFIXES = (".txt", ".html", ".htm", ".pdf", ".docx")
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
+Loader = Callable[[Path, bytes], LoadedDocument]
+_LOADERS: dict[str, tuple[str, Loader]] = {
+    ".txt": ("txt", load_txt),
+    ".html": ("html", load_html),
+    ".htm": ("html", load_html),
+    ".pdf": ("pdf", load_pdf),
+    ".docx": ("docx", load_docx),
+}
+
+__all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_SUFFIXES", "corpus_files", "ingest_file", "iter_ingest"]
+
+
+def _read(path: Path, max_bytes: int) -> bytes:
+    try:
+        if not path.is_file():
+            raise IngestError(path, "文件不存在或不是普通文件")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise FileTooLargeError(path, f"{size} 字节，上限 {max_bytes} 字节")
+        if size == 0:
+            raise EmptyFileError(path, "0 字节")
+        return path.read_bytes()
+    except OSError as err:
+        raise IngestError(path, f"无法读取：{err.strerror or err}") from err
+
 
 def ingest_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Report:
     """Parse one report file; raises an IngestError subclass naming the file and reason."""
-    raise NotImplementedError
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _LOADERS:
+        raise UnsupportedFormatError(path, f"扩展名为“{suffix or '（无）'}”")
+    fmt, loader = _LOADERS[suffix]
+    data = _read(path, max_bytes)
+    try:
+        doc = loader(path, data)
+    except RecursionError as err:
+        raise CorruptFileError(path, "结构嵌套过深") from err
+    overrides, problems = read_sidecars(path)
+    doc.notes.extend(problems)
+    report = build_report(
+        doc, source_file=str(path), fmt=fmt, sha256=hashlib.sha256(data).hexdigest(), overrides=overrides
+    )
+    if not has_content(report.cleaned_text):
+        raise EmptyFileError(path, "去除网页框架后没有正文")
+    return report
 
 
 def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
     """Expand folders into the report files below them (sidecars excluded), sorted."""
-    raise NotImplementedError
+    found: set[Path] = set()
+    for path in map(Path, paths):
+        if path.is_dir():
+            for child in path.rglob("*"):
+                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
+                if child.is_file() and not hidden and not is_sidecar(child):
+                    found.add(child)
+        elif not is_sidecar(path):
+            found.add(path)
+    return sorted(found)
 
 
 def iter_ingest(
     paths: Iterable[str | Path], max_bytes: int = DEFAULT_MAX_BYTES
 ) -> Iterator[tuple[Path, Report | IngestError]]:
     """Ingest every file, yielding (path, report) or (path, error); never stops at a bad file."""
-    raise NotImplementedError
+    for path in corpus_files(paths):
+        try:
+            yield path, ingest_file(path, max_bytes=max_bytes)
+        except IngestError as err:
+            yield path, err
+        except Exception as err:  # a parser bug must not stop the other files
+            yield path, CorruptFileError(path, f"解析时出现意外错误 {type(err).__name__}: {err}")

@@ -1,0 +1,245 @@
+"""Reasoning over extracted Facts: template identity checks, question-to-cell matching, year-over-year change."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from assistant.facts import (
+    T2_ROWS,
+    T3_BLOCKS,
+    T3_CARRIED_IN,
+    T3_CARRIED_OUT,
+    T3_COLUMNS,
+    T3_NEW,
+    T3_RESULTS,
+    T3_TOTAL_ROW,
+    T4_BLOCKS,
+    T4_RESULTS,
+    normalize,
+    t3_template_rows,
+    t4_column,
+)
+from assistant.records import Fact, Violation
+
+_EPS = 1e-6
+APPLICANTS = T3_COLUMNS[:-1]
+
+
+def format_number(value: float | None) -> str:
+    """A value as printed in a report: 63, 612.45; "—" for blank."""
+    if value is None:
+        return "—"
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}".rstrip("0")
+
+
+def describe_fact(fact: Fact) -> str:
+    """A short Chinese rendering of a fact, e.g. "T3 三、本年度办理结果 › （一）予以公开 · 总计：28件"."""
+    value = format_number(fact.value) + (fact.unit if fact.value is not None else "")
+    return f"{fact.table} {' › '.join(fact.row_path)} · {fact.column}：{value}"
+
+
+def _short(path: tuple[str, ...]) -> str:
+    return path[-1].split("（区分")[0] if len(path) > 1 else path[0].split("、")[0]
+
+
+class _Index:
+    def __init__(self, facts: Iterable[Fact]) -> None:
+        self.by_key = {(f.table, f.row_path, f.column): f for f in facts}
+
+    def values(self, keys: Sequence[tuple[str, tuple[str, ...], str]]) -> list[Fact] | None:
+        """The facts at these keys, or None when any is missing or blank (the identity is then skipped)."""
+        found = [self.by_key.get(k) for k in keys]
+        return [f for f in found if f is not None] if all(f is not None and f.value is not None
+                                                         for f in found) else None
+
+
+def check_facts(report_title: str, facts: Sequence[Fact]) -> list[Violation]:
+    """Every broken template identity of one report's T3 and T4 (identities with a blank cell are skipped)."""
+    index = _Index(facts)
+    out: list[Violation] = []
+
+    def add(table: str, rule: str, text: str, left: list[Fact], right: list[Fact], lv: float, rv: float) -> None:
+        if abs(lv - rv) > _EPS:
+            f = left[0]
+            out.append(Violation(f.report_id, report_title, f.agency, f.year, table, rule, text, lv, rv,
+                                 tuple(left + right)))
+
+    version = "2021" if any(f.table == "T3" and len(f.row_path) == 3 and f.row_path[1].startswith("（六）")
+                            for f in facts) else "2019"
+    rows = t3_template_rows(version)
+    handled = [p for p in rows if p[0] == T3_RESULTS and p != T3_TOTAL_ROW]
+    fmt = format_number
+    for col in T3_COLUMNS:
+        total, parts = index.values([("T3", T3_TOTAL_ROW, col)]), index.values([("T3", p, col) for p in handled])
+        if total and parts:
+            s = sum(f.value or 0 for f in parts)
+            add("T3", "T3 （七）总计 = （一）+…+（六）",
+                   f"三（七）总计 {col}列：{fmt(total[0].value)} ≠ （一）至（六）之和 {fmt(s)}",
+                   total, parts, total[0].value or 0, s)
+        sides = index.values([("T3", (p,), col) for p in (T3_NEW, T3_CARRIED_IN)])
+        other = index.values([("T3", T3_TOTAL_ROW, col), ("T3", (T3_CARRIED_OUT,), col)])
+        if sides and other:
+            (a, b), (t, d) = [x.value or 0 for x in sides], [x.value or 0 for x in other]
+            add("T3", "T3 一 + 二 = 三（七）+ 四",
+                   f"{col}列：一 + 二 = {fmt(a)} + {fmt(b)} = {fmt(a + b)} ≠ 三（七）+ 四 = "
+                   f"{fmt(t)} + {fmt(d)} = {fmt(t + d)}", sides, other, a + b, t + d)
+    for path in rows:
+        total, parts = index.values([("T3", path, "总计")]), index.values([("T3", path, c) for c in APPLICANTS])
+        if total and parts:
+            values = [f.value or 0 for f in parts]
+            add("T3", "T3 总计列 = 六类申请人之和",
+                   f"{_short(path)} 行：总计列 {fmt(total[0].value)} ≠ 六类申请人之和 "
+                   f"{'+'.join(fmt(v) for v in values)} = {fmt(sum(values))}",
+                   total, parts, total[0].value or 0, sum(values))
+    for block in T4_BLOCKS:
+        total = index.values([("T4", block, t4_column(block, "总计"))])
+        parts = index.values([("T4", block, t4_column(block, r)) for r in T4_RESULTS[:-1]])
+        if total and parts:
+            s = sum(f.value or 0 for f in parts)
+            add("T4", "T4 总计 = 前四项之和",
+                   f"{'·'.join(block)} 总计 {fmt(total[0].value)} ≠ 结果维持、结果纠正、其他结果、尚未审结之和 {fmt(s)}",
+                   total, parts, total[0].value or 0, s)
+    return out
+
+
+@dataclass(frozen=True)
+class FactQuery:
+    """Which table cell a question asks for; with aggregate, the sum of the leaf rows under row_path."""
+
+    table: str
+    row_path: tuple[str, ...]
+    column: str
+    aggregate: bool = False
+
+    def matches(self, fact: Fact) -> bool:
+        """True for a fact this query selects (aggregate: any row below row_path)."""
+        same_row = fact.row_path[: len(self.row_path)] == self.row_path if self.aggregate else (
+            fact.row_path == self.row_path)
+        return fact.table == self.table and same_row and (
+            fact.column == self.column or fact.column.endswith("·" + self.column))
+
+
+def query_facts(query: FactQuery, facts: Iterable[Fact]) -> list[Fact]:
+    """The facts a query selects; for aggregates only leaf rows, so that they can be summed."""
+    found = [f for f in facts if query.matches(f)]
+    return [f for f in found if not any(g.row_path[: len(f.row_path)] == f.row_path and g.row_path != f.row_path
+                                        for g in found)]
+
+
+def sum_facts(facts: Sequence[Fact]) -> float | None:
+    """Sum of the non-blank values; None when there is none."""
+    values = [f.value for f in facts if f.value is not None]
+    return sum(values) if values else None
+
+
+def find_fact(facts: Iterable[Fact], table: str, row_keywords: Iterable[str], column: str = "总计") -> Fact | None:
+    """The fact of this table whose row path holds every keyword and whose column is (or ends with) column."""
+    keys = [normalize(k) for k in row_keywords]
+    found = [f for f in facts if f.table == table and (f.column == column or f.column.endswith("·" + column))
+             and all(k in normalize("".join(f.row_path)) for k in keys)]
+    return min(found, key=lambda f: len(f.row_path), default=None)
+
+
+_QUANTITY = "多少|几|数量|总数|总计|合计|金额|变化|增|减|相比|比较|同比|多了|少了|统计"
+_APPLICANT_KEYS = (("自然人", "自然人|个人|公民"), ("商业企业", "企业"), ("科研机构", "科研"),
+                   ("社会公益组织", "公益"), ("法律服务机构", "法律服务|律师"))
+_QUESTION_ITEM_KEYS = {"重新出具|确认": "重新出具", "信访|举报|投诉": "信访|举报投诉", "^其他$": "$^"}
+_T4_RESULT_KEYS = (("结果维持", "维持"), ("结果纠正", "纠正"), ("其他结果", "其他结果"), ("尚未审结", "未审结"))
+
+
+def _pick(facts: Sequence[Fact], table: str, rows: Sequence[tuple[str, ...]], columns: Sequence[str]) -> FactQuery:
+    """The first (row, column) of the alternatives present in facts (template versions differ), else the first."""
+    for row in rows:
+        for col in columns:
+            if any(f.table == table and f.row_path == row and f.column == col for f in facts):
+                return FactQuery(table, row, col)
+    return FactQuery(table, rows[0], columns[0])
+
+
+def _t4_query(q: str) -> FactQuery:
+    result = next((r for r, k in _T4_RESULT_KEYS if re.search(k, q)), "总计")
+    if re.search("诉讼|起诉", q):
+        if "复议后" in q:
+            return FactQuery("T4", T4_BLOCKS[2], t4_column(T4_BLOCKS[2], result))
+        if re.search("直接起诉|未经复议", q):
+            return FactQuery("T4", T4_BLOCKS[1], t4_column(T4_BLOCKS[1], result))
+        return FactQuery("T4", ("行政诉讼",), result, aggregate=True)
+    return FactQuery("T4", T4_BLOCKS[0], t4_column(T4_BLOCKS[0], result))
+
+
+def _t2_query(q: str, facts: Sequence[Fact]) -> FactQuery | None:
+    rows = {label: (block, label) for block, label, _ in T2_ROWS}
+    for label in ("行政许可", "行政处罚", "行政强制"):
+        if label in q:
+            return _pick(facts, "T2", [rows[label]], ["本年处理决定数量", "处理决定数量"])
+    if re.search("行政事业性收费|收费金额", q):
+        return _pick(facts, "T2", [rows["行政事业性收费"]], ["本年收费金额"])
+    if "采购" in q:
+        return _pick(facts, "T2", [rows["政府集中采购"]], ["采购总金额" if "金额" in q else "采购项目数量"])
+    row = rows["规章"] if "规章" in q else rows["行政规范性文件"] if "规范性文件" in q else None
+    if row is None:
+        return None
+    columns = (["本年废止件数"] if "废止" in q else ["现行有效件数", "对外公开总数量"] if "有效" in q
+               else ["本年制发件数", "本年新制作数量"])
+    return _pick(facts, "T2", [row, (row[0], "规范性文件")], columns)
+
+
+def _t3_query(q: str) -> FactQuery | None:
+    column = next((c for c, k in _APPLICANT_KEYS if re.search(k, q)), "总计")
+    for label, _, items in T3_BLOCKS:
+        for item, pattern in items:
+            if re.search(_QUESTION_ITEM_KEYS.get(pattern, pattern), q):
+                return FactQuery("T3", (T3_RESULTS, label, item), column)
+    for label, pattern, items in T3_BLOCKS[:-1]:
+        if re.search(pattern, q):
+            return FactQuery("T3", (T3_RESULTS, label), column, aggregate=bool(items))
+    if "申请" not in q:
+        return None
+    for pattern, row in (("结转到?下|下一?年度?继续|转入下", (T3_CARRIED_OUT,)),
+                         ("上一?年.{0,4}结转|结转.{0,2}上一?年", (T3_CARRIED_IN,)),
+                         ("新收|收到|受理|接收|共收", (T3_NEW,)), ("办结|办理完毕|办理了|处理了", T3_TOTAL_ROW)):
+        if re.search(pattern, q):
+            return FactQuery("T3", row, column)
+    return None
+
+
+def match_fact_question(question: str, facts: Sequence[Fact] = ()) -> FactQuery | None:
+    """The T2/T3/T4 cell a question asks for, or None when it is not about a table quantity."""
+    q = normalize(question)
+    if "信息处理费" in q or not re.search(_QUANTITY, q):
+        return None
+    if re.search("复议|行政诉讼|起诉", q):
+        return _t4_query(q)
+    return _t2_query(q, facts) or _t3_query(q)
+
+
+@dataclass(frozen=True)
+class YearChange:
+    """The change of one table quantity between two years."""
+
+    earlier: Fact
+    later: Fact
+    difference: float
+    percent: float | None  # None when the earlier value is 0
+
+    def describe(self) -> str:
+        """E.g. "2021年 63件 → 2022年 78件（增加15件，+23.8%）"."""
+        unit, d = self.later.unit, self.difference
+        change = "持平" if d == 0 else f"{'增加' if d > 0 else '减少'}{format_number(abs(d))}{unit}"
+        pct = f"，{self.percent:+.1f}%" if self.percent is not None and d != 0 else ""
+        return (f"{self.earlier.year}年 {format_number(self.earlier.value)}{unit} → "
+                f"{self.later.year}年 {format_number(self.later.value)}{unit}（{change}{pct}）")
+
+
+def year_over_year(a: Fact, b: Fact) -> YearChange | None:
+    """Change from the earlier to the later of two facts of the same cell; None when one is blank."""
+    if (a.table, a.row_path, a.column, a.unit) != (b.table, b.row_path, b.column, b.unit):
+        raise ValueError(f"不是同一单元格：{describe_fact(a)} / {describe_fact(b)}")
+    earlier, later = (a, b) if (a.year or 0) <= (b.year or 0) else (b, a)
+    if earlier.value is None or later.value is None:
+        return None
+    diff = later.value - earlier.value
+    percent = diff / earlier.value * 100 if earlier.value else None
+    return YearChange(earlier, later, diff, percent)

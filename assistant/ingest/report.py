@@ -1,0 +1,115 @@
+"""Assembly: loader blocks to cleaned text, sections, tables, passages and metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.ingest.blocks import LoadedDocument, SourceTable
+from assistant.ingest.clean import clean_paragraph
+from assistant.ingest.meta import find_title, find_year, template_version
+from assistant.ingest.passages import RowSpan, build_passages
+from assistant.ingest.sections import build_sections, find_headings
+from assistant.ingest.tables import TableLayout, analyze_table
+from assistant.records import SECTION_KEYS, SECTION_TITLES, ParseWarning, Report, ReportMeta, Section, Table
+
+TABLE_SECTIONS = ("二", "三", "四")  # the sections whose content is a template table
+
+
+@dataclass
+class _PlacedTable:
+    source: SourceTable
+    layout: TableLayout
+    start: int
+    end: int
+    rows: list[tuple[int, int, int]]  # (grid row, start, end)
+
+
+def _assemble(doc: LoadedDocument) -> tuple[str, list[_PlacedTable]]:
+    parts: list[str] = []
+    length = 0
+    placed: list[_PlacedTable] = []
+
+    def add(line: str) -> tuple[int, int]:
+        nonlocal length
+        if parts:
+            parts.append("\n")
+            length += 1
+        parts.append(line)
+        length += len(line)
+        return length - len(line), length
+
+    for block in doc.blocks:
+        if isinstance(block, str):
+            for line in clean_paragraph(block):
+                add(line)
+            continue
+        layout = analyze_table(block)
+        if layout.header_rows >= block.n_rows:  # no figures at all: a layout table, read as text
+            for cell in sorted(block.cells, key=lambda c: (c.row, c.col)):
+                for line in clean_paragraph(cell.text):
+                    add(line)
+            continue
+        rows = [(row, *add(line)) for row, line in layout.lines]
+        at = rows[0][1] if rows else length
+        placed.append(_PlacedTable(block, layout, at, rows[-1][2] if rows else at, rows))
+    return "".join(parts), placed
+
+
+def _section_at(sections: list[Section], offset: int) -> str:
+    for section in sections:
+        if section.start <= offset < section.end or offset == section.end == sections[-1].end:
+            return section.key
+    return "preamble"
+
+
+def _warnings(sections: list[Section], tables: list[Table], notes: list[str]) -> list[ParseWarning]:
+    found = {s.key: s for s in sections}
+    warnings = [ParseWarning("loader_note", note) for note in notes]
+    for key in SECTION_KEYS[1:]:
+        section = found.get(key)
+        if section is None:
+            warnings.append(ParseWarning("section_missing", f"未找到第{key}部分“{SECTION_TITLES[key]}”", key))
+        elif key in TABLE_SECTIONS and not any(t.section == key for t in tables):
+            state = "内容为空" if section.empty else "没有表格"
+            warnings.append(
+                ParseWarning("table_missing", f"第{key}部分{state}，表格缺失（table missing）", key)
+            )
+    return warnings
+
+
+def build_report(doc: LoadedDocument, *, source_file: str, fmt: str, sha256: str,
+                 overrides: dict[str, Any]) -> Report:
+    """Everything about one report, built from its loader's blocks."""
+    report_id = sha256[:16]
+    text, placed = _assemble(doc)
+    excluded = [(p.start, p.end) for p in placed if p.rows]
+    sections = build_sections(text, find_headings(text, excluded))
+    tables: list[Table] = []
+    row_spans: list[RowSpan] = []
+    for index, table in enumerate(placed):
+        table_id = f"{report_id}:t{index}"
+        tables.append(
+            Table(
+                table_id=table_id, index=index, section=_section_at(sections, table.start),
+                n_rows=table.source.n_rows, n_cols=table.source.n_cols, cells=tuple(table.layout.cells),
+                origin=table.source.origin, header_rows=table.layout.header_rows,
+                start=table.start, end=table.end, source_span=table.source.source_span,
+            )
+        )
+        row_spans.extend(RowSpan(table_id, row, start, end) for row, start, end in table.rows)
+    found = find_title(doc.title_hint, text.split("\n"))
+    title, agency, year = found if found else (Path(source_file).stem, "", None)
+    year = year or find_year(text)
+    title = overrides.get("title", title)
+    agency = overrides.get("agency", agency)
+    year = overrides.get("year", year)
+    header_texts = [c.text for t in tables for c in t.cells if c.is_header or c.col < 3]
+    meta = ReportMeta(
+        title=title, agency=agency, year=year, template_version=template_version(header_texts, year),
+        format=fmt, source_file=source_file, sha256=sha256, source_url=overrides.get("source_url"),
+    )
+    passages = build_passages(report_id, title, text, sections, row_spans)
+    warnings = _warnings(sections, tables, doc.notes)
+    return Report(report_id, meta, text, tuple(sections), tuple(tables), tuple(passages), tuple(warnings))

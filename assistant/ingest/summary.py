@@ -1,0 +1,86 @@
+"""What `assistant ingest` shows per file, as JSON-ready dicts and Chinese text (no printing here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import IngestError
+from assistant.records import Report
+
+SKIPPED_REASON = "不是报告文件（说明、目录、附属元数据等），已跳过"
+
+
+def report_summary(path: Path, report: Report) -> dict[str, Any]:
+    """{"file", "ok": true, "report": {...}} for one parsed report."""
+    meta = report.meta
+    table_rows = sum(1 for p in report.passages if p.kind == "table_row")
+    return {
+        "file": str(path),
+        "ok": True,
+        "report": {
+            "report_id": report.report_id,
+            "title": meta.title,
+            "agency": meta.agency,
+            "year": meta.year,
+            "template_version": meta.template_version,
+            "format": meta.format,
+            "source_file": meta.source_file,
+            "source_url": meta.source_url,
+            "sha256": meta.sha256,
+            "cleaned_chars": len(report.cleaned_text),
+            "sections": [
+                {"key": s.key, "title": s.title, "start": s.start, "end": s.end, "chars": s.end - s.start,
+                 "body_chars": s.end - s.body_start, "empty": s.empty}
+                for s in report.sections
+            ],
+            "tables": [
+                {"table_id": t.table_id, "section": t.section, "rows": t.n_rows, "cols": t.n_cols,
+                 "origin": t.origin, "header_rows": t.header_rows, "start": t.start, "end": t.end}
+                for t in report.tables
+            ],
+            "passage_count": len(report.passages),
+            "table_row_passages": table_rows,
+            "warnings": [{"code": w.code, "message": w.message, "section": w.section} for w in report.warnings],
+        },
+    }
+
+
+def error_summary(path: Path, error: IngestError) -> dict[str, Any]:
+    """{"file", "ok": false, "error", "error_type"} for a file that failed."""
+    return {"file": str(path), "ok": False, "error": str(error), "error_type": type(error).__name__}
+
+
+def skipped_summary(path: Path) -> dict[str, Any]:
+    """A file named on the command line that is a sidecar or README, not a report."""
+    return {"file": str(path), "ok": False, "skipped": True, "error": f"{path}: {SKIPPED_REASON}",
+            "error_type": "SkippedFile"}
+
+
+def format_report(summary: dict[str, Any]) -> str:
+    """The human (Chinese) view of a report_summary."""
+    r = summary["report"]
+    lines = [
+        f"== {summary['file']}",
+        f"  标题：{r['title']}",
+        f"  机关：{r['agency'] or '（未识别）'}　年度：{r['year'] or '（未识别）'}　"
+        f"模板：{r['template_version'] or '（未识别）'}版　格式：{r['format']}",
+        f"  报告编号：{r['report_id']}　SHA-256：{r['sha256'][:16]}…　正文 {r['cleaned_chars']} 字",
+    ]
+    if r["source_url"]:
+        lines.append(f"  来源：{r['source_url']}")
+    lines.append("  章节：")
+    for s in r["sections"]:
+        flag = "（空）" if s["empty"] else ""
+        lines.append(f"    {s['key']:<8} {s['title']}　{s['chars']} 字{flag}")
+    if r["tables"]:
+        lines.append("  表格：")
+        for t in r["tables"]:
+            lines.append(f"    {t['table_id']}　第{t['section']}部分　{t['rows']}行×{t['cols']}列　来源 {t['origin']}")
+    else:
+        lines.append("  表格：无")
+    lines.append(f"  段落：{r['passage_count']} 个（其中表格行 {r['table_row_passages']} 个）")
+    if r["warnings"]:
+        lines.append("  警告：")
+        lines.extend(f"    [{w['code']}] {w['message']}" for w in r["warnings"])
+    return "\n".join(lines)
