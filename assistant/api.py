@@ -8,10 +8,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from assistant.answer import content_weights, extract_answer, not_found
+from assistant.checks import check_facts
 from assistant.config import Settings
 from assistant.fact_answers import answer_from_facts
 from assistant.query import QueryIntent, agency_aliases, validate
-from assistant.records import Answer, Hit, Report
+from assistant.records import Answer, Fact, Hit, Report, Violation
 from assistant.retrieve import Filters, Retriever
 
 ASK_HITS = 8
@@ -46,6 +47,23 @@ class Assistant:
     ) -> list[Hit]:
         filters = Filters(years=(year,) if year else (), agency=agency, section=section)
         return self.retriever.search(query, k=k, filters=filters, mode=mode)
+
+    # --- tables ------------------------------------------------------------------------------
+
+    def facts(self, agency: str | None = None, year: int | None = None, table: str | None = None) -> list[Fact]:
+        """Table facts, filtered; agency accepts the short forms a question would use (青禾县)."""
+        chosen = Filters(years=(year,) if year else (), agency=agency)
+        ids = {r.report_id for r in self.retriever.reports.values() if Retriever._report_matches(r, chosen)}
+        return [f for f in self.retriever.facts
+                if f.report_id in ids and (table is None or f.table == table)]
+
+    def violations(self) -> list[Violation]:
+        """Every broken template identity, report by report."""
+        found: list[Violation] = []
+        for report in self.reports():
+            own = [f for f in self.retriever.facts if f.report_id == report.report_id]
+            found += check_facts(report.meta.title, own)
+        return found
 
     # --- ask ---------------------------------------------------------------------------------
 

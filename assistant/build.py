@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -237,7 +238,7 @@ def _write_build(
 ) -> Path:
     builds = settings.index_dir / BUILDS_DIR
     builds.mkdir(parents=True, exist_ok=True)
-    name = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    name = time.strftime("%Y%m%d-%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
     tmp_dir = builds / f".tmp-{name}"
     tmp_dir.mkdir()
     encoder = load_encoder(settings.encoder)
@@ -306,6 +307,6 @@ def _prune(index_dir: Path, keep: str) -> None:
     builds = index_dir / BUILDS_DIR
     for stale in builds.glob(".tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
-    old = sorted(d for d in builds.iterdir() if d.is_dir() and d.name != keep)
+    old = sorted((d for d in builds.iterdir() if d.is_dir() and d.name != keep), key=lambda d: d.stat().st_mtime)
     for folder in old[: max(0, len(old) - KEEP_OLD_BUILDS)]:
         shutil.rmtree(folder, ignore_errors=True)

@@ -243,3 +243,13 @@ def year_over_year(a: Fact, b: Fact) -> YearChange | None:
     diff = later.value - earlier.value
     percent = diff / earlier.value * 100 if earlier.value else None
     return YearChange(earlier, later, diff, percent)
+
+
+FACT_FIELDS = ("agency", "year", "table", "row", "column", "value", "raw", "unit", "table_id", "cell_row", "cell_col")
+
+
+def fact_row(fact: Fact) -> dict[str, object]:
+    """A flat row for CSV and tables: the row path joined with " › "."""
+    return {"agency": fact.agency, "year": fact.year, "table": fact.table, "row": " › ".join(fact.row_path),
+            "column": fact.column, "value": fact.value, "raw": fact.raw, "unit": fact.unit,
+            "table_id": fact.table_id, "cell_row": fact.cell_row, "cell_col": fact.cell_col}

@@ -180,11 +180,36 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    raise AssistantError("check 尚未实现")
+    violations = _open_assistant(args).violations()
+    if args.json:
+        _print_json([dataclasses.asdict(v) for v in violations])
+        return 0
+    if not violations:
+        print("所有报告的表格都符合模板的勾稽关系。")
+    for v in violations:
+        print(f"{v.report_title} · 表{v.table} · {v.rule}\n    {v.description}")
+    return 0
 
 
 def cmd_facts(args: argparse.Namespace) -> int:
-    raise AssistantError("facts 尚未实现")
+    import csv
+
+    from assistant.checks import FACT_FIELDS, fact_row
+
+    facts = _open_assistant(args).facts(agency=args.agency, year=args.year, table=args.table)
+    rows = [fact_row(f) for f in facts]
+    if args.json:
+        _print_json(rows)
+    elif args.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=FACT_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        if not rows:
+            print("没有找到表格数据（报告中可能缺少表格，或筛选条件过窄）。")
+        for row in rows:
+            print(f"{row['agency']} {row['year']} 表{row['table']} {row['row']} · {row['column']}：{row['raw']}")
+    return 0
 
 
 def cmd_commitments(args: argparse.Namespace) -> int:

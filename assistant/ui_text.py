@@ -1,0 +1,414 @@
+"""Chinese UI strings and streamlit-free helpers for app.py: escaping, highlighting, uploads, build jobs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shlex
+import string
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from assistant import segment
+from assistant.errors import AssistantError
+from assistant.records import SECTION_TITLES, Answer, Report
+
+APP_TITLE = "政府信息公开年报助手"
+PAGE_CHAT = "问答"
+PAGE_SEARCH = "检索"
+PAGE_REPORTS = "报告库"
+PAGE_COMMITMENTS = "往年承诺"
+PAGE_ADMIN = "管理"
+PAGES: tuple[str, ...] = (PAGE_CHAT, PAGE_SEARCH, PAGE_REPORTS, PAGE_COMMITMENTS, PAGE_ADMIN)
+
+ALL_AGENCIES = "全部机关"
+ALL_YEARS = "全部年度"
+ALL_SECTIONS = "全部部分"
+
+EXAMPLE_QUESTIONS: tuple[str, ...] = (
+    "龙泉市2020年办理了多少件政府信息公开申请？",
+    "2020年龙泉市在政府网站上主动公开了多少条信息？",
+    "对年度报告有疑问应该打哪个电话？",
+    "2020年政务公开工作存在哪些主要问题？",
+)
+
+CHAT_PLACEHOLDER = "请输入问题，例如：龙泉市2020年办理了多少件政府信息公开申请？"
+CHAT_INTRO = (
+    "可以就已收录的政府信息公开工作年度报告提问。每个回答都附有编号引用 [n]，"
+    "点开引用可以看到原文段落和来源；报告里找不到时会如实说明，并列出可能相关的段落。"
+)
+RELATED_HEADING = "可能相关的段落"
+UPLOAD_TYPES: tuple[str, ...] = ("txt", "html", "htm", "pdf", "docx")
+
+SEARCH_MODES: dict[str, str] = {"混合检索": "hybrid", "语义向量": "dense", "关键词 BM25": "bm25"}
+
+PATH_LABELS: dict[str, str] = {
+    "extractive": "摘录自报告原文",
+    "facts": "来自报告中的统计表",
+    "commitments": "来自往年承诺的跟踪",
+    "llm": "由大模型根据引用段落归纳",
+}
+
+
+def no_index_markdown(index_dir: Path | str, corpus_dir: Path | str) -> str:
+    """What to do when no index has been built yet (markdown, paths escaped)."""
+    command = f"assistant build --corpus {shlex.quote(str(corpus_dir))} --index {shlex.quote(str(index_dir))}"
+    return (
+        f"还没有可用的索引（索引目录：{escape_markdown(str(index_dir))}）。"
+        f"请先把报告文件放进 {escape_markdown(str(corpus_dir))}，然后建立索引：\n\n"
+        f"```bash\n{command}\n```\n\n"
+        "也可以运行 `make run`（先建立索引，再启动本应用）。"
+        "启用了管理员密码时，还可以在“管理”页上传报告并重建索引。"
+    )
+
+
+def admin_disabled_markdown() -> str:
+    return (
+        "管理页面尚未启用。请在启动应用前设置管理员密码，例如：\n\n"
+        "```bash\nASSISTANT_ADMIN_PASSWORD='请换成足够长的密码' streamlit run app.py\n```\n\n"
+        "重新启动应用后，即可在此页登录、上传新报告并重建索引。"
+    )
+
+
+@dataclass
+class ChatTurn:
+    """One question of the conversation with its answer (or the error shown instead)."""
+
+    question: str
+    answer: Answer | None = None
+    error: str | None = None
+    terms: tuple[str, ...] = ()
+
+
+def section_label(key: str) -> str:
+    """"前言" or "第一部分 总体情况"."""
+    title = SECTION_TITLES.get(key, "")
+    if key == "preamble":
+        return title
+    return f"第{key}部分 {title}".strip()
+
+
+def year_label(year: int | None) -> str:
+    return f"{year}年" if year else "年度未识别"
+
+
+# --- markdown escaping and highlighting -----------------------------------------------------
+
+_ESCAPE_TABLE = {ord(ch): "\\" + ch for ch in string.punctuation}
+HIGHLIGHT_STYLE = "orange-background"
+_MARKER = re.compile(r"\\\[(\d{1,3})\\\]")
+_HIGHLIGHT_STOP = {
+    "多少", "什么", "哪些", "哪个", "哪里", "请问", "如何", "怎样", "怎么", "是否", "一共", "应该", "有没有",
+    "政府", "信息", "公开", "政府信息", "政府信息公开", "报告", "年报", "年度", "年度报告", "工作", "情况",
+}
+_DIGITS = re.compile(r"\d+")
+
+
+def _escape_line(line: str) -> str:
+    return line.strip(" \t").translate(_ESCAPE_TABLE)
+
+
+def escape_markdown(text: str) -> str:
+    """Text that st.markdown shows exactly as written: every ASCII punctuation mark backslash-escaped,
+    line breaks kept as hard breaks, leading indentation dropped (it would start a code block)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "  \n".join(_escape_line(line) for line in lines)
+
+
+def highlight_terms(question: str) -> list[str]:
+    """The question's meaningful words (two characters or more), longest first, for highlighting."""
+    terms = {
+        token for token in segment.tokenize(question)
+        if len(token) >= 2 and token not in _HIGHLIGHT_STOP and not (_DIGITS.fullmatch(token) and len(token) != 4)
+    }
+    return sorted(terms, key=lambda t: (-len(t), t))
+
+
+def highlight(text: str, terms: Iterable[str], style: str = HIGHLIGHT_STYLE) -> str:
+    """Escaped markdown of text with every occurrence of the terms in bold on a coloured background."""
+    folded = text.lower()
+    present: set[str] = set()
+    for term in terms:
+        if not term or "\n" in term:
+            continue
+        if term.lower() in folded:
+            present.add(term)
+        elif len(term) >= 5 and term[:-1].lower() in folded:  # a report's typo, e.g. 公开申请 printed 公开申
+            present.add(term[:-1])
+    wanted = sorted(present, key=len, reverse=True)
+    if not wanted:
+        return escape_markdown(text)
+    pattern = re.compile("|".join(re.escape(t) for t in wanted), re.IGNORECASE)
+    out_lines = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = line.strip(" \t")
+        pieces: list[str] = []
+        pos = 0
+        for match in pattern.finditer(line):
+            pieces.append(line[pos : match.start()].translate(_ESCAPE_TABLE))
+            pieces.append(f":{style}[**{match.group().translate(_ESCAPE_TABLE)}**]")
+            pos = match.end()
+        pieces.append(line[pos:].translate(_ESCAPE_TABLE))
+        out_lines.append("".join(pieces))
+    return "  \n".join(out_lines)
+
+
+def answer_markdown(text: str) -> str:
+    """An answer's text, escaped, with its [n] citation markers in bold."""
+    return _MARKER.sub(r"**\\[\1\\]**", escape_markdown(text))
+
+
+def plain_excerpt(text: str, limit: int = 60) -> str:
+    """One-line excerpt for labels (expander labels are markdown too: escape before use)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+# --- sources --------------------------------------------------------------------------------
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL when it is a plain http(s) link, else None (no javascript:, data:, file: ...)."""
+    if not url:
+        return None
+    url = url.strip()
+    parsed = urlparse(url)
+    if parsed.scheme.lower() in ("http", "https") and parsed.netloc and not any(c.isspace() for c in url):
+        return url
+    return None
+
+
+def source_path(source_file: str | None, corpus_dir: Path) -> Path | None:
+    """The report's source file when it exists inside the corpus folder (never any other file)."""
+    if not source_file:
+        return None
+    root = corpus_dir.resolve()
+    candidates = [Path(source_file)]
+    if not Path(source_file).is_absolute():
+        candidates.append(corpus_dir / Path(source_file).name)
+    for candidate in candidates:
+        try:
+            resolved = candidate.resolve()
+        except OSError:
+            continue
+        if resolved.is_file() and resolved.is_relative_to(root):
+            return resolved
+    return None
+
+
+MIME_TYPES = {
+    ".txt": "text/plain",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".pdf": "application/pdf",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+def mime_type(path: Path) -> str:
+    return MIME_TYPES.get(path.suffix.lower(), "application/octet-stream")
+
+
+# --- report overview ------------------------------------------------------------------------
+
+
+def report_row(report: Report) -> dict[str, Any]:
+    """One row of the 报告库 table."""
+    meta = report.meta
+    found = [s.key for s in report.sections if not s.empty]
+    return {
+        "标题": meta.title,
+        "机关": meta.agency or "（未识别）",
+        "年度": meta.year,
+        "格式": meta.format,
+        "模板": f"{meta.template_version}版" if meta.template_version else "未识别",
+        "已识别部分": " ".join("前言" if k == "preamble" else k for k in found),
+        "表格数": len(report.tables),
+        "段落数": len(report.passages),
+        "警告": "；".join(w.message for w in report.warnings),
+    }
+
+
+def table_grid(n_rows: int, n_cols: int, cells: Iterable[tuple[int, int, str]]) -> list[list[str]]:
+    """A table's cells (row, col, text) placed on a plain grid of strings, spans left blank."""
+    grid = [["" for _ in range(n_cols)] for _ in range(n_rows)]
+    for row, col, text in cells:
+        if 0 <= row < n_rows and 0 <= col < n_cols:
+            grid[row][col] = text
+    return grid
+
+
+# --- uploads --------------------------------------------------------------------------------
+
+
+class UploadError(AssistantError):
+    """An uploaded file that cannot be stored (bad name, type, size or a duplicate)."""
+
+
+MAX_NAME_CHARS = 120
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_ALLOWED_ASCII = set(string.ascii_letters + string.digits + ".-_")
+
+
+def _keep(ch: str) -> bool:
+    return ch in _ALLOWED_ASCII or bool(_CJK.fullmatch(ch))
+
+
+def sanitize_filename(name: str, allowed_suffixes: Sequence[str] = UPLOAD_TYPES) -> str:
+    """A safe file name: no directories, only CJK letters, ASCII letters/digits and . - _, not hidden,
+    with an allowed (lower-cased) suffix; raises UploadError otherwise."""
+    base = unicodedata.normalize("NFKC", name).replace("\\", "/").split("/")[-1]
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    suffix = suffix.lower()
+    if suffix not in allowed_suffixes:
+        raise UploadError(f"{name}：不支持的文件类型，仅支持 {'、'.join('.' + s for s in allowed_suffixes)}")
+    cleaned = "".join(ch if _keep(ch) else "_" for ch in stem.replace(" ", "_"))
+    cleaned = re.sub(r"_+", "_", re.sub(r"\.{2,}", ".", cleaned)).strip("._-")
+    cleaned = cleaned[: MAX_NAME_CHARS - len(suffix) - 1] or "report"
+    return f"{cleaned}.{suffix}"
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_duplicate(corpus_dir: Path, data: bytes) -> Path | None:
+    """A file in the corpus with exactly these bytes, if any."""
+    if not corpus_dir.is_dir():
+        return None
+    wanted = hashlib.sha256(data).hexdigest()
+    for path in sorted(corpus_dir.rglob("*")):
+        if path.is_file() and path.stat().st_size == len(data) and _sha256_file(path) == wanted:
+            return path
+    return None
+
+
+def save_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int) -> Path:
+    """Store an uploaded report under corpus_dir with a sanitised name, never overwriting a file
+    (a -1, -2 ... suffix is added); raises UploadError for bad names, sizes and duplicates."""
+    filename = sanitize_filename(name)
+    if len(data) == 0:
+        raise UploadError(f"{name}：文件为空")
+    if len(data) > max_bytes:
+        raise UploadError(f"{name}：文件大小 {len(data) / 1048576:.1f} MB，超过上限 {max_bytes / 1048576:.0f} MB")
+    duplicate = find_duplicate(corpus_dir, data)
+    if duplicate is not None:
+        raise UploadError(f"{name}：与报告目录中已有的 {duplicate.name} 内容完全相同，未保存")
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    root = corpus_dir.resolve()
+    stem, _, suffix = filename.rpartition(".")
+    for attempt in range(1000):
+        candidate = root / (filename if attempt == 0 else f"{stem}-{attempt}.{suffix}")
+        if candidate.parent != root:  # cannot happen after sanitising; belt and braces
+            raise UploadError(f"{name}：文件名不合法")
+        try:
+            with open(candidate, "xb") as handle:  # exclusive create: never overwrite
+                handle.write(data)
+        except FileExistsError:
+            continue
+        return candidate
+    raise UploadError(f"{name}：同名文件过多，请改名后再上传")
+
+
+# --- background index builds ----------------------------------------------------------------
+
+
+@dataclass
+class BuildJob:
+    """One index rebuild running in a background thread; read by the staff page while it runs."""
+
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+    running: bool = False
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    summary_line: str = ""
+    failures: list[str] = field(default_factory=list)
+    error: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        with self.lock:
+            self.stage, self.done, self.total = stage, done, total
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "stage": self.stage, "done": self.done, "total": self.total, "running": self.running,
+                "finished_at": self.finished_at, "summary_line": self.summary_line, "failures": list(self.failures), "error": self.error,
+                "seconds": (self.finished_at or time.monotonic()) - self.started_at if self.started_at else 0.0,
+            }
+
+    def start(self, build: Callable[[Callable[[str, int, int], None]], Any]) -> bool:
+        """Run build(progress) in a thread; False when a build is already running."""
+        with self.lock:
+            if self.running:
+                return False
+            self.running, self.stage, self.done, self.total = True, "准备", 0, 0
+            self.summary_line, self.error, self.failures = "", "", []
+            self.started_at, self.finished_at = time.monotonic(), 0.0
+        threading.Thread(target=self._run, args=(build,), name="index-build", daemon=True).start()
+        return True
+
+    def _run(self, build: Callable[[Callable[[str, int, int], None]], Any]) -> None:
+        summary_line, failures, error = "", [], ""
+        try:
+            summary = build(self.progress)
+            summary_line = summary.line()
+            failures = [str(f) for f in getattr(summary, "failures", [])]
+        except AssistantError as err:
+            error = str(err)
+        except Exception as err:  # shown to staff instead of dying silently in the thread
+            error = f"重建索引时出现意外错误 {type(err).__name__}: {err}"
+        with self.lock:
+            self.summary_line, self.failures, self.error = summary_line, failures, error
+            self.running, self.finished_at = False, time.monotonic()
+
+
+def stage_text(stage: str, done: int, total: int) -> str:
+    if not total:
+        return f"{stage}…" if stage else "准备中…"
+    return f"{stage}：{done}/{total}"
+
+
+def progress_fraction(done: int, total: int) -> float:
+    return 0.0 if total <= 0 else max(0.0, min(1.0, done / total))
+
+
+def corpus_listing(corpus_dir: Path) -> list[dict[str, Any]]:
+    """Report files in the corpus folder, for the staff page."""
+    if not corpus_dir.is_dir():
+        return []
+    rows = []
+    for path in sorted(corpus_dir.rglob("*")):
+        relative = path.relative_to(corpus_dir)
+        if path.is_file() and not any(p.startswith(".") for p in relative.parts) \
+                and path.suffix.lower().lstrip(".") in UPLOAD_TYPES:
+            stat = path.stat()
+            rows.append({
+                "文件": str(relative),
+                "大小(KB)": round(stat.st_size / 1024, 1),
+                "修改时间": time.strftime("%Y-%m-%d %H:%M", time.localtime(stat.st_mtime)),
+            })
+    return rows
+
+
+def remove_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -1,0 +1,199 @@
+"""App cold start and first-answer time: `streamlit run app.py` until healthy, then Assistant and AppTest timings.
+
+Three figures, each measured in a fresh process so that nothing is warm:
+
+1. server: `streamlit run app.py` on a free port until /_stcore/health answers;
+2. api: import + Assistant.open + the first ask (loads the encoder), then a second, warm ask;
+3. apptest: the app's first script run (index and encoder load) and its first chat answer, via AppTest.
+
+    .venv/bin/python benchmarks/app_startup.py [--index index] [--corpus corpus] [--repeat 3] [--json]
+
+When --index holds no built index, a temporary one is built from --corpus first (its time is shown too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTION = "龙泉市2020年办理了多少件政府信息公开申请？"
+FOLLOW_UP = "2020年龙泉市在政府网站上主动公开了多少条信息？"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def app_env(index_dir: Path, corpus_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(ASSISTANT_INDEX_DIR=str(index_dir), ASSISTANT_CORPUS_DIR=str(corpus_dir))
+    return env
+
+
+def time_server_start(index_dir: Path, corpus_dir: Path, timeout: float = 180.0) -> float:
+    """Seconds from spawning `streamlit run app.py` until /_stcore/health returns 200."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1",
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=app_env(index_dir, corpus_dir),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - started < timeout:
+            if process.poll() is not None:
+                raise SystemExit(f"streamlit exited with code {process.returncode}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                time.sleep(0.05)
+        raise SystemExit(f"streamlit did not become healthy within {timeout:.0f} s")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- measured in child processes (cold) -----------------------------------------------------
+
+
+def child_api(index_dir: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    from assistant.api import Assistant
+    from assistant.config import load_settings
+
+    imported = time.perf_counter()
+    settings = load_settings(index_dir=index_dir)
+    assistant = Assistant.open(index_dir, settings)
+    opened = time.perf_counter()
+    first = assistant.ask(QUESTION)
+    answered = time.perf_counter()
+    assistant.ask(FOLLOW_UP)
+    warm = time.perf_counter()
+    return {
+        "import_s": imported - started, "open_s": opened - imported, "first_ask_s": answered - opened,
+        "warm_ask_s": warm - answered, "total_to_first_answer_s": answered - started,
+        "first_answer_found": first.found, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def child_apptest() -> dict[str, Any]:
+    started = time.perf_counter()
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    first_run = time.perf_counter()
+    if at.exception:
+        raise SystemExit(f"app raised: {at.exception}")
+    at.chat_input(key="chat_input").set_value(QUESTION).run()
+    answered = time.perf_counter()
+    texts = [m.value for msg in at.chat_message if msg.name == "assistant" for m in msg.markdown]
+    return {
+        "first_run_s": first_run - started, "first_answer_s": answered - first_run,
+        "total_to_first_answer_s": answered - started, "answer_has_15": any("15" in t for t in texts),
+    }
+
+
+def run_child(kind: str, index_dir: Path, corpus_dir: Path) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--index", str(index_dir), "--corpus", str(corpus_dir)],
+        cwd=ROOT, env=app_env(index_dir, corpus_dir), capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"{kind} measurement failed:\n{result.stderr[-2000:]}")
+    measured: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return measured
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def ensure_index(index_dir: Path, corpus_dir: Path, workdir: Path) -> tuple[Path, float | None]:
+    """The index to serve, building a temporary one from corpus_dir when index_dir has none."""
+    from assistant.build import build_index, live_build_dir
+    from assistant.config import load_settings
+    from assistant.errors import IndexMissingError
+
+    try:
+        live_build_dir(index_dir)
+        return index_dir, None
+    except IndexMissingError:
+        pass
+    temp_index = workdir / "index"
+    print(f"{index_dir} 中没有索引，从 {corpus_dir} 建立临时索引 {temp_index} …", file=sys.stderr)
+    started = time.perf_counter()
+    build_index(load_settings(index_dir=temp_index, corpus_dir=corpus_dir, cache_dir=workdir))
+    return temp_index, time.perf_counter() - started
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--index", type=Path, default=None, help="built index (default: ASSISTANT_INDEX_DIR or index/)")
+    parser.add_argument("--corpus", type=Path, default=None, help="report folder (default: ASSISTANT_CORPUS_DIR or corpus/)")
+    parser.add_argument("--repeat", type=int, default=3, help="server starts to time (median reported)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--child", choices=["api", "apptest"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        measured = child_api(args.index) if args.child == "api" else child_apptest()
+        print(json.dumps(measured))
+        return 0
+
+    from assistant.config import load_settings
+
+    settings = load_settings()
+    index_dir = (args.index or settings.index_dir).resolve()
+    corpus_dir = (args.corpus or settings.corpus_dir).resolve()
+    with tempfile.TemporaryDirectory(prefix="app-startup-") as tmp:
+        index_dir, build_seconds = ensure_index(index_dir, corpus_dir, Path(tmp))
+        server = [time_server_start(index_dir, corpus_dir) for _ in range(max(1, args.repeat))]
+        api = run_child("api", index_dir, corpus_dir)
+        apptest = run_child("apptest", index_dir, corpus_dir)
+    figures = {
+        "index": str(index_dir),
+        "temporary_index_build_s": build_seconds,
+        "server_health_s": {"median": median(server), "runs": server},
+        "api": api,
+        "apptest": apptest,
+    }
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+        return 0
+    print(f"索引：{index_dir}" + (f"（临时建立，用时 {build_seconds:.1f} 秒）" if build_seconds else ""))
+    print(f"服务冷启动（streamlit run 到 /_stcore/health 就绪）：中位数 {median(server):.2f} 秒，"
+          f"各次 {', '.join(f'{s:.2f}' for s in server)}")
+    print(f"进程内：导入 {api['import_s']:.2f} 秒，Assistant.open {api['open_s']:.2f} 秒，"
+          f"首次回答 {api['first_ask_s']:.2f} 秒（含加载编码器），再次回答 {api['warm_ask_s']:.2f} 秒；"
+          f"从启动到首个回答共 {api['total_to_first_answer_s']:.2f} 秒，峰值内存 {api['max_rss_mb']:.0f} MB")
+    print(f"AppTest：首次运行页面 {apptest['first_run_s']:.2f} 秒，首个聊天回答 {apptest['first_answer_s']:.2f} 秒，"
+          f"合计 {apptest['total_to_first_answer_s']:.2f} 秒（回答含 15：{'是' if apptest['answer_has_15'] else '否'}）")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
