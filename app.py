@@ -161,6 +161,8 @@ def render_answer(index: int, turn: ui.ChatTurn, settings: Settings) -> None:
     meta = [ui.PATH_LABELS.get(answer.path, answer.path)]
     if scope:
         meta.append("检索范围：" + " · ".join(scope))
+    if answer.note:
+        meta.append(answer.note)
     st.caption(ui.escape_markdown("；".join(meta)))
     for c in answer.citations:
         render_citation(c, turn.terms, settings, key=f"src-{index}-c{c.n}")

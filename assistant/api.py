@@ -11,6 +11,7 @@ from assistant.answer import content_weights, extract_answer, not_found
 from assistant.checks import check_facts
 from assistant.config import Settings
 from assistant.fact_answers import answer_from_facts
+from assistant.llm import llm_answer
 from assistant.query import QueryIntent, agency_aliases, validate
 from assistant.records import Answer, Fact, Hit, Report, Violation
 from assistant.retrieve import Filters, Retriever
@@ -123,6 +124,7 @@ class Assistant:
         ignore = sorted(agency_aliases(chosen.agency)) if chosen.agency else []
         multi = chosen.agency is None and len(self.retriever.agencies) > 1
         answer = extract_answer(query_text, hits, ignore_terms=ignore, multi_report=multi)
+        answer = llm_answer(query_text, hits, self.settings, answer)
         return replace(answer, question=question, filters=used)
 
     def _fact_answer(self, question: str, query_text: str, chosen: Filters) -> Answer | None:

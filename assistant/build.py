@@ -262,10 +262,10 @@ def _write_build(
     ids = np.arange(len(passages), dtype=np.int64)
     vector_store = make_vector_store(settings.vector_index, encoder.dim)
     vector_store.add(ids, vectors)
-    vector_store.save(tmp_dir / "vectors")
+    vector_store.save(tmp_dir / "vectors.faiss")
     keyword_store = KeywordStore()
     keyword_store.add(ids, [segment.tokenize(p.embedding_text()) for p in passages])
-    keyword_store.save(tmp_dir / "keyword")
+    keyword_store.save(tmp_dir / "keyword.json")
     manifest = {
         "format_version": FORMAT_VERSION,
         "encoder_spec": settings.encoder,

@@ -140,6 +140,7 @@ def answer_json(answer: Any) -> dict[str, Any]:
         "found": answer.found,
         "answer": answer.text,
         "path": answer.path,
+        "note": answer.note,
         "filters": answer.filters,
         "citations": [dataclasses.asdict(c) for c in answer.citations],
         "related": [_hit_json(h) for h in answer.related],
@@ -148,6 +149,8 @@ def answer_json(answer: Any) -> dict[str, Any]:
 
 def _print_answer(answer: Any) -> None:
     print(answer.text)
+    if answer.note:
+        print(f"（{answer.note}）")
     for c in answer.citations:
         where = f"{c.report_title} · {section_label(c.section)}"
         if c.table:

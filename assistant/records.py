@@ -191,6 +191,7 @@ class Answer:
     related: tuple[Hit, ...] = ()
     path: str = "extractive"  # "extractive", "facts", "commitments" or "llm"
     filters: dict[str, object] = field(default_factory=dict)
+    note: str = ""  # e.g. why the LLM answer was not used
 
 
 @dataclass(frozen=True)

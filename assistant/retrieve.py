@@ -58,8 +58,8 @@ class Retriever:
         rows = self.store.passage_rows()
         self.passages: list[Passage] = [by_id[passage_id] for _, passage_id, _ in rows]
         self.vector_id = {p.passage_id: i for i, p in enumerate(self.passages)}
-        self.vectors: VectorStore = load_vector_store(self.build_dir / "vectors")
-        self.keywords = KeywordStore.load(self.build_dir / "keyword")
+        self.vectors: VectorStore = load_vector_store(self.build_dir / "vectors.faiss")
+        self.keywords = KeywordStore.load(self.build_dir / "keyword.json")
         self._encoder: Encoder | None = None
 
     @classmethod
