@@ -345,10 +345,36 @@ def page_reports(assistant: Assistant, settings: Settings, agency: str | None, y
 
 
 def page_commitments(assistant: Assistant, settings: Settings, agency: str | None, year: int | None) -> None:
-    """HOOK(lead): the commitments page (section 五 promises and whether the next report shows them
-    done). Receives the sidebar filters; a placeholder until the commitments API lands."""
+    """Section-五 commitments by agency and year, each with its status and evidence from both reports."""
     st.header(ui.PAGE_COMMITMENTS)
-    st.info("此页面正在建设中：将列出各报告第五部分的改进承诺，并对照下一年度报告查看落实情况。")
+    st.caption("各报告第五部分提出的改进措施，以及下一年度报告对其落实情况的说明。")
+    caption = filters_caption(agency, year)
+    if caption:
+        st.caption(caption)
+    records = assistant.commitments(agency=agency, year=year)
+    promised = [c for c in records if c.kind == "commitment"]
+    if not promised:
+        st.info("没有找到改进承诺（报告可能缺少第五部分，或筛选条件过窄）。")
+        return
+    titles = {r.report_id: r.meta.title for r in assistant.reports()}
+    for report_id in dict.fromkeys(c.report_id for c in promised):
+        st.subheader(ui.escape_markdown(titles.get(report_id, report_id)))
+        for c in (c for c in promised if c.report_id == report_id):
+            label = f"{c.index}. {c.title} —— {c.status or '未核对'}"
+            with st.expander(ui.escape_markdown(label)):
+                st.markdown(f"**承诺原文**（{c.year}年度报告，第五部分）")
+                st.markdown(ui.escape_markdown(c.text))
+                if not c.evidence:
+                    st.caption("下一年度报告尚未收录，无法判断落实情况。" if c.status == "暂无下一年度报告"
+                               else "下一年度报告中没有找到相关说明。")
+                for hit in c.evidence:
+                    st.markdown(f"**{ui.escape_markdown(hit_label(hit))}**")
+                    st.markdown(ui.escape_markdown(hit.text))
+        problems = [p for p in records if p.kind == "problem" and p.report_id == report_id]
+        if problems:
+            with st.expander("报告指出的主要问题"):
+                for p in problems:
+                    st.markdown(ui.escape_markdown(f"{p.index}. {p.text}"))
 
 
 # --- 管理 -----------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ _STOP_TOKENS = {
     "多少", "什么", "哪些", "哪个", "是", "的", "了", "吗", "呢", "有", "几", "件", "年", "在", "和", "与",
     "对", "中", "个", "为", "请问", "如何", "怎样", "怎么", "是否", "一共", "共", "应该", "哪里", "哪",
     "报告", "年报", "年度", "工作", "情况", "政府", "信息", "公开",
+    "这个", "那个", "这", "那", "它", "其", "该", "此", "呢", "吧",
 }
 
 
@@ -48,9 +49,9 @@ class Span:
 
 
 def question_kind(question: str) -> str:
-    """"contact", "quantity", "list" or "general"."""
-    if _CONTACT.search(question) and not _WHO.search(question):
-        return "contact"
+    """"contact", "contact_owner", "quantity", "list" or "general"."""
+    if _CONTACT.search(question):
+        return "contact_owner" if _WHO.search(question) else "contact"
     if _QUANTITY.search(question):
         return "quantity"
     if _LIST.search(question):
@@ -60,7 +61,7 @@ def question_kind(question: str) -> str:
 
 def content_weights(question: str, ignore: Sequence[str] = ()) -> dict[str, float]:
     """Question tokens that carry meaning, weighted by length (longer words are more specific)."""
-    ignored = set(ignore)
+    ignored = set(ignore) | {token for term in ignore for token in segment.tokenize(term)}
     weights: dict[str, float] = {}
     for token in segment.tokenize(question):
         if token in _STOP_TOKENS or token in ignored or _DIGITS.fullmatch(token):
@@ -189,6 +190,20 @@ def _answer_contact(hits: Sequence[Hit], question: str, multi_report: bool) -> A
                       (_citation(1, span),))
     lines = ["不同报告的说法："] + [f"《{span.hit.report_title}》：{value}[{n}]" for n, (value, span) in enumerate(items, 1)]
     return Answer(question, True, "\n".join(lines), tuple(_citation(n, sp) for n, (_, sp) in enumerate(items, 1)))
+
+
+_CONTACT_OWNER = re.compile(r"(?:请与|可与|与|向)([\u4e00-\u9fff（）()]{2,40}?)(?:联系|咨询)")
+
+
+def _answer_contact_owner(hits: Sequence[Hit], question: str) -> Answer | None:
+    """"这个电话是哪个部门的？": the office named where the report gives its contact details."""
+    for hit in hits:
+        for span in sentences(hit):
+            match = _CONTACT_OWNER.search(span.text)
+            if match:
+                text = f"{_source_prefix(hit)}联系部门是{match.group(1)}[1]（原文：{span.text}）"
+                return Answer(question, True, text, (_citation(1, span),))
+    return None
 
 
 def _required_terms_present(weights: dict[str, float], text: str) -> bool:
@@ -335,6 +350,8 @@ def extract_answer(
     answer: Answer | None = None
     if kind == "contact":
         answer = _answer_contact(hits, question, multi_report)
+    elif kind == "contact_owner":
+        answer = _answer_contact_owner(hits, question)
     elif kind == "quantity":
         answer = _answer_quantity(question, weights, hits)
         if answer is None:

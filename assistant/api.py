@@ -9,14 +9,16 @@ from pathlib import Path
 
 from assistant.answer import content_weights, extract_answer, not_found
 from assistant.checks import check_facts
+from assistant.commitments import ask_commitments, extract_commitments, follow_up
 from assistant.config import Settings
 from assistant.fact_answers import answer_from_facts
 from assistant.llm import llm_answer
 from assistant.query import QueryIntent, agency_aliases, validate
-from assistant.records import Answer, Fact, Hit, Report, Violation
+from assistant.records import Answer, Commitment, Fact, Hit, Report, Violation
 from assistant.retrieve import Filters, Retriever
 
 ASK_HITS = 8
+_REFERS_BACK = re.compile(r"^(?:这|那|该|它|其|此|上述)")
 _PLAN = re.compile(r"打算|计划|将要|准备|下一步|承诺|目标|力争|拟")
 _YEAR_TEXT = re.compile(r"(?:19|20)\d{2}\s*年?|[〇零○一二三四五六七八九]{4}年")
 
@@ -66,6 +68,13 @@ class Assistant:
             found += check_facts(report.meta.title, own)
         return found
 
+    def commitments(self, agency: str | None = None, year: int | None = None) -> list[Commitment]:
+        """Section-五 commitments and problems of the matching reports; commitments with their follow-up."""
+        chosen = Filters(years=(year,) if year else (), agency=agency)
+        found = [c for r in self.reports() if Retriever._report_matches(r, chosen) for c in extract_commitments(r)]
+        promised = follow_up([c for c in found if c.kind == "commitment"], self.retriever)
+        return promised + [c for c in found if c.kind == "problem"]
+
     # --- ask ---------------------------------------------------------------------------------
 
     def _intent(self, question: str, history: Sequence[Answer] | None) -> tuple[QueryIntent, str]:
@@ -78,7 +87,8 @@ class Assistant:
         years = intent.years or tuple(int(y) for y in _as_list(previous.filters.get("years")))
         text = intent.text
         own_words = content_weights(_YEAR_TEXT.sub("", text), list(agency_aliases(agency)) if agency else [])
-        if sum(own_words.values()) < 4:  # "那2021年呢？": the topic comes from the previous question
+        refers_back = _REFERS_BACK.match(text) is not None  # "这个电话是哪个部门的？"
+        if refers_back or sum(own_words.values()) < 4:  # "那2021年呢？": the topic comes from the previous turn
             text = _YEAR_TEXT.sub("", previous.question) + " " + text
         return replace(intent, agency=agency, years=years, unknown_agency=intent.unknown_agency), text
 
@@ -120,6 +130,9 @@ class Assistant:
         fact_answer = self._fact_answer(question, query_text, chosen)
         if fact_answer is not None:
             return replace(fact_answer, question=question, filters=used)
+        commitment_answer = ask_commitments(query_text, self.retriever)
+        if commitment_answer is not None:
+            return replace(commitment_answer, question=question)
         hits = self.retriever.search(query_text, k=ASK_HITS, filters=chosen)
         ignore = sorted(agency_aliases(chosen.agency)) if chosen.agency else []
         multi = chosen.agency is None and len(self.retriever.agencies) > 1

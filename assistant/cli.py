@@ -216,7 +216,20 @@ def cmd_facts(args: argparse.Namespace) -> int:
 
 
 def cmd_commitments(args: argparse.Namespace) -> int:
-    raise AssistantError("commitments 尚未实现")
+    records = _open_assistant(args).commitments(agency=args.agency, year=args.year)
+    if args.json:
+        _print_json([dataclasses.asdict(c) for c in records])
+        return 0
+    if not records:
+        print("没有找到改进承诺（报告可能缺少第五部分，或筛选条件过窄）。")
+    for c in records:
+        if c.kind == "problem":
+            print(f"[问题] {c.agency} {c.year}年 {c.index}. {c.title}")
+            continue
+        print(f"[承诺] {c.agency} {c.year}年（目标 {c.target_year} 年）{c.index}. {c.title} —— {c.status}")
+        for hit in c.evidence:
+            print(f"    依据：{hit.report_title} · {section_label(hit.section)}：{hit.text[:100]}")
+    return 0
 
 
 # --- parser ---------------------------------------------------------------------------------

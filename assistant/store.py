@@ -1,4 +1,4 @@
-"""SQLite storage of one index build: reports, passages, facts, commitments; plus the embedding cache."""
+"""SQLite storage of one index build: reports, passages and table facts; plus the embedding cache."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ import numpy as np
 
 from assistant.errors import IndexCorruptError
 from assistant.records import (
-    Commitment,
     Fact,
-    Hit,
     ParseWarning,
     Passage,
     Report,
@@ -51,10 +49,6 @@ CREATE TABLE IF NOT EXISTS passages (
 CREATE TABLE IF NOT EXISTS facts (
     report_id TEXT NOT NULL REFERENCES reports(report_id),
     tbl TEXT NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS commitments (
-    report_id TEXT NOT NULL REFERENCES reports(report_id),
     body TEXT NOT NULL
 );
 """
@@ -103,10 +97,6 @@ def fact_from_dict(d: dict[str, Any]) -> Fact:
     return Fact(**{**d, "row_path": tuple(d["row_path"])})
 
 
-def commitment_from_dict(d: dict[str, Any]) -> Commitment:
-    return Commitment(**{**d, "evidence": tuple(Hit(**h) for h in d.get("evidence", ()))})
-
-
 # --- the per-build database ---------------------------------------------------------------
 
 
@@ -147,11 +137,6 @@ class Store:
             "INSERT INTO facts VALUES (?,?,?)", [(f.report_id, f.table, to_json(f)) for f in facts]
         )
 
-    def add_commitments(self, commitments: Iterable[Commitment]) -> None:
-        self.conn.executemany(
-            "INSERT INTO commitments VALUES (?,?)", [(c.report_id, to_json(c)) for c in commitments]
-        )
-
     def commit(self) -> None:
         self.conn.commit()
 
@@ -172,10 +157,6 @@ class Store:
     def facts(self) -> list[Fact]:
         rows = self.conn.execute("SELECT body FROM facts").fetchall()
         return [fact_from_dict(json.loads(body)) for (body,) in rows]
-
-    def commitments(self) -> list[Commitment]:
-        rows = self.conn.execute("SELECT body FROM commitments").fetchall()
-        return [commitment_from_dict(json.loads(body)) for (body,) in rows]
 
 
 # --- the embedding cache, shared by all builds ----------------------------------------------

@@ -324,10 +324,25 @@ def test_reports_page_lists_reports_and_shows_a_report_by_section(app: AppTest) 
     assert any(e.label.startswith("表格") for e in app.expander)  # the HTML report's tables as grids
 
 
-def test_commitments_page_is_a_placeholder(app: AppTest) -> None:
+def test_reports_page_shows_table_facts_and_checks(app: AppTest) -> None:
+    _go(app, ui.PAGE_REPORTS)
+    choice = app.selectbox(key="report_choice")
+    choice.select_index(choice.options.index(QINGHE_TITLE)).run()
+    facts = app.dataframe[-1].value
+    new_requests = facts[(facts["table"] == "T3") & (facts["row"].str.contains("本年新收")) & (facts["column"] == "总计")]
+    assert list(new_requests["raw"]) == ["63"]
+    assert any("符合模板的勾稽关系" in m.value for m in app.success)
+    assert any(b.label == "下载 CSV" for b in app.get("download_button"))
+    choice.select_index(choice.options.index(SEED_TITLE)).run()
+    assert any("没有可提取的表格数据" in i.value for i in app.info)
+
+
+def test_commitments_page_lists_commitments_with_status(app: AppTest) -> None:
     _go(app, ui.PAGE_COMMITMENTS)
     assert app.header[0].value == ui.PAGE_COMMITMENTS
-    assert app.info
+    labels = [e.label for e in app.expander]
+    assert any("进一步规范发布" in label and "暂无下一年度报告" in label for label in labels)
+    assert sum("—— " in label for label in labels) == 6  # three for 龙泉市 2020, three for 青禾县 2021
 
 
 def test_admin_page_explains_how_to_enable_it(app: AppTest) -> None:

@@ -1,0 +1,373 @@
+"""Commitments and problems of section 五, and whether the next year's report says they were kept."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from assistant import segment
+from assistant.answer import enumerations
+from assistant.query import agency_aliases, find_agency, find_years
+from assistant.records import Answer, Citation, Commitment, Hit, Passage, Report
+from assistant.retrieve import Filters, Retriever
+
+DONE, PARTLY, UNREPORTED, NO_REPORT = "已落实", "部分落实", "未见说明", "暂无下一年度报告"
+
+# Follow-up scoring, tuned by a grid search on the samples. Positives: the six 2021 commitments of 青禾县
+# and 澜溪市 against their 2022 reports. Negatives: ten made-up commitments of those two bodies on topics
+# their 2022 reports never mention, and the seed's and the other bodies' commitments scored against
+# 青禾县 and 澜溪市 2022. Chosen: key terms weighted by idf (power 1, power 2 scored a smaller margin),
+# TITLE_WEIGHT 0.3, FOLLOW_UP_PART_BONUS 0.05, RANK_PRIOR 0.05: positives >= 0.47, negatives <= 0.32;
+# MATCH_THRESHOLD sits mid-gap. The number bonus did not move the margin and is kept small.
+FOLLOW_UP_HITS = 8  # passages retrieved from the next report per commitment
+MATCH_THRESHOLD = 0.38  # best segment below this: the next report says nothing about it (未见说明)
+TITLE_WEIGHT = 0.3  # share of the lead phrase's terms in the score; the rest is the whole text's terms
+RANK_PRIOR = 0.05  # added as RANK_PRIOR / rank of the best retrieval hit holding the segment
+FOLLOW_UP_PART_BONUS = 0.05  # segment sits in 五's sub-part reporting on last year's commitments
+NUMBER_BONUS = 0.05  # per number of the commitment that recurs in the segment (at most two)
+EVIDENCE_RATIO = 0.6  # further (non-overlapping) segments cited when within this share of the best
+MAX_EVIDENCE = 3  # segments cited per commitment
+
+_PARTLY = re.compile(
+    r"部分(?:完成|落实|实现|到位)|尚未(?:全面)?(?:完成|到位|落实)|未完成|仍在推进|正在推进|推进中|顺延|延期|推迟"
+    r"|(?:还有|仍有|其余|剩余)\s*\d+\s*[个项件家]"
+)
+_SUBPART = re.compile(r"(?:^|(?<=[\n。；;]))\s*[（(]([一二三四五六七八九十])[)）]")
+_FOLLOWUP_HEAD = re.compile(r"上年|上一年|去年|落实情况|整改情况|完成情况")
+_PLAN_HEAD = re.compile(r"下一步|改进措施|整改措施|工作打算|工作计划|工作安排|改进方向|努力方向|工作思路")
+_PROBLEM_HEAD = re.compile(r"问题|不足|差距")
+_PLAN_START = re.compile(
+    r"下一步|下阶段|下一阶段|今后|(?:19|20)\d{2}年[，,]?[^。：:；;，,\n]{0,20}?将|我(?:们|[局委办县市区厅])[^。：:；;，,\n]{0,12}?将"
+)
+_MARK = re.compile(r"\s*(?:[一二三四五六七八九十]是|[（(][一二三四五六七八九十][)）]|\d{1,2}[.、．])\s*")
+_TAIL = re.compile(r"(?<=[。；;])\s*(?:同时|此外|另外)[，,]?")
+_SENTENCE = re.compile(r"[^。；;！？!?\n]+[。；;！？!?]?")
+_LEAD_IN = re.compile(r"(?:下一步|下阶段|下一阶段|今后)[，,]?(?:[^，,。]{0,12}?将)?")
+_TITLE_END = re.compile(r"[。，,；;：:]")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?%?")
+_YEAR = re.compile(r"((?:19|20)\d{2})年")
+_CORE = re.compile(r"[^\s；;，,。](?:.*[^\s；;，,。])?", re.S)  # a span without surrounding blanks/punctuation
+_STOP = frozenset({"的", "了", "和", "与", "及", "等", "在", "对", "为", "是", "将", "并", "中", "各", "年", "个",
+                   "项", "次", "吗", "呢", "有", "政府", "信息", "公开", "工作", "情况", "政府信息公开",
+                   "政府信息公开工作", "政务公开", "政务公开工作"})
+
+
+@dataclass(frozen=True)
+class Part:
+    """A span of a report; kind is "problem", "plan" (next steps) or "followup" (last year's promises)
+    for the parts of section 五, and for a segment (sentence or item) the kind of part it sits in."""
+
+    kind: str
+    start: int
+    end: int
+    text: str = ""
+
+
+def section_parts(report: Report) -> list[Part]:
+    """Section 五 cut into problems, next steps and follow-up; 下一步 paragraphs elsewhere as a fallback."""
+    text, section = report.cleaned_text, report.section("五")
+    parts = _split_parts(text, section.body_start, section.end) if section else []
+    if not any(p.kind == "plan" for p in parts):
+        prose = [s for s in report.sections if s.key in ("preamble", "一", "六")]
+        parts += [Part("plan", m.start(), m.end()) for m in re.finditer(r"(?m)^\s*下一步[^\n]+", text)
+                  if any(s.body_start <= m.start() < s.end for s in prose)]
+    return parts
+
+
+def _split_parts(text: str, start: int, end: int) -> list[Part]:
+    heads: list[tuple[int, int, str]] = []
+    for m in _SUBPART.finditer(text, start, end):
+        head_end = _TITLE_END.search(text, m.end(), end)
+        head = text[m.end(): head_end.start() if head_end else end]
+        if len(head) > 25:
+            continue
+        kind = ("followup" if _FOLLOWUP_HEAD.search(head) else "plan" if _PLAN_HEAD.search(head)
+                else "problem" if _PROBLEM_HEAD.search(head) else "")
+        if kind:
+            heads.append((m.start(), head_end.end() if head_end else m.end(), kind))
+    if len(heads) < 2:
+        return _split_at_plan(text, start, end)
+    parts: list[Part] = []
+    for i, (_, body, kind) in enumerate(heads):
+        limit = heads[i + 1][0] if i + 1 < len(heads) else end
+        parts += _split_at_plan(text, body, limit) if kind == "problem" else [Part(kind, body, limit)]
+    return parts
+
+
+def _split_at_plan(text: str, start: int, end: int) -> list[Part]:
+    m = _PLAN_START.search(text, start, end)
+    if not m:
+        return [Part("problem", start, end)]
+    cut = max(start, *(text.rfind(c, start, m.start()) + 1 for c in "。；;\n：:"))
+    return [p for p in (Part("problem", start, cut), Part("plan", cut, end)) if text[p.start: p.end].strip()]
+
+
+def _items(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Item spans of a part (markers left out): its numbered items, else its sentences."""
+    groups = enumerations(text[start:end])
+    if groups:
+        starts = [start + s for s, _ in max(groups, key=lambda g: len(g[1]))[1]]
+        spans = [(s, starts[i + 1] if i + 1 < len(starts) else end) for i, s in enumerate(starts)]
+        last_start, last_end = spans[-1]
+        tail = _TAIL.search(text, last_start, last_end)
+        spans[-1] = (last_start, tail.start() if tail else last_end)
+        spans = [(s + len(m.group(0)) if (m := _MARK.match(text, s, e)) else s, e) for s, e in spans]
+    else:
+        spans = []
+        for m in _SENTENCE.finditer(text, start, end):
+            s = m.start() + (m.group(0).rfind("：") + 1 if "：" in m.group(0) else 0)
+            s += len(lead.group(0)) if (lead := _LEAD_IN.match(text, s, m.end())) else 0
+            spans.append((s, m.end()))
+    return _trim(text, spans)
+
+
+def _trim(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans without surrounding blanks and punctuation; too short ones dropped."""
+    cores = [_CORE.search(text, s, e) for s, e in spans]
+    return [m.span() for m in cores if m and m.end() - m.start() >= 4]
+
+
+def extract_commitments(report: Report) -> list[Commitment]:
+    """The commitments (":c<n>") and problems (":q<n>") that the report's section 五 states."""
+    text, year = report.cleaned_text, report.meta.year
+    found: list[Commitment] = []
+    for kind, suffix in (("problem", "q"), ("commitment", "c")):
+        wanted = "problem" if kind == "problem" else "plan"
+        for part in (p for p in section_parts(report) if p.kind == wanted):
+            items = _items(text, part.start, part.end)
+            lead_years = [int(y) for y in _YEAR.findall(text[part.start: items[0][0] if items else part.end])]
+            target = next((y for y in lead_years if year and year < y <= year + 2), year + 1 if year else None)
+            for start, end in items:
+                n = sum(c.kind == kind for c in found) + 1
+                title_end = _TITLE_END.search(text, start, end)
+                found.append(Commitment(
+                    commitment_id=f"{report.report_id}:{suffix}{n}", report_id=report.report_id,
+                    agency=report.meta.agency, year=year, target_year=target if kind == "commitment" else None,
+                    kind=kind, index=n, title=text[start: title_end.start() if title_end else end][:40],
+                    text=text[start:end], start=start, end=end,
+                ))
+    return found
+
+
+def segments(report: Report) -> list[Part]:
+    """Numbered items (each up to the next marker) and sentences of the report's prose sections."""
+    text = report.cleaned_text
+    parts = section_parts(report)
+    found: dict[tuple[int, int], Part] = {}
+    for section in (s for s in report.sections if s.key not in ("二", "三", "四")):
+        for para in (m for m in re.finditer(r"[^\n]+", text[: section.end]) if m.end() > section.body_start):
+            start = max(para.start(), section.body_start)
+            sentences = [(m.start(), m.end()) for m in _SENTENCE.finditer(text, start, para.end())]
+            for s, e in _items(text, start, para.end()) + _trim(text, sentences):
+                kind = next((p.kind for p in parts if p.start <= s < p.end), "")
+                found.setdefault((s, e), Part(kind, s, e, text[s:e]))
+    return sorted(found.values(), key=lambda seg: (seg.start, seg.end))
+
+
+def rarity(texts: Sequence[str]) -> dict[str, float]:
+    """Inverse document frequency of the tokens of a report's segments: common words count for less."""
+    normalized = [segment.normalize(t) for t in dict.fromkeys(texts)]
+    tokens = {tok for t in normalized for tok in segment.tokenize(t)}
+    total = len(normalized) + 1
+    return {tok: math.log(total / (1 + sum(tok in t for t in normalized))) for tok in tokens}
+
+
+def key_terms(text: str, idf: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Tokens that carry meaning, weighted by length and (with idf) by rarity."""
+    ceiling = max(idf.values(), default=1.0) if idf else 1.0
+    return {tok: min(len(tok), 4) * (idf.get(tok, ceiling) if idf else 1.0)
+            for tok in segment.tokenize(text) if tok not in _STOP and not _NUMBER.fullmatch(tok)}
+
+
+def coverage(weights: Mapping[str, float], text: str) -> float:
+    """Share of the weight whose tokens occur in the text."""
+    norm = segment.normalize(text)
+    total = sum(weights.values())
+    return sum(w for tok, w in weights.items() if tok in norm) / total if total else 0.0
+
+
+def match_score(commitment: Commitment, text: str, idf: Mapping[str, float] | None = None) -> float:
+    """Lexical match of a text against a commitment: its lead phrase, its key terms, its numbers."""
+    title = coverage(key_terms(commitment.title, idf), text)
+    body = coverage(key_terms(commitment.text, idf), text)
+    numbers = {n for n in _NUMBER.findall(commitment.text) if len(n) > 1 or "%" in n}
+    shared = sum(n in text for n in numbers)
+    return TITLE_WEIGHT * title + (1 - TITLE_WEIGHT) * body + NUMBER_BONUS * min(shared, 2)
+
+
+SegmentCache = dict[str, tuple[list[Part], dict[str, float]]]  # report_id -> its segments and their idf
+
+
+def _next_report(commitment: Commitment, reports: Mapping[str, Report]) -> Report | None:
+    year = commitment.year
+    return next((r for r in reports.values() if year and r.meta.agency == commitment.agency
+                 and r.meta.year == year + 1), None)
+
+
+def _overlaps(a: Part | Hit | Passage, b: Part | Hit | Passage) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def follow_up(commitments: Sequence[Commitment], retriever: Retriever) -> list[Commitment]:
+    """Copies of the commitments with status and evidence from the same agency's next report."""
+    cache: SegmentCache = {}
+    result: list[Commitment] = []
+    for commitment in commitments:
+        later = _next_report(commitment, retriever.reports)
+        if commitment.kind != "commitment":
+            result.append(commitment)
+        elif later is None:
+            result.append(replace(commitment, status=NO_REPORT, evidence=()))
+        else:
+            result.append(_judge(commitment, later, retriever, cache))
+    return result
+
+
+def scored_segments(commitment: Commitment, later: Report, retriever: Retriever,
+                    cache: SegmentCache) -> tuple[list[Hit], list[tuple[float, Part]]]:
+    """Hits retrieved from the later report, and the segments under them scored against the commitment."""
+    query = f"{commitment.title} {commitment.text}"[: retriever.settings.max_query_chars]
+    filters = Filters(years=(later.meta.year,) if later.meta.year else (), agency=later.meta.agency,
+                      report_ids=(later.report_id,))
+    hits = [h for h in retriever.search(query, k=FOLLOW_UP_HITS, filters=filters) if h.kind == "text"]
+    if later.report_id not in cache:
+        found = segments(later)
+        cache[later.report_id] = (found, rarity([seg.text for seg in found]))
+    found, idf = cache[later.report_id]
+    scored: list[tuple[float, Part]] = []
+    for seg in found:
+        ranks = [h.rank for h in hits if _overlaps(h, seg)]
+        if ranks and seg.kind != "plan":  # the later report's own promises are no report of deeds
+            bonus = FOLLOW_UP_PART_BONUS if seg.kind == "followup" else 0.0
+            scored.append((match_score(commitment, seg.text, idf) + bonus + RANK_PRIOR / min(ranks), seg))
+    return hits, sorted(scored, key=lambda item: (-item[0], item[1].start))
+
+
+def _judge(commitment: Commitment, later: Report, retriever: Retriever,
+           cache: SegmentCache) -> Commitment:
+    hits, scored = scored_segments(commitment, later, retriever, cache)
+    strong = [(score, seg) for score, seg in scored if score >= MATCH_THRESHOLD]
+    chosen: list[Part] = [] if strong else [seg for _, seg in scored[:1]]
+    for score, seg in strong:
+        if len(chosen) < MAX_EVIDENCE and score >= EVIDENCE_RATIO * strong[0][0] \
+                and not any(_overlaps(seg, other) for other in chosen):
+            chosen.append(seg)
+    # The best segment decides, unless 五's own report on last year's commitments says "partly".
+    deciding = [seg for seg in chosen if seg is chosen[0] or seg.kind == "followup"]
+    status = UNREPORTED if not strong else PARTLY if any(_PARTLY.search(s.text) for s in deciding) else DONE
+    evidence: list[Hit] = [] if chosen else hits[:1]
+    for passage in (p for seg in chosen for p in later.passages if p.kind == "text" and _overlaps(p, seg)):
+        if all(h.passage_id != passage.passage_id for h in evidence):
+            hit = next((h for h in hits if h.passage_id == passage.passage_id), None)
+            evidence.append(replace(hit or retriever.hit_for(passage, score=0.0), rank=len(evidence) + 1))
+    return replace(commitment, status=status, evidence=tuple(evidence))
+
+
+# --- chat ---------------------------------------------------------------------------------------
+
+_ABOUT_FOLLOW_UP = re.compile(r"落实|兑现|完成|做到|实现了|进展|效果|整改情况|整改了")
+_ABOUT_PLANS = re.compile(r"承诺|改进措施|整改措施|改进情况|下一步|打算|明年|下一年|今后|整改|上年|去年|上一年")
+_ABOUT_PROBLEMS = re.compile(r"(?:存在|主要|哪些|什么)[^？?]{0,6}(?:问题|不足)|问题和不足|不足之处")
+_QUESTION_WORDS = frozenset({"承诺", "落实", "完成", "措施", "改进", "整改", "年报", "提出", "打算", "下一步",
+                             "问题", "主要", "存在", "哪些", "指出", "年内"})
+FOCUS_MIN = 0.3  # a question naming one commitment this well (and twice as well as the next) gets only it
+
+
+def question_mode(question: str) -> str | None:
+    """"follow_up", "commitment" or "problem" when the question is about section 五, else None."""
+    if _ABOUT_PLANS.search(question):
+        return "follow_up" if _ABOUT_FOLLOW_UP.search(question) else "commitment"
+    return "problem" if _ABOUT_PROBLEMS.search(question) else None
+
+
+def _select(question: str, commitments: Sequence[Commitment], reports: Mapping[str, Report],
+            mode: str) -> list[Commitment]:
+    """The commitments (or problems) of the agency and year the question names, or of the latest year."""
+    pool = [c for c in commitments if c.kind == ("problem" if mode == "problem" else "commitment")]
+    agency, unknown = find_agency(segment.normalize(question), sorted({c.agency for c in pool}))
+    pool = [] if unknown and not agency else [c for c in pool if agency in (None, c.agency)]
+    years = find_years(question)
+    if years:
+        made = [c for c in pool if c.year in years]
+        pool = [c for c in made if c.target_year in years] or made or [c for c in pool if c.target_year in years]
+    else:
+        latest: dict[str, int] = {}
+        for c in pool:
+            if c.year and (mode != "follow_up" or _next_report(c, reports)):
+                latest[c.agency] = max(latest.get(c.agency, c.year), c.year)
+        pool = [c for c in pool if latest.get(c.agency, c.year) == c.year]
+    ignored = _QUESTION_WORDS | {a for c in pool for a in agency_aliases(c.agency)}
+    weights = {t: w for t, w in key_terms(question).items() if len(t) > 1 and t not in ignored}
+    fits = sorted(((coverage(weights, c.text), i) for i, c in enumerate(pool)), reverse=True)
+    if fits and fits[0][0] >= FOCUS_MIN and (len(fits) == 1 or fits[1][0] * 2 <= fits[0][0]):
+        return [pool[fits[0][1]]]
+    return pool
+
+
+def _citation(n: int, report: Report, span: Part) -> Citation:
+    """Cites a span (commitment or evidence) by the passage its start falls in."""
+    passages = [p for p in report.passages if _overlaps(p, span)] or list(report.passages[:1])
+    passage = next((p for p in passages if p.start <= span.start < p.end), passages[0])
+    meta, text = report.meta, report.cleaned_text[span.start: span.end]
+    return Citation(n=n, passage_id=passage.passage_id, report_title=meta.title, agency=meta.agency,
+                    year=meta.year, section=passage.section, text=text, start=span.start, end=span.end,
+                    source_file=meta.source_file, source_url=meta.source_url, quote=text)
+
+
+def _quotes(commitment: Commitment, reports: Mapping[str, Report]) -> list[tuple[Report, Part]]:
+    """For each evidence passage, its sentence or item that best matches the commitment."""
+    found: list[tuple[Report, Part]] = []
+    for hit in commitment.evidence:
+        later = reports.get(hit.report_id)
+        candidates = [s for s in segments(later) if _overlaps(s, hit) and s.kind != "plan"] if later else []
+        best = max(candidates, key=lambda s: (match_score(commitment, s.text), -len(s.text)), default=None)
+        if later and best and not any(_overlaps(best, seen) for _, seen in found):
+            found.append((later, best))
+    return found
+
+
+def commitments_answer(question: str, commitments: Sequence[Commitment],
+                       reports: Mapping[str, Report]) -> Answer | None:
+    """A cited answer listing commitments (or problems), with their status when asked; None if off-topic."""
+    mode = question_mode(question)
+    chosen = _select(question, commitments, reports, mode) if mode else []
+    if not mode or not chosen:
+        return None
+    lines: list[str] = []
+    citations: list[Citation] = []
+    for report_id in dict.fromkeys(c.report_id for c in chosen):
+        report, items = reports[report_id], [c for c in chosen if c.report_id == report_id]
+        what = {"problem": "主要问题", "commitment": "改进措施", "follow_up": "改进措施及其落实情况"}[mode]
+        lines.append(f"据《{report.meta.title}》" + (f"，报告提出的{what}：" if len(items) > 1 else "："))
+        for c in items:
+            citations.append(_citation(len(citations) + 1, report, Part(c.kind, c.start, c.end)))
+            if mode != "follow_up":
+                lines.append(f"{c.index}. {c.text}[{len(citations)}]")
+                continue
+            line = f"{c.index}. {c.title}[{len(citations)}]：{c.status or '未核对'}"
+            if c.status == NO_REPORT:
+                line += f"（已收录的报告中没有{c.agency}{(c.year or 0) + 1}年度的报告，无法判断）"
+            for later, seg in _quotes(c, reports):
+                citations.append(_citation(len(citations) + 1, later, seg))
+                quote = seg.text if len(seg.text) <= 160 else seg.text[:160] + "…"
+                label = "最接近的内容" if c.status == UNREPORTED else f"{later.meta.year}年度报告"
+                line += f"；{label}：“{quote}”[{len(citations)}]"
+            lines.append(line)
+    agencies = sorted({c.agency for c in chosen})
+    filters: dict[str, object] = {"agency": agencies[0] if len(agencies) == 1 else None,
+                                  "years": sorted({c.year for c in chosen if c.year is not None})}
+    return Answer(question=question, found=True, text="\n".join(lines), citations=tuple(citations),
+                  path="commitments", filters=filters)
+
+
+def ask_commitments(question: str, retriever: Retriever) -> Answer | None:
+    """Extract, select and (for 落实 questions) follow up the commitments a question is about."""
+    mode = question_mode(question)
+    if mode is None:
+        return None
+    pool = [c for report in retriever.reports.values() for c in extract_commitments(report)]
+    chosen = _select(question, pool, retriever.reports, mode)
+    return commitments_answer(question, follow_up(chosen, retriever) if mode == "follow_up" else chosen,
+                              retriever.reports)
