@@ -124,7 +124,7 @@ def main() -> None:
             "passages": summary.passages,
             "build_seconds": round(build_seconds, 2),
             "build_passages_per_second": round(summary.passages / build_seconds, 1),
-            "retrieval": {mode: retrieval_scores(assistant, answerable, mode) for mode in ("hybrid", "dense", "bm25")},
+            "retrieval": {mode: retrieval_scores(assistant, answerable, mode) for mode in ("hybrid", "rrf", "dense", "bm25")},
             "answers": answer_scores(assistant, questions),
             "latency": latency(assistant, questions),
             "questions": len(questions),
