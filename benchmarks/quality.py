@@ -65,6 +65,7 @@ def retrieval_scores(assistant: Assistant, questions: list[dict[str, Any]], mode
 
 def answer_scores(assistant: Assistant, questions: list[dict[str, Any]]) -> dict[str, Any]:
     answerable_ok, refused_ok, faithful, failures = [], [], [], []
+    by_kind: dict[str, list[bool]] = {}
     for q in questions:
         answer = assistant.ask(q["question"])
         cited = " ".join(c.text + c.report_title for c in answer.citations)
@@ -81,12 +82,14 @@ def answer_scores(assistant: Assistant, questions: list[dict[str, Any]]) -> dict
             ok = (answer.found and all(s in answer.text for s in q["expect_all"])
                   and any(evidence in squash(c.text) or evidence in squash(c.row or "") for c in answer.citations))
             answerable_ok.append(ok)
+        by_kind.setdefault(q["kind"], []).append(ok)
         if not ok:
             failures.append({"id": q["id"], "question": q["question"], "answer": answer.text[:160]})
     return {
         "answerable_correct": sum(answerable_ok) / max(1, len(answerable_ok)),
         "unanswerable_refused": sum(refused_ok) / max(1, len(refused_ok)),
         "faithfulness": sum(faithful) / len(faithful),
+        "by_kind": {kind: f"{sum(oks)}/{len(oks)}" for kind, oks in sorted(by_kind.items())},
         "failures": failures,
     }
 
@@ -142,6 +145,7 @@ def main() -> None:
     a = results["answers"]
     print(f"answers: answerable correct {a['answerable_correct']:.3f}, unanswerable refused "
           f"{a['unanswerable_refused']:.3f}, faithfulness {a['faithfulness']:.3f}")
+    print("  by kind: " + ", ".join(f"{kind} {score}" for kind, score in a["by_kind"].items()))
     for failure in a["failures"]:
         print(f"  miss {failure['id']}: {failure['question']} -> {failure['answer']!r}")
     lat = results["latency"]
