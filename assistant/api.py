@@ -56,7 +56,7 @@ class Assistant:
     def facts(self, agency: str | None = None, year: int | None = None, table: str | None = None) -> list[Fact]:
         """Table facts, filtered; agency accepts the short forms a question would use (青禾县)."""
         chosen = Filters(years=(year,) if year else (), agency=agency)
-        ids = {r.report_id for r in self.retriever.reports.values() if Retriever._report_matches(r, chosen)}
+        ids = {r.report_id for r in self.retriever.reports.values() if Retriever.report_matches(r, chosen)}
         return [f for f in self.retriever.facts
                 if f.report_id in ids and (table is None or f.table == table)]
 
@@ -71,7 +71,7 @@ class Assistant:
     def commitments(self, agency: str | None = None, year: int | None = None) -> list[Commitment]:
         """Section-五 commitments and problems of the matching reports; commitments with their follow-up."""
         chosen = Filters(years=(year,) if year else (), agency=agency)
-        found = [c for r in self.reports() if Retriever._report_matches(r, chosen) for c in extract_commitments(r)]
+        found = [c for r in self.reports() if Retriever.report_matches(r, chosen) for c in extract_commitments(r)]
         promised = follow_up([c for c in found if c.kind == "commitment"], self.retriever)
         return promised + [c for c in found if c.kind == "problem"]
 
@@ -145,7 +145,7 @@ class Assistant:
         if not chosen.agency:
             return None
         reports = [r for r in self.retriever.reports.values()
-                   if Retriever._report_matches(r, chosen)]
+                   if Retriever.report_matches(r, chosen)]
         if not reports:
             return None
         ids = {r.report_id for r in reports}

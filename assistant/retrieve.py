@@ -113,13 +113,13 @@ class Retriever:
             return None
         allowed = [
             i for i, p in enumerate(self.passages)
-            if self._report_matches(self.reports[p.report_id], filters)
+            if self.report_matches(self.reports[p.report_id], filters)
             and (filters.section is None or p.section == filters.section)
         ]
         return np.asarray(allowed, dtype=np.int64)
 
     @staticmethod
-    def _report_matches(report: Report, filters: Filters) -> bool:
+    def report_matches(report: Report, filters: Filters) -> bool:
         meta = report.meta
         if filters.report_ids and report.report_id not in filters.report_ids:
             return False

@@ -144,10 +144,6 @@ class Store:
         rows = self.conn.execute("SELECT body FROM reports ORDER BY agency, year, title").fetchall()
         return [report_from_dict(json.loads(body)) for (body,) in rows]
 
-    def report_by_sha(self) -> dict[str, Report]:
-        """Reports keyed by the sha256 of their source file (for incremental builds)."""
-        return {r.meta.sha256: r for r in self.reports()}
-
     def passage_rows(self) -> list[tuple[int, str, str]]:
         """(vector_id, passage_id, report_id) in vector-id order."""
         return self.conn.execute(

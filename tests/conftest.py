@@ -33,7 +33,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED_DIR.is_dir():
-        pytest.skip(f"shared/ not found beside the repository at {SHARED_DIR}")
+        pytest.fail(f"shared/ not found beside the repository at {SHARED_DIR}")
     return SHARED_DIR
 
 

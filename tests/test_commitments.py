@@ -33,7 +33,7 @@ LANXI = "澜溪市人民政府"
 def retriever(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Retriever:
     """One index of the seed and the five samples; embeddings cached across runs by pytest's cache."""
     if not SAMPLES_DIR.is_dir():
-        pytest.skip(f"samples not found at {SAMPLES_DIR}")
+        pytest.fail(f"samples not found at {SAMPLES_DIR}: shared/ must sit beside the repository")
     root = tmp_path_factory.mktemp("commitments")
     corpus = root / "corpus"
     corpus.mkdir()
