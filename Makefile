@@ -9,15 +9,15 @@ PORT ?= 8501
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -q --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install -e .
+	$(BIN)/pip install -q -e .
 
 install-dev: $(BIN)/python
 	# torch pinned first: 2.13.0 is the CPU build on this machine's disk.
-	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
 	bash scripts/install-browser.sh
 
 build: install

@@ -235,3 +235,32 @@ def test_sentence_transformers_backend_builds_index(tmp_path: Path) -> None:
     assert manifest["encoder_spec"] == spec and manifest["dim"] == 384
     hits = Assistant.open(settings.index_dir, settings).search("lqsfb@lishui.gov.cn", k=3)
     assert any("lqsfb@lishui.gov.cn" in h.text for h in hits)
+
+
+def test_hnsw_index_finds_what_flat_finds(full_index: Path, tmp_path: Path, cache_dir: Path) -> None:
+    manifest = json.loads((live_build_dir(full_index) / "manifest.json").read_text())
+    source_dir = Path(next(iter(manifest["documents"]))).parent  # the corpus the full index was built from
+    settings = Settings(corpus_dir=source_dir, index_dir=tmp_path / "hnsw", cache_dir=cache_dir,
+                        vector_index="hnsw")
+    summary = build_index(settings)
+    assert summary.embedded == 0  # every vector came from the shared cache
+    flat, hnsw = Assistant.open(full_index), Assistant.open(settings.index_dir, settings)
+    for query in ["青禾县2022年联系电话", "澜溪市2021年行政许可", "政策解读"]:
+        assert [h.passage_id for h in hnsw.search(query, k=3)] == [h.passage_id for h in flat.search(query, k=3)]
+
+
+def test_sidecar_url_travels_with_citations(tmp_path: Path, cache_dir: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(ROOT / "corpus" / "longquan-2020.txt", corpus)
+    sidecar = corpus / "longquan-2020.txt.meta.json"
+    sidecar.write_text(json.dumps({"source_url": "https://example.org/longquan-2020"}), encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=cache_dir)
+    build_index(settings)
+    answer = Assistant.open(settings.index_dir).ask("龙泉市政府信息公开中心的电子邮箱是什么？")
+    assert answer.citations and all(c.source_url == "https://example.org/longquan-2020" for c in answer.citations)
+    sidecar.write_text(json.dumps({"source_url": "https://example.org/new"}), encoding="utf-8")
+    summary = build_index(settings)
+    assert len(summary.updated) == 1 and summary.embedded == 0
+    hits = Assistant.open(settings.index_dir).search("电子邮箱", k=1)
+    assert hits[0].source_url == "https://example.org/new"
