@@ -18,6 +18,19 @@ _QUANTITY = re.compile(r"多少|几[件个次条项人名家]?|数量|金额|比
 _LIST = re.compile(r"哪些|有什么|有何|哪几|措施|问题|举措|做法")
 _CONTACT = re.compile(r"电话|邮箱|邮件|e-?mail|地址|邮编|邮政编码|联系方式|传真", re.I)
 _WHO = re.compile(r"哪个部门|哪个单位|哪个机构|谁")
+_WHEN = re.compile(r"什么时候|何时|哪天|哪一天|什么时间|日期|期限")
+_DATE = re.compile(r"\d{1,2}月|\d{1,2}日")  # a "when" question wants a month or a day, not just a year
+_NEGATION = re.compile(r"未|没有|无|均不|不存在")
+# Words the reports use for what a question asks in other words (only counted at a discount).
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "收到": ("受理", "办理", "提交", "接收", "收"),
+    "受理": ("收到", "办理", "接收"),
+    "处理": ("办理", "办结"),
+    "办理": ("处理", "办结"),
+    "发布": ("公布", "印发", "公开"),
+    "公布": ("发布", "公开"),
+}
+SYNONYM_CREDIT = 0.8
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 _NUMBER = re.compile(
     r"\d+(?:\.\d+)?%?(?:万|亿)?(?:余|多)?[件条人个次项份篇期场家名元户批类]?|[零〇一二两三四五六七八九十百千]{1,6}(?=[件条人个次项份篇期场家名])"
@@ -34,7 +47,7 @@ _STOP_TOKENS = {
     "多少", "什么", "哪些", "哪个", "是", "的", "了", "吗", "呢", "有", "几", "件", "年", "在", "和", "与",
     "对", "中", "个", "为", "请问", "如何", "怎样", "怎么", "是否", "一共", "共", "应该", "哪里", "哪",
     "报告", "年报", "年度", "工作", "情况", "政府", "信息", "公开",
-    "这个", "那个", "这", "那", "它", "其", "该", "此", "吧",
+    "这个", "那个", "这", "那", "它", "其", "该", "此", "吧", "什么时候", "何时", "时候", "哪天",
 }
 
 
@@ -49,11 +62,13 @@ class Span:
 
 
 def question_kind(question: str) -> str:
-    """"contact", "contact_owner", "quantity", "list" or "general"."""
+    """"contact", "contact_owner", "quantity", "date", "list" or "general"."""
     if _CONTACT.search(question):
         return "contact_owner" if _WHO.search(question) else "contact"
     if _QUANTITY.search(question):
         return "quantity"
+    if _WHEN.search(question):
+        return "date"
     if _LIST.search(question):
         return "list"
     return "general"
@@ -84,6 +99,8 @@ def overlap(weights: dict[str, float], text: str) -> float:
     for token, weight in weights.items():
         if token in norm:
             found += weight
+        elif any(other in norm for other in SYNONYMS.get(token, ())):
+            found += weight * SYNONYM_CREDIT
         else:
             grams = _bigrams(token)
             found += weight * sum(1 for g in grams if g in norm) / len(grams)
@@ -293,6 +310,16 @@ def _answer_list(question: str, weights: dict[str, float], hits: Sequence[Hit]) 
     return Answer(question, True, "\n".join(lines), tuple(citations))
 
 
+def _answer_negative(question: str, weights: dict[str, float], hits: Sequence[Hit]) -> Answer | None:
+    """"收了多少？" answered by "本年度未收取…": a closely matching sentence that says there was none."""
+    for score, span in _ranked_spans(weights, hits):
+        if score - 0.15 / span.hit.rank < 0.6:
+            break
+        if _NEGATION.search(span.text) and _required_terms_present(weights, span.text):
+            return Answer(question, True, f"{_source_prefix(span.hit)}{span.text}[1]", (_citation(1, span),))
+    return None
+
+
 def _whole_item(span: Span) -> Span:
     """A sentence that only opens a numbered item (二是进一步加强解读。) grows to the whole item."""
     if len(span.text) >= 30:
@@ -308,9 +335,11 @@ def _whole_item(span: Span) -> Span:
 
 
 def _answer_general(
-    question: str, weights: dict[str, float], hits: Sequence[Hit], multi_report: bool = False
+    question: str, weights: dict[str, float], hits: Sequence[Hit], multi_report: bool = False,
+    require: re.Pattern[str] | None = None,
 ) -> Answer | None:
-    ranked = [(s, span) for s, span in _ranked_spans(weights, hits) if s - 0.15 / span.hit.rank >= MIN_OVERLAP]
+    ranked = [(s, span) for s, span in _ranked_spans(weights, hits) if s - 0.15 / span.hit.rank >= MIN_OVERLAP
+              and (require is None or require.search(span.text))]
     if not ranked:
         return None
     top_score, top = ranked[0]
@@ -353,9 +382,13 @@ def extract_answer(
     elif kind == "contact_owner":
         answer = _answer_contact_owner(hits, question)
     elif kind == "quantity":
-        answer = _answer_quantity(question, weights, hits)
+        answer = _answer_quantity(question, weights, hits) or _answer_negative(question, weights, hits)
         if answer is None:
             return not_found(question, "能回答这个数量问题的内容：报告中没有与之对应的数字。", hits[:3])
+    elif kind == "date":
+        answer = _answer_general(question, weights, hits, multi_report, require=_DATE)
+        if answer is None:
+            return not_found(question, "这个时间的说明。", hits[:3])
     elif kind == "list":
         answer = _answer_list(question, weights, hits)
     if answer is None:

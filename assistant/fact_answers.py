@@ -83,8 +83,13 @@ def answer_from_facts(
         first = len(citations) + 1
         citations += _citations(retriever, report, cells, first)
         marks = "".join(f"[{n}]" for n in range(first, len(citations) + 1))
-        lines.append(f"{report.meta.title}：表{query.table} {_row_label(query)} · {query.column}"
-                     f"{'（合计各项）' if query.aggregate else ''}为 {_value_text(value, cells)}{marks}")
+        if query.aggregate:  # the sum is derived: show the cells and label the sum as computed
+            parts = "；".join(f"{f.row_path[-1]} {format_number(f.value)}" for f in cells)
+            lines.append(f"{report.meta.title}：表{query.table} {_row_label(query)} · {query.column}，"
+                         f"各项为 {parts}{marks}（{COMPUTED}：合计 {_value_text(value, cells)}）")
+        else:
+            lines.append(f"{report.meta.title}：表{query.table} {_row_label(query)} · {query.column}"
+                         f"为 {_value_text(value, cells)}{marks}")
     text = "\n".join(lines)
     if len(per_report) >= 2 and (_COMPARE.search(question) or not _ALL_YEARS.search(question)):
         (_, earlier, cells), (_, later, _) = per_report[0], per_report[-1]

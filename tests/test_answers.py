@@ -146,3 +146,16 @@ def test_cli_ask_json_and_stdin(seed_index: Path) -> None:
     assert len(lines) == 2 and all("found" in line for line in lines)
     result = subprocess.run(cli + ["。。。", "--index", str(seed_index)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+def test_our_own_questions(full_assistant: Assistant) -> None:
+    """Paraphrases, traditional script, table sums, commitments and refusals (tests/data/extra_questions.jsonl)."""
+    path = Path(__file__).resolve().parent / "data" / "extra_questions.jsonl"
+    for q in [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]:
+        answer = full_assistant.ask(q["question"])
+        if q["kind"] == "unanswerable":
+            assert not answer.found, (q["id"], answer.text)
+            continue
+        assert_correct(answer, q)
+        for number in numbers_in(answer.text):
+            assert number in cited_text(answer), (q["id"], number, answer.text)
