@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-import cn2an
-
-from assistant import segment
+from assistant.evidence import (
+    ENUM_MARK,
+    SENTENCE_END,
+    Span,
+    content_weights,
+    enumerations,
+    has_number,
+    overlap,
+    required_terms_present,
+    sentences,
+)
 from assistant.records import Answer, Citation, Hit
 
 NOT_FOUND_PREFIX = "在已收录的报告中没有找到"
@@ -21,46 +28,12 @@ _WHO = re.compile(r"哪个部门|哪个单位|哪个机构|谁")
 _WHEN = re.compile(r"什么时候|何时|哪天|哪一天|什么时间|日期|期限")
 _DATE = re.compile(r"\d{1,2}月|\d{1,2}日")  # a "when" question wants a month or a day, not just a year
 _NEGATION = re.compile(r"未|没有|无|均不|不存在")
-# Words the reports use for what a question asks in other words (only counted at a discount).
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "收到": ("受理", "办理", "提交", "接收", "收"),
-    "受理": ("收到", "办理", "接收"),
-    "处理": ("办理", "办结"),
-    "办理": ("处理", "办结"),
-    "发布": ("公布", "印发", "公开"),
-    "公布": ("发布", "公开"),
-}
-SYNONYM_CREDIT = 0.8
-_SENTENCE_END = re.compile(r"[。！？!?；;\n]")
-_NUMBER = re.compile(
-    r"\d+(?:\.\d+)?%?(?:万|亿)?(?:余|多)?[件条人个次项份篇期场家名元户批类]?|[零〇一二两三四五六七八九十百千]{1,6}(?=[件条人个次项份篇期场家名])"
-)
-_DIGITS = re.compile(r"\d+(?:\.\d+)?")
-_ENUM_MARK = re.compile(r"([一二三四五六七八九十])是|[（(]([一二三四五六七八九十])[)）]|(?<![\d.])(\d{1,2})[.、．](?!\d)")
 _PATTERNS = {
     "phone": re.compile(r"(?<![\d-])(?:\d{3,4}-\d{7,8}|\d{7,8})(?![\d-])"),
     "email": re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
     "postcode": re.compile(r"(?<=邮编)[:：]?\s*\d{6}|(?<=邮政编码)[:：]?\s*\d{6}"),
     "address": re.compile(r"(?<=地址)[:：]\s*[^，,；;。)）\n]+"),
 }
-_STOP_TOKENS = {
-    "多少", "什么", "哪些", "哪个", "是", "的", "了", "吗", "呢", "有", "几", "件", "年", "在", "和", "与",
-    "对", "中", "个", "为", "请问", "如何", "怎样", "怎么", "是否", "一共", "共", "应该", "哪里", "哪",
-    "报告", "年报", "年度", "工作", "情况", "政府", "信息", "公开",
-    "这个", "那个", "这", "那", "它", "其", "该", "此", "吧", "什么时候", "何时", "时候", "哪天",
-}
-
-
-@dataclass(frozen=True)
-class Span:
-    """A sentence of a hit, with its absolute offsets in the report's cleaned text."""
-
-    hit: Hit
-    text: str
-    start: int
-    end: int
-
-
 def question_kind(question: str) -> str:
     """"contact", "contact_owner", "quantity", "date", "list" or "general"."""
     if _CONTACT.search(question):
@@ -72,79 +45,6 @@ def question_kind(question: str) -> str:
     if _LIST.search(question):
         return "list"
     return "general"
-
-
-def content_weights(question: str, ignore: Sequence[str] = ()) -> dict[str, float]:
-    """Question tokens that carry meaning, weighted by length (longer words are more specific)."""
-    ignored = set(ignore) | {token for term in ignore for token in segment.tokenize(term)}
-    weights: dict[str, float] = {}
-    for token in segment.tokenize(question):
-        if token in _STOP_TOKENS or token in ignored or _DIGITS.fullmatch(token):
-            continue
-        weights[token] = float(min(len(token), 4))
-    return weights
-
-
-def _bigrams(token: str) -> set[str]:
-    return {token[i : i + 2] for i in range(len(token) - 1)} or {token}
-
-
-def overlap(weights: dict[str, float], text: str) -> float:
-    """Share of the question's weight found in text; a word counts by the share of its bigrams present
-    (so 政府信息公开申请 still mostly matches a report's typo 政府信息公开申)."""
-    if not weights:
-        return 0.0
-    norm = segment.normalize(text)
-    found = 0.0
-    for token, weight in weights.items():
-        if token in norm:
-            found += weight
-        elif any(other in norm for other in SYNONYMS.get(token, ())):
-            found += weight * SYNONYM_CREDIT
-        else:
-            grams = _bigrams(token)
-            found += weight * sum(1 for g in grams if g in norm) / len(grams)
-    return found / sum(weights.values())
-
-
-def sentences(hit: Hit) -> list[Span]:
-    spans: list[Span] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(hit.text + "\n"):
-        end = min(match.end(), len(hit.text))
-        piece = hit.text[start:end]
-        stripped = piece.strip()
-        if len(stripped) >= 2:
-            offset = start + piece.index(stripped)
-            spans.append(Span(hit, stripped, hit.start + offset, hit.start + offset + len(stripped)))
-        start = end
-    return spans
-
-
-_DATE_PART = re.compile(r"(?:19|20)\d{2}年|\d{1,2}月|\d{1,2}日|〔\d{4}〕|\d+号")
-
-
-def has_number(text: str) -> bool:
-    """Whether the text states a quantity (years, dates and document numbers do not count)."""
-    for match in _NUMBER.finditer(_DATE_PART.sub("", text)):
-        token = match.group(0)
-        if _DIGITS.match(token):
-            return True
-        try:
-            cn2an.cn2an(token, "smart")
-            return True
-        except (ValueError, KeyError):
-            continue
-    return False
-
-
-# citation markers, list ordinals, table names (T3) and the labelled computed parts
-_NOT_STATED = re.compile(r"\[\d+\]|（计算：[^）]*）|^\d+\.\s|(?<![A-Za-z0-9])T[234](?![0-9])", re.M)
-
-
-def numbers_in(text: str) -> list[str]:
-    """Arabic numbers a text states as facts from the reports."""
-    return _DIGITS.findall(_NOT_STATED.sub("", text))
 
 
 def _citation(n: int, span: Span) -> Citation:
@@ -223,17 +123,6 @@ def _answer_contact_owner(hits: Sequence[Hit], question: str) -> Answer | None:
     return None
 
 
-def _required_terms_present(weights: dict[str, float], text: str) -> bool:
-    """Every specific (4+ character) word of the question is at least mostly in the text."""
-    norm = segment.normalize(text)
-    for token in weights:
-        if len(token) >= 4 and token not in norm:
-            grams = _bigrams(token)
-            if sum(1 for g in grams if g in norm) / len(grams) < 0.6:
-                return False
-    return True
-
-
 def _number_windows(span: Span) -> list[str]:
     """Each clause holding a number, joined to the clause before it (the subject often sits there)."""
     clauses = [c for c in re.split(r"(?<=[，,：:、])", span.text) if c]
@@ -246,7 +135,7 @@ def _answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hi
         prior = 0.15 / hit.rank
         for span in sentences(hit):
             sentence_score = overlap(weights, span.text)
-            if not _required_terms_present(weights, span.text):
+            if not required_terms_present(weights, span.text):
                 continue
             for window in _number_windows(span):
                 score = 0.7 * overlap(weights, window) + 0.3 * sentence_score
@@ -257,36 +146,6 @@ def _answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hi
     _, span, window = best
     quote = span.text if len(span.text) <= 120 else window.strip("，,、：: ")
     return Answer(question, True, f"{_source_prefix(span.hit)}{quote}[1]", (_citation(1, span),))
-
-
-def enumerations(text: str) -> list[tuple[int, list[tuple[int, int]]]]:
-    """Groups of numbered items (一是…二是…, （一）…, 1. …) as (lead-in start, [(start, end)])."""
-    marks = [(m.start(), m.group(1) or m.group(2) or m.group(3)) for m in _ENUM_MARK.finditer(text)]
-    groups: list[tuple[int, list[tuple[int, int]]]] = []
-    current: list[int] = []
-    expected = 1
-    for position, label in marks:
-        number = int(label) if label.isdigit() else int(cn2an.cn2an(label, "smart"))
-        if number == 1:
-            if len(current) >= 2:
-                groups.append((current[0], _item_spans(text, current)))
-            current, expected = [position], 2
-        elif number == expected and current:
-            current.append(position)
-            expected += 1
-    if len(current) >= 2:
-        groups.append((current[0], _item_spans(text, current)))
-    return groups
-
-
-def _item_spans(text: str, starts: list[int]) -> list[tuple[int, int]]:
-    spans = []
-    for i, start in enumerate(starts):
-        limit = starts[i + 1] if i + 1 < len(starts) else len(text)
-        end_match = _SENTENCE_END.search(text, start, limit)
-        end = end_match.start() if end_match else limit
-        spans.append((start, end))
-    return spans
 
 
 def _answer_list(question: str, weights: dict[str, float], hits: Sequence[Hit]) -> Answer | None:
@@ -315,7 +174,7 @@ def _answer_negative(question: str, weights: dict[str, float], hits: Sequence[Hi
     for score, span in _ranked_spans(weights, hits):
         if score - 0.15 / span.hit.rank < 0.6:
             break
-        if _NEGATION.search(span.text) and _required_terms_present(weights, span.text):
+        if _NEGATION.search(span.text) and required_terms_present(weights, span.text):
             return Answer(question, True, f"{_source_prefix(span.hit)}{span.text}[1]", (_citation(1, span),))
     return None
 
@@ -326,9 +185,9 @@ def _whole_item(span: Span) -> Span:
         return span
     hit = span.hit
     local = span.start - hit.start
-    following = _ENUM_MARK.search(hit.text, local + 2)
+    following = ENUM_MARK.search(hit.text, local + 2)
     limit = min(following.start() if following else len(hit.text), local + 300)
-    ends = [m.end() for m in _SENTENCE_END.finditer(hit.text, local, limit)]
+    ends = [m.end() for m in SENTENCE_END.finditer(hit.text, local, limit)]
     end = max(ends) if ends and limit < len(hit.text) else limit
     text = hit.text[local:end].strip()
     return Span(hit, text, span.start, span.start + len(text))

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from assistant.answer import content_weights, extract_answer, not_found
+from assistant.answer import extract_answer, not_found
 from assistant.checks import check_facts
 from assistant.commitments import ask_commitments, extract_commitments, follow_up
 from assistant.config import Settings
+from assistant.evidence import content_weights
 from assistant.fact_answers import answer_from_facts
 from assistant.llm import llm_answer
 from assistant.query import QueryIntent, agency_aliases, validate

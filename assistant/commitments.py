@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from assistant import segment
-from assistant.answer import enumerations
+from assistant.evidence import enumerations
 from assistant.query import agency_aliases, find_agency, find_years
 from assistant.records import Answer, Citation, Commitment, Hit, Passage, Report
 from assistant.retrieve import Filters, Retriever

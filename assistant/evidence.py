@@ -1,0 +1,159 @@
+"""Evidence text utilities: sentences with offsets, question-term overlap, numbers, numbered items."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cn2an
+
+from assistant import segment
+from assistant.records import Hit
+
+# Words the reports use for what a question asks in other words (only counted at a discount).
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "收到": ("受理", "办理", "提交", "接收", "收"),
+    "受理": ("收到", "办理", "接收"),
+    "处理": ("办理", "办结"),
+    "办理": ("处理", "办结"),
+    "发布": ("公布", "印发", "公开"),
+    "公布": ("发布", "公开"),
+}
+SYNONYM_CREDIT = 0.8
+SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+_NUMBER = re.compile(
+    r"\d+(?:\.\d+)?%?(?:万|亿)?(?:余|多)?[件条人个次项份篇期场家名元户批类]?|[零〇一二两三四五六七八九十百千]{1,6}(?=[件条人个次项份篇期场家名])"
+)
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+ENUM_MARK = re.compile(r"([一二三四五六七八九十])是|[（(]([一二三四五六七八九十])[)）]|(?<![\d.])(\d{1,2})[.、．](?!\d)")
+_STOP_TOKENS = {
+    "多少", "什么", "哪些", "哪个", "是", "的", "了", "吗", "呢", "有", "几", "件", "年", "在", "和", "与",
+    "对", "中", "个", "为", "请问", "如何", "怎样", "怎么", "是否", "一共", "共", "应该", "哪里", "哪",
+    "报告", "年报", "年度", "工作", "情况", "政府", "信息", "公开",
+    "这个", "那个", "这", "那", "它", "其", "该", "此", "吧", "什么时候", "何时", "时候", "哪天",
+}
+
+
+@dataclass(frozen=True)
+class Span:
+    """A sentence of a hit, with its absolute offsets in the report's cleaned text."""
+
+    hit: Hit
+    text: str
+    start: int
+    end: int
+
+
+def content_weights(question: str, ignore: Sequence[str] = ()) -> dict[str, float]:
+    """Question tokens that carry meaning, weighted by length (longer words are more specific)."""
+    ignored = set(ignore) | {token for term in ignore for token in segment.tokenize(term)}
+    weights: dict[str, float] = {}
+    for token in segment.tokenize(question):
+        if token in _STOP_TOKENS or token in ignored or _DIGITS.fullmatch(token):
+            continue
+        weights[token] = float(min(len(token), 4))
+    return weights
+
+
+def bigrams(token: str) -> set[str]:
+    return {token[i : i + 2] for i in range(len(token) - 1)} or {token}
+
+
+def overlap(weights: dict[str, float], text: str) -> float:
+    """Share of the question's weight found in text; a word counts by the share of its bigrams present
+    (so 政府信息公开申请 still mostly matches a report's typo 政府信息公开申)."""
+    if not weights:
+        return 0.0
+    norm = segment.normalize(text)
+    found = 0.0
+    for token, weight in weights.items():
+        if token in norm:
+            found += weight
+        elif any(other in norm for other in SYNONYMS.get(token, ())):
+            found += weight * SYNONYM_CREDIT
+        else:
+            grams = bigrams(token)
+            found += weight * sum(1 for g in grams if g in norm) / len(grams)
+    return found / sum(weights.values())
+
+
+def sentences(hit: Hit) -> list[Span]:
+    spans: list[Span] = []
+    start = 0
+    for match in SENTENCE_END.finditer(hit.text + "\n"):
+        end = min(match.end(), len(hit.text))
+        piece = hit.text[start:end]
+        stripped = piece.strip()
+        if len(stripped) >= 2:
+            offset = start + piece.index(stripped)
+            spans.append(Span(hit, stripped, hit.start + offset, hit.start + offset + len(stripped)))
+        start = end
+    return spans
+
+
+_DATE_PART = re.compile(r"(?:19|20)\d{2}年|\d{1,2}月|\d{1,2}日|〔\d{4}〕|\d+号")
+
+
+def has_number(text: str) -> bool:
+    """Whether the text states a quantity (years, dates and document numbers do not count)."""
+    for match in _NUMBER.finditer(_DATE_PART.sub("", text)):
+        token = match.group(0)
+        if _DIGITS.match(token):
+            return True
+        try:
+            cn2an.cn2an(token, "smart")
+            return True
+        except (ValueError, KeyError):
+            continue
+    return False
+
+
+# citation markers, list ordinals, table names (T3) and the labelled computed parts
+_NOT_STATED = re.compile(r"\[\d+\]|（计算：[^）]*）|^\d+\.\s|(?<![A-Za-z0-9])T[234](?![0-9])", re.M)
+
+
+def numbers_in(text: str) -> list[str]:
+    """Arabic numbers a text states as facts from the reports."""
+    return _DIGITS.findall(_NOT_STATED.sub("", text))
+
+
+def required_terms_present(weights: dict[str, float], text: str) -> bool:
+    """Every specific (4+ character) word of the question is at least mostly in the text."""
+    norm = segment.normalize(text)
+    for token in weights:
+        if len(token) >= 4 and token not in norm:
+            grams = bigrams(token)
+            if sum(1 for g in grams if g in norm) / len(grams) < 0.6:
+                return False
+    return True
+
+
+def enumerations(text: str) -> list[tuple[int, list[tuple[int, int]]]]:
+    """Groups of numbered items (一是…二是…, （一）…, 1. …) as (lead-in start, [(start, end)])."""
+    marks = [(m.start(), m.group(1) or m.group(2) or m.group(3)) for m in ENUM_MARK.finditer(text)]
+    groups: list[tuple[int, list[tuple[int, int]]]] = []
+    current: list[int] = []
+    expected = 1
+    for position, label in marks:
+        number = int(label) if label.isdigit() else int(cn2an.cn2an(label, "smart"))
+        if number == 1:
+            if len(current) >= 2:
+                groups.append((current[0], _item_spans(text, current)))
+            current, expected = [position], 2
+        elif number == expected and current:
+            current.append(position)
+            expected += 1
+    if len(current) >= 2:
+        groups.append((current[0], _item_spans(text, current)))
+    return groups
+
+
+def _item_spans(text: str, starts: list[int]) -> list[tuple[int, int]]:
+    spans = []
+    for i, start in enumerate(starts):
+        limit = starts[i + 1] if i + 1 < len(starts) else len(text)
+        end_match = SENTENCE_END.search(text, start, limit)
+        end = end_match.start() if end_match else limit
+        spans.append((start, end))
+    return spans
