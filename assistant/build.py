@@ -100,6 +100,10 @@ def check_manifest(manifest: dict[str, Any], encoder_spec: str | None) -> None:
         raise IndexMismatchError(
             f"索引格式版本为 {version}，当前程序需要 {FORMAT_VERSION}。请运行 assistant build 重建索引。"
         )
+    if manifest.get("dictionary_hash") != segment.dictionary_hash():
+        raise IndexMismatchError(
+            "索引建立时使用的分词词典与当前程序不同（关键词检索会不准确）。请运行 assistant build 重建索引。"
+        )
     built_with = manifest.get("encoder_spec")
     if encoder_spec is not None and built_with != encoder_spec:
         raise IndexMismatchError(

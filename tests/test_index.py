@@ -142,6 +142,10 @@ def test_mismatched_index_is_refused(seed_index: Path, tmp_path: Path) -> None:
     manifest = json.loads(manifest_path.read_text())
     with pytest.raises(IndexMismatchError, match="sentence-transformers"):
         Assistant.open(other, Settings(encoder="sentence-transformers:/some/model"))
+    manifest["dictionary_hash"] = "another dictionary"
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="分词词典"):
+        Assistant.open(other)
     manifest["format_version"] = 999
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(IndexMismatchError, match="assistant build"):
