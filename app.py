@@ -19,8 +19,10 @@ from assistant.checks import FACT_FIELDS, fact_row
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, IndexMissingError, IngestError
 from assistant.ingest import ingest_file
+from assistant.jobs import BuildJob
 from assistant.records import SECTION_KEYS, Citation, Hit, Report
 from assistant.retrieve import Filters
+from assistant.uploads import save_upload
 
 # --- loading the index (once per process and build) -----------------------------------------
 
@@ -32,9 +34,9 @@ def open_assistant(index_dir: str, build_name: str, encoder: str, _settings: Set
 
 
 @st.cache_resource
-def build_job(index_dir: str) -> ui.BuildJob:
+def build_job(index_dir: str) -> BuildJob:
     """The one background rebuild of an index folder, shared by every session of this process."""
-    return ui.BuildJob()
+    return BuildJob()
 
 
 def current_assistant(settings: Settings) -> tuple[Assistant | None, str | None]:
@@ -403,7 +405,7 @@ def admin_login(settings: Settings) -> bool:
 def process_upload(settings: Settings, name: str, data: bytes) -> dict[str, Any]:
     """Save one uploaded file into the corpus and parse it; a file that fails to parse is removed."""
     try:
-        path = ui.save_upload(settings.corpus_dir, name, data, settings.max_file_bytes)
+        path = save_upload(settings.corpus_dir, name, data, settings.max_file_bytes)
     except AssistantError as err:
         return {"name": name, "ok": False, "error": str(err)}
     try:
@@ -431,7 +433,7 @@ def render_upload_result(result: dict[str, Any]) -> None:
 
 
 @st.fragment(run_every=1.0)
-def build_progress(job: ui.BuildJob) -> None:
+def build_progress(job: BuildJob) -> None:
     """Polls the running build; a full rerun once it is done shows the summary and the new index."""
     state = job.snapshot()
     if not state["running"]:
@@ -440,7 +442,7 @@ def build_progress(job: ui.BuildJob) -> None:
                 text=ui.stage_text(state["stage"], state["done"], state["total"]))
 
 
-def render_build_result(job: ui.BuildJob) -> None:
+def render_build_result(job: BuildJob) -> None:
     state = job.snapshot()
     if state["running"]:
         build_progress(job)

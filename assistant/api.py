@@ -9,7 +9,8 @@ from pathlib import Path
 
 from assistant.answer import extract_answer, not_found
 from assistant.checks import check_facts
-from assistant.commitments import ask_commitments, extract_commitments, follow_up
+from assistant.commitment_answers import ask_commitments
+from assistant.commitments import extract_commitments, follow_up
 from assistant.config import Settings
 from assistant.evidence import content_weights
 from assistant.fact_answers import answer_from_facts

@@ -9,8 +9,7 @@ from dataclasses import dataclass, replace
 
 from assistant import segment
 from assistant.evidence import enumerations
-from assistant.query import agency_aliases, find_agency, find_years
-from assistant.records import Answer, Citation, Commitment, Hit, Passage, Report
+from assistant.records import Commitment, Hit, Passage, Report
 from assistant.retrieve import Filters, Retriever
 
 DONE, PARTLY, UNREPORTED, NO_REPORT = "已落实", "部分落实", "未见说明", "暂无下一年度报告"
@@ -200,13 +199,15 @@ def match_score(commitment: Commitment, text: str, idf: Mapping[str, float] | No
 SegmentCache = dict[str, tuple[list[Part], dict[str, float]]]  # report_id -> its segments and their idf
 
 
-def _next_report(commitment: Commitment, reports: Mapping[str, Report]) -> Report | None:
+def next_report(commitment: Commitment, reports: Mapping[str, Report]) -> Report | None:
+    """The same agency's report of the year after the commitment's, if collected."""
     year = commitment.year
     return next((r for r in reports.values() if year and r.meta.agency == commitment.agency
                  and r.meta.year == year + 1), None)
 
 
-def _overlaps(a: Part | Hit | Passage, b: Part | Hit | Passage) -> bool:
+def overlaps(a: Part | Hit | Passage, b: Part | Hit | Passage) -> bool:
+    """Whether two spans of the same report share a character."""
     return a.start < b.end and b.start < a.end
 
 
@@ -215,7 +216,7 @@ def follow_up(commitments: Sequence[Commitment], retriever: Retriever) -> list[C
     cache: SegmentCache = {}
     result: list[Commitment] = []
     for commitment in commitments:
-        later = _next_report(commitment, retriever.reports)
+        later = next_report(commitment, retriever.reports)
         if commitment.kind != "commitment":
             result.append(commitment)
         elif later is None:
@@ -238,7 +239,7 @@ def scored_segments(commitment: Commitment, later: Report, retriever: Retriever,
     found, idf = cache[later.report_id]
     scored: list[tuple[float, Part]] = []
     for seg in found:
-        ranks = [h.rank for h in hits if _overlaps(h, seg)]
+        ranks = [h.rank for h in hits if overlaps(h, seg)]
         if ranks and seg.kind != "plan":  # the later report's own promises are no report of deeds
             bonus = FOLLOW_UP_PART_BONUS if seg.kind == "followup" else 0.0
             scored.append((match_score(commitment, seg.text, idf) + bonus + RANK_PRIOR / min(ranks), seg))
@@ -252,122 +253,14 @@ def _judge(commitment: Commitment, later: Report, retriever: Retriever,
     chosen: list[Part] = [] if strong else [seg for _, seg in scored[:1]]
     for score, seg in strong:
         if len(chosen) < MAX_EVIDENCE and score >= EVIDENCE_RATIO * strong[0][0] \
-                and not any(_overlaps(seg, other) for other in chosen):
+                and not any(overlaps(seg, other) for other in chosen):
             chosen.append(seg)
     # The best segment decides, unless 五's own report on last year's commitments says "partly".
     deciding = [seg for seg in chosen if seg is chosen[0] or seg.kind == "followup"]
     status = UNREPORTED if not strong else PARTLY if any(_PARTLY.search(s.text) for s in deciding) else DONE
     evidence: list[Hit] = [] if chosen else hits[:1]
-    for passage in (p for seg in chosen for p in later.passages if p.kind == "text" and _overlaps(p, seg)):
+    for passage in (p for seg in chosen for p in later.passages if p.kind == "text" and overlaps(p, seg)):
         if all(h.passage_id != passage.passage_id for h in evidence):
             hit = next((h for h in hits if h.passage_id == passage.passage_id), None)
             evidence.append(replace(hit or retriever.hit_for(passage, score=0.0), rank=len(evidence) + 1))
     return replace(commitment, status=status, evidence=tuple(evidence))
-
-
-# --- chat ---------------------------------------------------------------------------------------
-
-_ABOUT_FOLLOW_UP = re.compile(r"落实|兑现|完成|做到|实现了|进展|效果|整改情况|整改了")
-_ABOUT_PLANS = re.compile(r"承诺|改进措施|整改措施|改进情况|下一步|打算|明年|下一年|今后|整改|上年|去年|上一年")
-_ABOUT_PROBLEMS = re.compile(r"(?:存在|主要|哪些|什么)[^？?]{0,6}(?:问题|不足)|问题和不足|不足之处")
-_QUESTION_WORDS = frozenset({"承诺", "落实", "完成", "措施", "改进", "整改", "年报", "提出", "打算", "下一步",
-                             "问题", "主要", "存在", "哪些", "指出", "年内"})
-FOCUS_MIN = 0.3  # a question naming one commitment this well (and twice as well as the next) gets only it
-
-
-def question_mode(question: str) -> str | None:
-    """"follow_up", "commitment" or "problem" when the question is about section 五, else None."""
-    if _ABOUT_PLANS.search(question):
-        return "follow_up" if _ABOUT_FOLLOW_UP.search(question) else "commitment"
-    return "problem" if _ABOUT_PROBLEMS.search(question) else None
-
-
-def _select(question: str, commitments: Sequence[Commitment], reports: Mapping[str, Report],
-            mode: str) -> list[Commitment]:
-    """The commitments (or problems) of the agency and year the question names, or of the latest year."""
-    pool = [c for c in commitments if c.kind == ("problem" if mode == "problem" else "commitment")]
-    agency, unknown = find_agency(segment.normalize(question), sorted({c.agency for c in pool}))
-    pool = [] if unknown and not agency else [c for c in pool if agency in (None, c.agency)]
-    years = find_years(question)
-    if years:
-        made = [c for c in pool if c.year in years]
-        pool = [c for c in made if c.target_year in years] or made or [c for c in pool if c.target_year in years]
-    else:
-        latest: dict[str, int] = {}
-        for c in pool:
-            if c.year and (mode != "follow_up" or _next_report(c, reports)):
-                latest[c.agency] = max(latest.get(c.agency, c.year), c.year)
-        pool = [c for c in pool if latest.get(c.agency, c.year) == c.year]
-    ignored = _QUESTION_WORDS | {a for c in pool for a in agency_aliases(c.agency)}
-    weights = {t: w for t, w in key_terms(question).items() if len(t) > 1 and t not in ignored}
-    fits = sorted(((coverage(weights, c.text), i) for i, c in enumerate(pool)), reverse=True)
-    if fits and fits[0][0] >= FOCUS_MIN and (len(fits) == 1 or fits[1][0] * 2 <= fits[0][0]):
-        return [pool[fits[0][1]]]
-    return pool
-
-
-def _citation(n: int, report: Report, span: Part) -> Citation:
-    """Cites a span (commitment or evidence) by the passage its start falls in."""
-    passages = [p for p in report.passages if _overlaps(p, span)] or list(report.passages[:1])
-    passage = next((p for p in passages if p.start <= span.start < p.end), passages[0])
-    meta, text = report.meta, report.cleaned_text[span.start: span.end]
-    return Citation(n=n, passage_id=passage.passage_id, report_title=meta.title, agency=meta.agency,
-                    year=meta.year, section=passage.section, text=text, start=span.start, end=span.end,
-                    source_file=meta.source_file, source_url=meta.source_url, quote=text)
-
-
-def _quotes(commitment: Commitment, reports: Mapping[str, Report]) -> list[tuple[Report, Part]]:
-    """For each evidence passage, its sentence or item that best matches the commitment."""
-    found: list[tuple[Report, Part]] = []
-    for hit in commitment.evidence:
-        later = reports.get(hit.report_id)
-        candidates = [s for s in segments(later) if _overlaps(s, hit) and s.kind != "plan"] if later else []
-        best = max(candidates, key=lambda s: (match_score(commitment, s.text), -len(s.text)), default=None)
-        if later and best and not any(_overlaps(best, seen) for _, seen in found):
-            found.append((later, best))
-    return found
-
-
-def commitments_answer(question: str, commitments: Sequence[Commitment],
-                       reports: Mapping[str, Report]) -> Answer | None:
-    """A cited answer listing commitments (or problems), with their status when asked; None if off-topic."""
-    mode = question_mode(question)
-    chosen = _select(question, commitments, reports, mode) if mode else []
-    if not mode or not chosen:
-        return None
-    lines: list[str] = []
-    citations: list[Citation] = []
-    for report_id in dict.fromkeys(c.report_id for c in chosen):
-        report, items = reports[report_id], [c for c in chosen if c.report_id == report_id]
-        what = {"problem": "主要问题", "commitment": "改进措施", "follow_up": "改进措施及其落实情况"}[mode]
-        lines.append(f"据《{report.meta.title}》" + (f"，报告提出的{what}：" if len(items) > 1 else "："))
-        for c in items:
-            citations.append(_citation(len(citations) + 1, report, Part(c.kind, c.start, c.end)))
-            if mode != "follow_up":
-                lines.append(f"{c.index}. {c.text}[{len(citations)}]")
-                continue
-            line = f"{c.index}. {c.title}[{len(citations)}]：{c.status or '未核对'}"
-            if c.status == NO_REPORT:
-                line += f"（已收录的报告中没有{c.agency}{(c.year or 0) + 1}年度的报告，无法判断）"
-            for later, seg in _quotes(c, reports):
-                citations.append(_citation(len(citations) + 1, later, seg))
-                quote = seg.text if len(seg.text) <= 160 else seg.text[:160] + "…"
-                label = "最接近的内容" if c.status == UNREPORTED else f"{later.meta.year}年度报告"
-                line += f"；{label}：“{quote}”[{len(citations)}]"
-            lines.append(line)
-    agencies = sorted({c.agency for c in chosen})
-    filters: dict[str, object] = {"agency": agencies[0] if len(agencies) == 1 else None,
-                                  "years": sorted({c.year for c in chosen if c.year is not None})}
-    return Answer(question=question, found=True, text="\n".join(lines), citations=tuple(citations),
-                  path="commitments", filters=filters)
-
-
-def ask_commitments(question: str, retriever: Retriever) -> Answer | None:
-    """Extract, select and (for 落实 questions) follow up the commitments a question is about."""
-    mode = question_mode(question)
-    if mode is None:
-        return None
-    pool = [c for report in retriever.reports.values() for c in extract_commitments(report)]
-    chosen = _select(question, pool, retriever.reports, mode)
-    return commitments_answer(question, follow_up(chosen, retriever) if mode == "follow_up" else chosen,
-                              retriever.reports)

@@ -1,23 +1,19 @@
-"""Chinese UI strings and streamlit-free helpers for app.py: escaping, highlighting, uploads, build jobs."""
+"""Chinese UI strings and streamlit-free helpers for app.py: escaping, highlighting, sources, listings."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shlex
 import string
-import threading
 import time
-import unicodedata
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from assistant import segment
-from assistant.errors import AssistantError
 from assistant.records import SECTION_TITLES, Answer, Report
 
 APP_TITLE = "政府信息公开年报助手"
@@ -245,138 +241,7 @@ def table_grid(n_rows: int, n_cols: int, cells: Iterable[tuple[int, int, str]]) 
     return grid
 
 
-# --- uploads --------------------------------------------------------------------------------
-
-
-class UploadError(AssistantError):
-    """An uploaded file that cannot be stored (bad name, type, size or a duplicate)."""
-
-
-MAX_NAME_CHARS = 120
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_ALLOWED_ASCII = set(string.ascii_letters + string.digits + ".-_")
-
-
-def _keep(ch: str) -> bool:
-    return ch in _ALLOWED_ASCII or bool(_CJK.fullmatch(ch))
-
-
-def sanitize_filename(name: str, allowed_suffixes: Sequence[str] = UPLOAD_TYPES) -> str:
-    """A safe file name: no directories, only CJK letters, ASCII letters/digits and . - _, not hidden,
-    with an allowed (lower-cased) suffix; raises UploadError otherwise."""
-    base = unicodedata.normalize("NFKC", name).replace("\\", "/").split("/")[-1]
-    stem, dot, suffix = base.rpartition(".")
-    if not dot:
-        stem, suffix = base, ""
-    suffix = suffix.lower()
-    if suffix not in allowed_suffixes:
-        raise UploadError(f"{name}：不支持的文件类型，仅支持 {'、'.join('.' + s for s in allowed_suffixes)}")
-    cleaned = "".join(ch if _keep(ch) else "_" for ch in stem.replace(" ", "_"))
-    cleaned = re.sub(r"_+", "_", re.sub(r"\.{2,}", ".", cleaned)).strip("._-")
-    cleaned = cleaned[: MAX_NAME_CHARS - len(suffix) - 1] or "report"
-    return f"{cleaned}.{suffix}"
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def find_duplicate(corpus_dir: Path, data: bytes) -> Path | None:
-    """A file in the corpus with exactly these bytes, if any."""
-    if not corpus_dir.is_dir():
-        return None
-    wanted = hashlib.sha256(data).hexdigest()
-    for path in sorted(corpus_dir.rglob("*")):
-        if path.is_file() and path.stat().st_size == len(data) and _sha256_file(path) == wanted:
-            return path
-    return None
-
-
-def save_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int) -> Path:
-    """Store an uploaded report under corpus_dir with a sanitised name, never overwriting a file
-    (a -1, -2 ... suffix is added); raises UploadError for bad names, sizes and duplicates."""
-    filename = sanitize_filename(name)
-    if len(data) == 0:
-        raise UploadError(f"{name}：文件为空")
-    if len(data) > max_bytes:
-        raise UploadError(f"{name}：文件大小 {len(data) / 1048576:.1f} MB，超过上限 {max_bytes / 1048576:.0f} MB")
-    duplicate = find_duplicate(corpus_dir, data)
-    if duplicate is not None:
-        raise UploadError(f"{name}：与报告目录中已有的 {duplicate.name} 内容完全相同，未保存")
-    corpus_dir.mkdir(parents=True, exist_ok=True)
-    root = corpus_dir.resolve()
-    stem, _, suffix = filename.rpartition(".")
-    for attempt in range(1000):
-        candidate = root / (filename if attempt == 0 else f"{stem}-{attempt}.{suffix}")
-        if candidate.parent != root:  # cannot happen after sanitising; belt and braces
-            raise UploadError(f"{name}：文件名不合法")
-        try:
-            with open(candidate, "xb") as handle:  # exclusive create: never overwrite
-                handle.write(data)
-        except FileExistsError:
-            continue
-        return candidate
-    raise UploadError(f"{name}：同名文件过多，请改名后再上传")
-
-
-# --- background index builds ----------------------------------------------------------------
-
-
-@dataclass
-class BuildJob:
-    """One index rebuild running in a background thread; read by the staff page while it runs."""
-
-    stage: str = ""
-    done: int = 0
-    total: int = 0
-    running: bool = False
-    started_at: float = 0.0
-    finished_at: float = 0.0
-    summary_line: str = ""
-    failures: list[str] = field(default_factory=list)
-    error: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def progress(self, stage: str, done: int, total: int) -> None:
-        with self.lock:
-            self.stage, self.done, self.total = stage, done, total
-
-    def snapshot(self) -> dict[str, Any]:
-        with self.lock:
-            return {
-                "stage": self.stage, "done": self.done, "total": self.total, "running": self.running,
-                "finished_at": self.finished_at, "summary_line": self.summary_line, "failures": list(self.failures), "error": self.error,
-                "seconds": (self.finished_at or time.monotonic()) - self.started_at if self.started_at else 0.0,
-            }
-
-    def start(self, build: Callable[[Callable[[str, int, int], None]], Any]) -> bool:
-        """Run build(progress) in a thread; False when a build is already running."""
-        with self.lock:
-            if self.running:
-                return False
-            self.running, self.stage, self.done, self.total = True, "准备", 0, 0
-            self.summary_line, self.error, self.failures = "", "", []
-            self.started_at, self.finished_at = time.monotonic(), 0.0
-        threading.Thread(target=self._run, args=(build,), name="index-build", daemon=True).start()
-        return True
-
-    def _run(self, build: Callable[[Callable[[str, int, int], None]], Any]) -> None:
-        summary_line, failures, error = "", [], ""
-        try:
-            summary = build(self.progress)
-            summary_line = summary.line()
-            failures = [str(f) for f in getattr(summary, "failures", [])]
-        except AssistantError as err:
-            error = str(err)
-        except Exception as err:  # shown to staff instead of dying silently in the thread
-            error = f"重建索引时出现意外错误 {type(err).__name__}: {err}"
-        with self.lock:
-            self.summary_line, self.failures, self.error = summary_line, failures, error
-            self.running, self.finished_at = False, time.monotonic()
+# --- build progress and the corpus folder -------------------------------------------------------
 
 
 def stage_text(stage: str, done: int, total: int) -> str:

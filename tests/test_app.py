@@ -1,4 +1,4 @@
-"""The Streamlit app (AppTest, every page) and its streamlit-free helpers in assistant.ui_text."""
+"""The Streamlit app (AppTest, every page) and its streamlit-free helpers (ui_text, uploads, jobs)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from assistant.build import build_index, live_build_dir
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.ingest import ingest_file
+from assistant.jobs import BuildJob
+from assistant.uploads import UploadError, sanitize_filename, save_upload
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = str(REPO_ROOT / "app.py")
@@ -173,38 +175,38 @@ def test_safe_url_and_source_path(tmp_path: Path) -> None:
     ],
 )
 def test_sanitize_filename(name: str, expected: str) -> None:
-    assert ui.sanitize_filename(name) == expected
+    assert sanitize_filename(name) == expected
 
 
 @pytest.mark.parametrize("name", ["evil.exe", "noext", "report.txt.sh", "x.meta.json"])
 def test_sanitize_filename_refuses_other_types(name: str) -> None:
-    with pytest.raises(ui.UploadError):
-        ui.sanitize_filename(name)
+    with pytest.raises(UploadError):
+        sanitize_filename(name)
 
 
 def test_save_upload_stores_under_corpus_and_never_overwrites(tmp_path: Path) -> None:
     data = (_samples() / "lanxi-city-2021.txt").read_bytes()
     corpus = tmp_path / "corpus"
-    saved = ui.save_upload(corpus, "../uploads/lanxi-city-2021.txt", data, max_bytes=len(data))
+    saved = save_upload(corpus, "../uploads/lanxi-city-2021.txt", data, max_bytes=len(data))
     assert saved == (corpus / "lanxi-city-2021.txt").resolve()
     assert saved.read_bytes() == data
     assert ingest_file(saved).meta.title == "澜溪市人民政府2021年政府信息公开工作年度报告"
     other = data.replace("澜溪".encode(), "兰溪".encode())
-    second = ui.save_upload(corpus, "lanxi-city-2021.txt", other, max_bytes=len(other))
+    second = save_upload(corpus, "lanxi-city-2021.txt", other, max_bytes=len(other))
     assert second.name == "lanxi-city-2021-1.txt"
     assert saved.read_bytes() == data  # the first file is untouched
-    with pytest.raises(ui.UploadError, match="内容完全相同"):
-        ui.save_upload(corpus, "copy.txt", data, max_bytes=len(data))
-    with pytest.raises(ui.UploadError, match="超过上限"):
-        ui.save_upload(corpus, "big.txt", data + b"x", max_bytes=len(data))
-    with pytest.raises(ui.UploadError, match="为空"):
-        ui.save_upload(corpus, "empty.txt", b"", max_bytes=10)
+    with pytest.raises(UploadError, match="内容完全相同"):
+        save_upload(corpus, "copy.txt", data, max_bytes=len(data))
+    with pytest.raises(UploadError, match="超过上限"):
+        save_upload(corpus, "big.txt", data + b"x", max_bytes=len(data))
+    with pytest.raises(UploadError, match="为空"):
+        save_upload(corpus, "empty.txt", b"", max_bytes=10)
     assert sorted(p.name for p in corpus.iterdir()) == ["lanxi-city-2021-1.txt", "lanxi-city-2021.txt"]
     assert not (tmp_path / "uploads").exists()
 
 
 def test_build_job_reports_progress_and_errors() -> None:
-    job = ui.BuildJob()
+    job = BuildJob()
 
     class Summary:
         failures: list[str] = []

@@ -10,17 +10,8 @@ import pytest
 from conftest import SAMPLE_FILES, SAMPLES_DIR, SEED_FILE
 
 from assistant.build import build_index
-from assistant.commitments import (
-    DONE,
-    NO_REPORT,
-    PARTLY,
-    UNREPORTED,
-    ask_commitments,
-    commitments_answer,
-    extract_commitments,
-    follow_up,
-    question_mode,
-)
+from assistant.commitment_answers import ask_commitments, commitments_answer, question_mode
+from assistant.commitments import DONE, NO_REPORT, PARTLY, UNREPORTED, extract_commitments, follow_up
 from assistant.config import Settings
 from assistant.records import Commitment, Report
 from assistant.retrieve import Retriever
