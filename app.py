@@ -278,6 +278,10 @@ def render_report_text(report: Report) -> None:
             st.dataframe(grid, hide_index=True)
 
 
+FACT_LABELS = {"agency": "机关", "year": "年度", "table": "表", "row": "行", "column": "列", "value": "数值",
+               "raw": "原文", "unit": "单位", "table_id": "表格编号", "cell_row": "行号", "cell_col": "列号"}
+
+
 def report_extras_hook(assistant: Assistant, report: Report, reports: list[Report]) -> None:
     """Table facts of the chosen report, its arithmetic check results, CSV, and a row across years."""
     st.subheader("表格数据（T2/T3/T4）")
@@ -291,10 +295,10 @@ def report_extras_hook(assistant: Assistant, report: Report, reports: list[Repor
     if not facts:
         st.info("该报告没有可提取的表格数据（表格缺失或无法识别）。")
         return
-    rows = [fact_row(f) for f in facts]
+    rows = [{FACT_LABELS[k]: v for k, v in fact_row(f).items()} for f in facts]
     st.dataframe(rows, hide_index=True)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FACT_FIELDS)
+    writer = csv.DictWriter(buffer, fieldnames=[FACT_LABELS[k] for k in FACT_FIELDS])
     writer.writeheader()
     writer.writerows(rows)
     st.download_button("下载 CSV", buffer.getvalue().encode("utf-8-sig"), file_name=f"{report.report_id}-facts.csv",

@@ -31,6 +31,7 @@ class Assistant:
     def __init__(self, retriever: Retriever) -> None:
         self.retriever = retriever
         self.settings = retriever.settings
+        self._commitments: dict[tuple[str | None, int | None], list[Commitment]] = {}
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, settings: Settings | None = None) -> Assistant:
@@ -72,10 +73,14 @@ class Assistant:
 
     def commitments(self, agency: str | None = None, year: int | None = None) -> list[Commitment]:
         """Section-五 commitments and problems of the matching reports; commitments with their follow-up."""
-        chosen = Filters(years=(year,) if year else (), agency=agency)
-        found = [c for r in self.reports() if Retriever.report_matches(r, chosen) for c in extract_commitments(r)]
-        promised = follow_up([c for c in found if c.kind == "commitment"], self.retriever)
-        return promised + [c for c in found if c.kind == "problem"]
+        key = (agency, year)
+        if key not in self._commitments:  # the index does not change under an opened Assistant
+            chosen = Filters(years=(year,) if year else (), agency=agency)
+            found = [c for r in self.reports() if Retriever.report_matches(r, chosen)
+                     for c in extract_commitments(r)]
+            promised = follow_up([c for c in found if c.kind == "commitment"], self.retriever)
+            self._commitments[key] = promised + [c for c in found if c.kind == "problem"]
+        return list(self._commitments[key])
 
     # --- ask ---------------------------------------------------------------------------------
 

@@ -232,7 +232,9 @@ def scored_segments(commitment: Commitment, later: Report, retriever: Retriever,
     query = f"{commitment.title} {commitment.text}"[: retriever.settings.max_query_chars]
     filters = Filters(years=(later.meta.year,) if later.meta.year else (), agency=later.meta.agency,
                       report_ids=(later.report_id,))
-    hits = [h for h in retriever.search(query, k=FOLLOW_UP_HITS, filters=filters) if h.kind == "text"]
+    # BM25 only: embedding a long commitment as a query costs about a second per commitment on a CPU,
+    # and the segments are scored lexically below anyway (same statuses on the samples as hybrid)
+    hits = [h for h in retriever.search(query, k=FOLLOW_UP_HITS, filters=filters, mode="bm25") if h.kind == "text"]
     if later.report_id not in cache:
         found = segments(later)
         cache[later.report_id] = (found, rarity([seg.text for seg in found]))

@@ -331,8 +331,8 @@ def test_reports_page_shows_table_facts_and_checks(app: AppTest) -> None:
     choice = app.selectbox(key="report_choice")
     choice.select_index(choice.options.index(QINGHE_TITLE)).run()
     facts = app.dataframe[-1].value
-    new_requests = facts[(facts["table"] == "T3") & (facts["row"].str.contains("本年新收")) & (facts["column"] == "总计")]
-    assert list(new_requests["raw"]) == ["63"]
+    new_requests = facts[(facts["表"] == "T3") & (facts["行"].str.contains("本年新收")) & (facts["列"] == "总计")]
+    assert list(new_requests["原文"]) == ["63"]
     assert any("符合模板的勾稽关系" in m.value for m in app.success)
     assert any(b.label == "下载 CSV" for b in app.get("download_button"))
     choice.select_index(choice.options.index(SEED_TITLE)).run()
