@@ -97,7 +97,7 @@ class Assistant:
         refers_back = _REFERS_BACK.match(text) is not None  # "这个电话是哪个部门的？"
         if refers_back or sum(own_words.values()) < 4:  # "那2021年呢？": the topic comes from the previous turn
             text = _YEAR_TEXT.sub("", previous.question) + " " + text
-        return replace(intent, agency=agency, years=years, unknown_agency=intent.unknown_agency), text
+        return replace(intent, agency=agency, years=years), text
 
     def _plans_for(self, intent: QueryIntent) -> QueryIntent:
         """"…2023年打算…": plans for year N are in the report of year N-1."""
@@ -134,7 +134,7 @@ class Assistant:
             if problem:
                 related = self.retriever.search(query_text, k=3)
                 return replace(not_found(question, problem, related), filters=used)
-        fact_answer = self._fact_answer(question, query_text, chosen)
+        fact_answer = self._fact_answer(query_text, chosen)
         if fact_answer is not None:
             return replace(fact_answer, question=question, filters=used)
         commitment_answer = ask_commitments(query_text, self.retriever)
@@ -147,7 +147,7 @@ class Assistant:
         answer = llm_answer(query_text, hits, self.settings, answer)
         return replace(answer, question=question, filters=used)
 
-    def _fact_answer(self, question: str, query_text: str, chosen: Filters) -> Answer | None:
+    def _fact_answer(self, query_text: str, chosen: Filters) -> Answer | None:
         """From the statutory tables, when the question names one agency's table quantity."""
         if not chosen.agency:
             return None

@@ -12,7 +12,6 @@ from assistant.retrieve import Retriever
 
 _COMPARE = re.compile(r"比|相比|变化|增加|减少|多了|少了|增长|下降|同比|对比")
 _PERCENT = re.compile(r"百分|%|比例|幅度|增长率|增幅|降幅")
-_ALL_YEARS = re.compile(r"历年|各年|每年|逐年|历次|这几年")
 COMPUTED = "计算"  # label of numbers derived from cited cells (difference, percentage)
 
 
@@ -91,7 +90,7 @@ def answer_from_facts(
             lines.append(f"{report.meta.title}：表{query.table} {_row_label(query)} · {query.column}"
                          f"为 {_value_text(value, cells)}{marks}")
     text = "\n".join(lines)
-    if len(per_report) >= 2 and (_COMPARE.search(question) or not _ALL_YEARS.search(question)):
+    if len(per_report) >= 2 and _COMPARE.search(question):
         (_, earlier, cells), (_, later, _) = per_report[0], per_report[-1]
         if earlier is not None and later is not None:
             diff = later - earlier
