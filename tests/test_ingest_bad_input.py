@@ -140,6 +140,24 @@ def test_over_size_limit(tmp_path: Path, samples_dir: Path) -> None:
     assert ingest_file(path, max_bytes=path.stat().st_size).meta.year == 2021
 
 
+def test_200_mb_file_is_refused_by_the_default_limit(tmp_path: Path) -> None:
+    path = tmp_path / "huge.pdf"
+    with open(path, "wb") as handle:  # sparse: 200 MB on paper, nothing on disk
+        handle.truncate(200 * 1024 * 1024)
+    error = _expect(FileTooLargeError, path)
+    assert "huge.pdf" in str(error)
+
+
+def test_pdf_with_too_many_pages_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "many.pdf"
+    pdf = canvas.Canvas(str(path))
+    for _ in range(501):
+        pdf.showPage()
+    pdf.save()
+    error = _expect(FileTooLargeError, path)
+    assert "501" in str(error)
+
+
 def test_missing_file(tmp_path: Path) -> None:
     _expect(IngestError, tmp_path / "nowhere.txt")
 
