@@ -141,8 +141,8 @@ def test_highlight_terms_drop_question_words() -> None:
     assert not {"多少", "了", "件", "政府信息公开"} & set(terms)
 
 
-def test_answer_markdown_bolds_citation_markers() -> None:
-    assert ui.answer_markdown("共15件。[1][2]") == "共15件。**\\[1\\]****\\[2\\]**"
+def test_answer_markdown_marks_citation_markers() -> None:
+    assert ui.answer_markdown("共15件[1][2]") == "共15件:blue-background[\\[1\\]]:blue-background[\\[2\\]]"
 
 
 def test_safe_url_and_source_path(tmp_path: Path) -> None:
@@ -260,7 +260,7 @@ def test_chat_landing_page_answers_a_dev_question_with_citations(app: AppTest) -
     labels = [e.label for e in assistant_msg.expander]
     assert labels and all(SEED_TITLE in label for label in labels)
     assert labels[0].startswith("\\[1\\]")
-    assert any("**\\[1\\]**" in m.value for m in assistant_msg.markdown)
+    assert any(":blue-background[\\[1\\]]" in m.value for m in assistant_msg.markdown)
     assert any(":orange-background[" in m.value for m in assistant_msg.markdown)  # terms highlighted
     assert any(d.label.startswith("下载原文件") for d in app.download_button)  # source on disk
 
