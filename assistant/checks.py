@@ -169,20 +169,31 @@ def _t4_query(q: str) -> FactQuery:
     return FactQuery("T4", T4_BLOCKS[0], t4_column(T4_BLOCKS[0], result))
 
 
+# Question words that pick a T2 column, most specific first; each maps to the 2021 and 2019 names.
+_T2_DOC_COLUMNS = (("废止", ["本年废止件数"]), ("现行有效|有效", ["现行有效件数"]),
+                   ("对外公开总|公开总数", ["对外公开总数量"]), ("新公开|本年公开", ["本年新公开数量"]))
+_T2_ITEM_COLUMNS = (("上一?年.{0,2}项目|上年项目|上一年", ["上一年项目数量"]), ("增.?减|增加|减少", ["本年增/减"]))
+
+
+def _t2_columns(q: str, choices: Sequence[tuple[str, list[str]]], default: list[str]) -> list[str]:
+    return next((columns for pattern, columns in choices if re.search(pattern, q)), default)
+
+
 def _t2_query(q: str, facts: Sequence[Fact]) -> FactQuery | None:
     rows = {label: (block, label) for block, label, _ in T2_ROWS}
     for label in ("行政许可", "行政处罚", "行政强制"):
         if label in q:
-            return _pick(facts, "T2", [rows[label]], ["本年处理决定数量", "处理决定数量"])
+            columns = _t2_columns(q, _T2_ITEM_COLUMNS, ["本年处理决定数量", "处理决定数量"])
+            return _pick(facts, "T2", [rows[label]], columns)
     if re.search("行政事业性收费|收费金额", q):
-        return _pick(facts, "T2", [rows["行政事业性收费"]], ["本年收费金额"])
+        columns = _t2_columns(q, _T2_ITEM_COLUMNS, ["本年收费金额"])
+        return _pick(facts, "T2", [rows["行政事业性收费"]], columns)
     if "采购" in q:
         return _pick(facts, "T2", [rows["政府集中采购"]], ["采购总金额" if "金额" in q else "采购项目数量"])
     row = rows["规章"] if "规章" in q else rows["行政规范性文件"] if "规范性文件" in q else None
     if row is None:
         return None
-    columns = (["本年废止件数"] if "废止" in q else ["现行有效件数", "对外公开总数量"] if "有效" in q
-               else ["本年制发件数", "本年新制作数量"])
+    columns = _t2_columns(q, _T2_DOC_COLUMNS, ["本年制发件数", "本年新制作数量"])
     return _pick(facts, "T2", [row, (row[0], "规范性文件")], columns)
 
 

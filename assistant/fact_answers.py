@@ -23,8 +23,8 @@ def _cell_value(query: FactQuery, facts: Sequence[Fact]) -> tuple[float | None, 
     cells = query_facts(query, facts)
     if not cells:
         return None, []
-    if query.aggregate:
-        return sum_facts(cells), cells
+    if query.aggregate and not (len(cells) == 1 and cells[0].row_path == query.row_path):
+        return sum_facts(cells), cells  # a block of rows (2021 （六）其他处理 has three; 2019 one)
     return cells[0].value, cells[:1]
 
 
@@ -74,7 +74,8 @@ def answer_from_facts(
         own = [f for f in facts if f.report_id == report.report_id]
         value, cells = _cell_value(query, own)
         if not cells:
-            return not_found(question, f"《{report.meta.title}》的表{query.table}中没有“{_row_label(query)}”这一项。")
+            return not_found(question, f"《{report.meta.title}》表{query.table}中“{_row_label(query)} · "
+                                       f"{query.column}”这一项的数据（该报告的表格没有这一项）。")
         per_report.append((report, value, cells))
     citations: list[Citation] = []
     lines = []
@@ -82,7 +83,7 @@ def answer_from_facts(
         first = len(citations) + 1
         citations += _citations(retriever, report, cells, first)
         marks = "".join(f"[{n}]" for n in range(first, len(citations) + 1))
-        if query.aggregate:  # the sum is derived: show the cells and label the sum as computed
+        if len(cells) > 1:  # the sum is derived: show the cells and label the sum as computed
             parts = "；".join(f"{f.row_path[-1]} {format_number(f.value)}" for f in cells)
             lines.append(f"{report.meta.title}：表{query.table} {_row_label(query)} · {query.column}，"
                          f"各项为 {parts}{marks}（{COMPUTED}：合计 {_value_text(value, cells)}）")
