@@ -90,9 +90,9 @@ def _answer_contact(hits: Sequence[Hit], question: str, multi_report: bool) -> A
         for hit in hits[: 4 if multi_report else len(hits)]:
             if hit.report_id in found:
                 continue
-            match = next((m for sp in sentences(hit) if (m := _PATTERNS[name].search(sp.text))), None)
-            if match:
-                span = next(sp for sp in sentences(hit) if _PATTERNS[name].search(sp.text))
+            first = next(((m, sp) for sp in sentences(hit) if (m := _PATTERNS[name].search(sp.text))), None)
+            if first:
+                match, span = first
                 found[hit.report_id] = (match.group(0).lstrip(":： "), span)
                 if not multi_report:
                     break

@@ -29,7 +29,7 @@ from assistant.errors import (
     IngestError,
 )
 from assistant.facts import extract_facts
-from assistant.ingest import corpus_files, ingest_file
+from assistant.ingest import check_size, corpus_files, ingest_file
 from assistant.keyword import KeywordStore
 from assistant.records import Fact, Passage, Report
 from assistant.store import EmbeddingCache, Store, text_hash
@@ -196,8 +196,7 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
         for done, path in enumerate(files, 1):
             name = str(path)
             try:
-                if path.stat().st_size > settings.max_file_bytes:
-                    ingest_file(path, settings.max_file_bytes)  # raises FileTooLargeError
+                check_size(path, settings.max_file_bytes)  # before _file_key reads the whole file
                 key = _file_key(path)
                 report = old_reports.get(key) if old_keys.get(name) == key else None
                 if report is None:

@@ -35,16 +35,22 @@ _LOADERS: dict[str, tuple[str, Loader]] = {
     ".docx": ("docx", load_docx),
 }
 
-__all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_SUFFIXES", "corpus_files", "ingest_file", "iter_ingest"]
+__all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_SUFFIXES", "check_size", "corpus_files", "ingest_file", "iter_ingest"]
+
+
+def check_size(path: Path, max_bytes: int) -> int:
+    """The file's size; FileTooLargeError over the limit, before anything reads the file."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise FileTooLargeError(path, f"{size} 字节，上限 {max_bytes} 字节")
+    return size
 
 
 def _read(path: Path, max_bytes: int) -> bytes:
     try:
         if not path.is_file():
             raise IngestError(path, "文件不存在或不是普通文件")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise FileTooLargeError(path, f"{size} 字节，上限 {max_bytes} 字节")
+        size = check_size(path, max_bytes)
         if size == 0:
             raise EmptyFileError(path, "0 字节")
         return path.read_bytes()
