@@ -12,17 +12,18 @@ from typing import Any
 
 import streamlit as st
 
-from assistant import ui_text as ui
+from assistant.analyse.checks import FACT_FIELDS, fact_row
 from assistant.api import Assistant
-from assistant.build import build_index, live_build_dir
-from assistant.checks import FACT_FIELDS, fact_row
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, IndexMissingError, IngestError
+from assistant.index.build import build_index
+from assistant.index.layout import live_build_dir
 from assistant.ingest import ingest_file
-from assistant.jobs import BuildJob
 from assistant.records import SECTION_KEYS, Citation, Hit, Report
-from assistant.retrieve import Filters
-from assistant.uploads import save_upload
+from assistant.search.retriever import Filters
+from assistant.web import ui_text as ui
+from assistant.web.jobs import BuildJob
+from assistant.web.uploads import save_upload
 
 # --- loading the index (once per process and build) -----------------------------------------
 

@@ -7,17 +7,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from assistant.answer import extract_answer, not_found
-from assistant.checks import check_facts
-from assistant.commitment_answers import ask_commitments
-from assistant.commitments import extract_commitments, follow_up
+from assistant.analyse.checks import check_facts
+from assistant.analyse.commitments import extract_commitments, follow_up
+from assistant.answer.evidence import content_weights
+from assistant.answer.extractive import extract_answer, not_found
+from assistant.answer.from_commitments import ask_commitments
+from assistant.answer.from_tables import answer_from_facts
+from assistant.answer.llm import llm_answer
 from assistant.config import Settings
-from assistant.evidence import content_weights
-from assistant.fact_answers import answer_from_facts
-from assistant.llm import llm_answer
-from assistant.query import QueryIntent, agency_aliases, validate
 from assistant.records import Answer, Commitment, Fact, Hit, Report, Violation
-from assistant.retrieve import Filters, Retriever
+from assistant.search.retriever import Filters, Retriever
+from assistant.understand.query import QueryIntent, agency_aliases, validate
 
 ASK_HITS = 8
 _REFERS_BACK = re.compile(r"^(?:这|那|该|它|其|此|上述)")

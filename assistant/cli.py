@@ -65,7 +65,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from assistant.build import build_index
+    from assistant.index.build import build_index
 
     settings = _settings(args).with_overrides(vector_index=args.vector_index)
     bars: dict[str, Any] = {}
@@ -163,7 +163,7 @@ def _print_answer(answer: Any) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from assistant.retrieve import Filters
+    from assistant.search.retriever import Filters
 
     assistant = _open_assistant(args)
     filters = Filters(years=(args.year,) if args.year else (), agency=args.agency)
@@ -197,7 +197,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_facts(args: argparse.Namespace) -> int:
     import csv
 
-    from assistant.checks import FACT_FIELDS, fact_row
+    from assistant.analyse.checks import FACT_FIELDS, fact_row
 
     facts = _open_assistant(args).facts(agency=args.agency, year=args.year, table=args.table)
     rows = [fact_row(f) for f in facts]

@@ -130,9 +130,10 @@ def run_child(kind: str, index_dir: Path, corpus_dir: Path) -> dict[str, Any]:
 
 def ensure_index(index_dir: Path, corpus_dir: Path, workdir: Path) -> tuple[Path, float | None]:
     """The index to serve, building a temporary one from corpus_dir when index_dir has none."""
-    from assistant.build import build_index, live_build_dir
     from assistant.config import load_settings
     from assistant.errors import IndexMissingError
+    from assistant.index.build import build_index
+    from assistant.index.layout import live_build_dir
 
     try:
         live_build_dir(index_dir)

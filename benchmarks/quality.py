@@ -20,10 +20,10 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from assistant.answer.evidence import numbers_in
 from assistant.api import Assistant
-from assistant.build import build_index
 from assistant.config import Settings
-from assistant.evidence import numbers_in
+from assistant.index.build import build_index
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -80,8 +80,8 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _build(folder: Path, files: list[Path], cache: Path) -> Path:
-    from assistant.build import build_index
     from assistant.config import Settings
+    from assistant.index.build import build_index
 
     corpus = folder / "corpus"
     corpus.mkdir()

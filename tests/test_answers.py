@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from assistant.answer import NOT_FOUND_PREFIX
+from assistant.answer.evidence import numbers_in
+from assistant.answer.extractive import NOT_FOUND_PREFIX
 from assistant.api import Assistant
 from assistant.errors import QueryError
-from assistant.evidence import numbers_in
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,13 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as hst
 from streamlit.testing.v1 import AppTest
 
-from assistant import ui_text as ui
-from assistant.build import build_index, live_build_dir
 from assistant.config import Settings
 from assistant.errors import AssistantError
+from assistant.index.build import build_index
+from assistant.index.layout import live_build_dir
 from assistant.ingest import ingest_file
-from assistant.jobs import BuildJob
-from assistant.uploads import UploadError, sanitize_filename, save_upload
+from assistant.web import ui_text as ui
+from assistant.web.jobs import BuildJob
+from assistant.web.uploads import UploadError, sanitize_filename, save_upload
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = str(REPO_ROOT / "app.py")

@@ -21,8 +21,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from assistant.build import build_index
 from assistant.config import Settings
+from assistant.index.build import build_index
 
 pytestmark = pytest.mark.browser
 

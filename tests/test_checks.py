@@ -1,4 +1,4 @@
-"""Tests of template identity checks, question matching and year-over-year change (assistant.checks)."""
+"""Tests of template identity checks, question matching and year-over-year change (assistant.analyse.checks)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from test_facts import SAMPLE_FILES, SAMPLES, T3_HEADER, Spec, ingest, make_report, make_table
 
-from assistant.checks import (
+from assistant.analyse.checks import (
     FactQuery,
     check_facts,
     describe_fact,
@@ -18,7 +18,14 @@ from assistant.checks import (
     sum_facts,
     year_over_year,
 )
-from assistant.facts import T3_CARRIED_OUT, T3_NEW, T3_RESULTS, T3_TOTAL_ROW, extract_facts, t3_template_rows
+from assistant.analyse.facts import (
+    T3_CARRIED_OUT,
+    T3_NEW,
+    T3_RESULTS,
+    T3_TOTAL_ROW,
+    extract_facts,
+    t3_template_rows,
+)
 from assistant.records import Fact
 
 APPLICANTS = 6

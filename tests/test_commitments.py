@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLE_FILES, SAMPLES_DIR, SEED_FILE
 
-from assistant.build import build_index
-from assistant.commitment_answers import ask_commitments, commitments_answer, question_mode
-from assistant.commitments import DONE, NO_REPORT, PARTLY, UNREPORTED, extract_commitments, follow_up
+from assistant.analyse.commitments import DONE, NO_REPORT, PARTLY, UNREPORTED, extract_commitments, follow_up
+from assistant.answer.from_commitments import ask_commitments, commitments_answer, question_mode
 from assistant.config import Settings
+from assistant.index.build import build_index
 from assistant.records import Commitment, Report
-from assistant.retrieve import Retriever
+from assistant.search.retriever import Retriever
 
 QINGHE = "青禾县人民政府办公室"
 LANXI = "澜溪市人民政府"

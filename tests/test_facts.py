@@ -1,4 +1,4 @@
-"""Tests of table-to-template mapping (assistant.facts), on hand-made grids and on the sample reports."""
+"""Tests of table-to-template mapping (assistant.analyse.facts), on hand-made grids and on the sample reports."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.facts import (
+from assistant.analyse.facts import (
     T3_CARRIED_IN,
     T3_CARRIED_OUT,
     T3_NEW,

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from assistant.api import Assistant
-from assistant.build import build_index, build_lock, live_build_dir
 from assistant.config import Settings
 from assistant.errors import (
     IndexCorruptError,
@@ -25,7 +24,9 @@ from assistant.errors import (
     IndexMissingError,
     QueryError,
 )
-from assistant.retrieve import rrf
+from assistant.index.build import build_index, build_lock
+from assistant.index.layout import live_build_dir
+from assistant.search.fusion import rrf
 
 ROOT = Path(__file__).resolve().parents[1]
 

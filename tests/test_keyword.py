@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from assistant.errors import IndexCorruptError
-from assistant.keyword import KeywordStore
+from assistant.index.keyword import KeywordStore
 from assistant.segment import tokenize
 
 DOCS = {

@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from assistant.answer import NOT_FOUND_PREFIX
-from assistant.config import Settings, load_settings
-from assistant.llm import (
+from assistant.answer.extractive import NOT_FOUND_PREFIX
+from assistant.answer.llm import (
     LLMError,
     build_messages,
     call_chat,
@@ -25,6 +24,7 @@ from assistant.llm import (
     llm_answer,
     llm_enabled,
 )
+from assistant.config import Settings, load_settings
 from assistant.records import Answer, Citation, Hit
 
 TITLE = "青禾县人民政府办公室2021年政府信息公开工作年度报告"

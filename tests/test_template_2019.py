@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.api import Assistant
-from assistant.checks import check_facts
-from assistant.fact_answers import COMPUTED
-from assistant.facts import (
+from assistant.analyse.checks import check_facts
+from assistant.analyse.facts import (
     T3_CARRIED_IN,
     T3_CARRIED_OUT,
     T3_COLUMNS,
@@ -27,6 +25,8 @@ from assistant.facts import (
     t3_template_rows,
     t4_column,
 )
+from assistant.answer.from_tables import COMPUTED
+from assistant.api import Assistant
 from assistant.ingest import ingest_file
 from assistant.records import Fact, Report
 
@@ -274,8 +274,8 @@ def test_altered_cell_descriptions(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def index_2019(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
     """An index of this report and the seed (another 2020 report, of 龙泉市)."""
-    from assistant.build import build_index
     from assistant.config import Settings
+    from assistant.index.build import build_index
 
     folder = tmp_path_factory.mktemp("template-2019")
     corpus = folder / "corpus"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from assistant.errors import AssistantError, IndexCorruptError
-from assistant.vector import FaissVectorStore, load_vector_store, make_vector_store, sidecar_path
+from assistant.index.vector import FaissVectorStore, load_vector_store, make_vector_store, sidecar_path
 
 DIM = 32
 

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from assistant import segment
-from assistant.build import check_manifest, live_build_dir, read_manifest
 from assistant.config import Settings
-from assistant.embed import Encoder, load_encoder
 from assistant.errors import QueryError
-from assistant.keyword import KeywordStore
-from assistant.query import QueryIntent, agency_aliases, understand, validate
+from assistant.index.encoders import Encoder, load_encoder
+from assistant.index.keyword import KeywordStore
+from assistant.index.layout import check_manifest, live_build_dir, read_manifest
+from assistant.index.store import Store
+from assistant.index.vector import VectorStore, load_vector_store
 from assistant.records import Fact, Hit, Passage, Report
-from assistant.store import Store
-from assistant.vector import VectorStore, load_vector_store
+from assistant.search.fusion import rrf, weighted
+from assistant.understand.query import QueryIntent, agency_aliases, understand, validate
 
 CANDIDATES = 50  # how many hits each leg contributes before fusion
-RRF_K = 60
 # Hybrid = min-max normalised dense and BM25 scores mixed half and half. On the 37 answerable eval
 # questions it beat RRF (MRR 0.905 vs 0.838, hit@5 1.00 vs 0.95); weights 0.5-0.6 were best.
 DENSE_WEIGHT = 0.5
@@ -34,30 +33,6 @@ class Filters:
     agency: str | None = None
     section: str | None = None
     report_ids: tuple[str, ...] = ()
-
-
-def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> dict[int, float]:
-    """Reciprocal rank fusion: sum over legs of 1 / (k + rank), ranks from 1."""
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, 1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
-    return scores
-
-
-def weighted(dense: Sequence[tuple[int, float]], keyword: Sequence[tuple[int, float]],
-             dense_weight: float = 0.5) -> dict[int, float]:
-    """Min-max normalised scores of each leg, mixed with dense_weight (the alternative to RRF)."""
-
-    def scaled(leg: Sequence[tuple[int, float]]) -> dict[int, float]:
-        if not leg:
-            return {}
-        low, high = min(s for _, s in leg), max(s for _, s in leg)
-        return {i: (s - low) / (high - low) if high > low else 1.0 for i, s in leg}
-
-    dense_scores, keyword_scores = scaled(dense), scaled(keyword)
-    return {i: dense_weight * dense_scores.get(i, 0.0) + (1 - dense_weight) * keyword_scores.get(i, 0.0)
-            for i in dense_scores.keys() | keyword_scores.keys()}
 
 
 class Retriever:

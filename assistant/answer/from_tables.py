@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from assistant.answer import not_found
-from assistant.checks import FactQuery, format_number, match_fact_question, query_facts, sum_facts
+from assistant.analyse.checks import FactQuery, format_number, match_fact_question, query_facts, sum_facts
+from assistant.answer.extractive import not_found
 from assistant.records import Answer, Citation, Fact, Report
-from assistant.retrieve import Retriever
+from assistant.search.retriever import Retriever
 
 _COMPARE = re.compile(r"比|相比|变化|增加|减少|多了|少了|增长|下降|同比|对比")
 _PERCENT = re.compile(r"百分|%|比例|幅度|增长率|增幅|降幅")

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.embed import ST_PREFIX, ProgressCallback, encode_in_batches
+from assistant.index.encoding import ST_PREFIX, ProgressCallback, encode_in_batches
 from assistant.errors import AssistantError
 
 # Query instruction of the bge-*-zh models (used when the model ships no "query" prompt).

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.errors import AssistantError
-from assistant.ui_text import UPLOAD_TYPES
+from assistant.web.ui_text import UPLOAD_TYPES
 
 
 class UploadError(AssistantError):

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from assistant import segment
-from assistant.evidence import enumerations
+from assistant.answer.evidence import enumerations
 from assistant.records import Commitment, Hit, Passage, Report
-from assistant.retrieve import Filters, Retriever
+from assistant.search.retriever import Filters, Retriever
 
 DONE, PARTLY, UNREPORTED, NO_REPORT = "已落实", "部分落实", "未见说明", "暂无下一年度报告"
 

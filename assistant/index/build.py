@@ -20,7 +20,7 @@ import numpy as np
 
 from assistant import segment
 from assistant.config import Settings
-from assistant.embed import Encoder, load_encoder
+from assistant.index.encoders import Encoder, load_encoder
 from assistant.errors import (
     AssistantError,
     IndexLockedError,
@@ -28,16 +28,14 @@ from assistant.errors import (
     IndexMissingError,
     IngestError,
 )
-from assistant.facts import extract_facts
+from assistant.analyse.facts import extract_facts
 from assistant.ingest import check_size, corpus_files, ingest_file
-from assistant.keyword import KeywordStore
+from assistant.index.keyword import KeywordStore
+from assistant.index.layout import BUILDS_DIR, CURRENT_FILE, FORMAT_VERSION, check_manifest, live_build_dir, read_manifest
 from assistant.records import Fact, Passage, Report
-from assistant.store import EmbeddingCache, Store, text_hash
-from assistant.vector import make_vector_store
+from assistant.index.store import EmbeddingCache, Store, text_hash
+from assistant.index.vector import make_vector_store
 
-FORMAT_VERSION = 1
-CURRENT_FILE = "CURRENT"
-BUILDS_DIR = "builds"
 KEEP_OLD_BUILDS = 1  # builds kept beside the live one, for readers that opened them
 
 # progress(stage, done, total): stage is "解析" (parsing) or "向量化" (embedding)
@@ -65,50 +63,6 @@ class BuildSummary:
             f"未变 {len(self.unchanged)}；失败 {len(self.failures)}；"
             f"共 {self.reports} 份报告、{self.passages} 个段落（新向量化 {self.embedded} 个），"
             f"用时 {self.seconds:.1f} 秒"
-        )
-
-
-# --- reading the live build -----------------------------------------------------------------
-
-
-def live_build_dir(index_dir: Path) -> Path:
-    """The folder of the build being served; IndexMissingError when there is none."""
-    try:
-        name = (index_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
-    except OSError:
-        raise IndexMissingError(index_dir) from None
-    build_dir = index_dir / BUILDS_DIR / name
-    if not name or not build_dir.is_dir():
-        raise IndexMissingError(index_dir)
-    return build_dir
-
-
-def read_manifest(build_dir: Path) -> dict[str, Any]:
-    try:
-        manifest: dict[str, Any] = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise IndexMismatchError(
-            f"索引清单 {build_dir / 'manifest.json'} 无法读取（{err}）。请重新运行 assistant build。"
-        ) from err
-    return manifest
-
-
-def check_manifest(manifest: dict[str, Any], encoder_spec: str | None) -> None:
-    """Refuse an index built by other code or with another encoder than the one configured."""
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"索引格式版本为 {version}，当前程序需要 {FORMAT_VERSION}。请运行 assistant build 重建索引。"
-        )
-    if manifest.get("dictionary_hash") != segment.dictionary_hash():
-        raise IndexMismatchError(
-            "索引建立时使用的分词词典与当前程序不同（关键词检索会不准确）。请运行 assistant build 重建索引。"
-        )
-    built_with = manifest.get("encoder_spec")
-    if encoder_spec is not None and built_with != encoder_spec:
-        raise IndexMismatchError(
-            f"索引由编码器 {built_with} 建立，而当前配置的编码器是 {encoder_spec}。"
-            f"请设置 ASSISTANT_ENCODER={built_with}，或运行 assistant build 用当前编码器重建索引。"
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from assistant.evidence import (
+from assistant.answer.evidence import (
     ENUM_MARK,
     SENTENCE_END,
     Span,

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from assistant import segment
-from assistant.commitments import (
+from assistant.analyse.commitments import (
     NO_REPORT,
     UNREPORTED,
     Part,
@@ -19,9 +19,9 @@ from assistant.commitments import (
     overlaps,
     segments,
 )
-from assistant.query import agency_aliases, find_agency, find_years
 from assistant.records import Answer, Citation, Commitment, Report
-from assistant.retrieve import Retriever
+from assistant.search.retriever import Retriever
+from assistant.understand.query import agency_aliases, find_agency, find_years
 
 _ABOUT_FOLLOW_UP = re.compile(r"落实|兑现|完成|做到|实现了|进展|效果|整改情况|整改了")
 _ABOUT_PLANS = re.compile(r"承诺|改进措施|整改措施|改进情况|下一步|打算|明年|下一年|今后|整改|上年|去年|上一年")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from assistant.facts import (
+from assistant.analyse.facts import (
     T2_ROWS,
     T3_BLOCKS,
     T3_CARRIED_IN,

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from assistant.answer import not_found
+from assistant.answer.evidence import numbers_in
+from assistant.answer.extractive import not_found
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.evidence import numbers_in
 from assistant.records import Answer, Citation, Hit, section_label
 
 NOT_FOUND_MARKER = "未找到"

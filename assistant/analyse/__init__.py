@@ -1,0 +1,1 @@
+"""Build-time analysis: table facts, template checks, commitments."""

@@ -1,0 +1,1 @@
+"""Answers: extractive, from tables, from commitments, optional LLM."""

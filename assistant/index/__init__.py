@@ -1,0 +1,1 @@
+"""Index: build, layout, stores and encoders."""

@@ -1,0 +1,1 @@
+"""Search: the hybrid retriever and score fusion."""

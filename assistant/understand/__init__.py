@@ -1,0 +1,1 @@
+"""Understanding a question: scope, intent and slots."""
