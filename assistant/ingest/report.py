@@ -8,6 +8,8 @@ from typing import Any
 
 from assistant.ingest.blocks import LoadedDocument, SourceTable
 from assistant.ingest.clean import clean_paragraph
+from assistant.ingest.lost_tables import TABLE_SECTIONS as LOST_SECTIONS
+from assistant.ingest.lost_tables import find_lost_tables, section_spans, warning_message
 from assistant.ingest.meta import find_title, find_year, template_version
 from assistant.ingest.passages import RowSpan, build_passages
 from assistant.ingest.sections import build_sections, find_headings
@@ -110,6 +112,12 @@ def build_report(doc: LoadedDocument, *, source_file: str, fmt: str, sha256: str
         title=title, agency=agency, year=year, template_version=template_version(header_texts, year),
         format=fmt, source_file=source_file, sha256=sha256, source_url=overrides.get("source_url"),
     )
+    lost = find_lost_tables(text, excluded)
+    row_spans.extend(RowSpan(None, None, start, end, kind="lost_table")
+                     for table in lost for _, start, end in section_spans(table, sections))
     passages = build_passages(report_id, title, text, sections, row_spans)
-    warnings = _warnings(sections, tables, doc.notes)
+    lost_sections = {LOST_SECTIONS[t.kind] for t in lost}
+    warnings = [w for w in _warnings(sections, tables, doc.notes)
+                if not (w.code == "table_missing" and w.section in lost_sections)]
+    warnings += [ParseWarning("table_unreadable", warning_message(t), LOST_SECTIONS[t.kind]) for t in lost]
     return Report(report_id, meta, text, tuple(sections), tuple(tables), tuple(passages), tuple(warnings))
