@@ -288,7 +288,7 @@ def _rows_t3(grid: _Grid, state: dict[str, str | None],
                 continue
             picked = dict(zip(T3_COLUMNS, tail[-len(T3_COLUMNS):], strict=True))
             labels = [c.text for c in own[: len(own) - len(tail)]]
-            if _sum_verdict([[parse_value(c.text) for c in picked.values()]]) is False:  # position not confirmed
+            if _sum_verdict([[parse_value(c.text) for c in tail[-len(T3_COLUMNS):]]]) is False:  # not confirmed
                 warnings.append(ParseWarning("table_row_unconfirmed",
                                              f"表T3 的行“{' / '.join(labels)}”与表头错位且各列之和不等于总计，未提取", "三"))
                 continue

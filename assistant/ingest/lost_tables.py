@@ -113,6 +113,12 @@ def _by_kind(run: list[_Junction]) -> list[tuple[str, list[_Junction]]]:
     return parts
 
 
+def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where a pattern that may match empty ends, matched at pos."""
+    match = pattern.match(text, pos)
+    return match.end() if match else pos
+
+
 def find_lost_tables(text: str, excluded: list[tuple[int, int]] | None = None) -> list[LostTable]:
     """Runs of template table cells whose numbers are glued together, outside the excluded (readable) spans."""
     found: list[LostTable] = []
@@ -120,13 +126,14 @@ def find_lost_tables(text: str, excluded: list[tuple[int, int]] | None = None) -
         previous: _Junction | None = None
         for kind, cells in _by_kind(run):
             # the text between two tables' cells (a heading, the header row) belongs to the second table
-            start = _LEADING_FIGURE.match(text, previous.end).end() if previous else cells[0].label_start
+            start = _skip(_LEADING_FIGURE, text, previous.end) if previous else cells[0].label_start
             previous = cells[-1]
             glued = max(c.digits for c in cells)
             if len(cells) < MIN_JUNCTIONS and glued < MIN_GLUED_DIGITS:
                 continue
-            end = _TRAILING_UNIT.match(text, cells[-1].end).end()
-            sample = text[max(start, cells[0].start - 16) : min(end, cells[0].end)].strip()
+            end = _skip(_TRAILING_UNIT, text, cells[-1].end)
+            telling = max(cells, key=lambda c: c.digits)  # the most digits run together show the loss best
+            sample = text[max(start, telling.start - 16) : telling.end].strip()
             found.append(LostTable(kind, start, end, sample))
     return found
 
