@@ -189,9 +189,9 @@ class _Grid:
         return c if c is not None and c.row == row and c.col == col else None
 
 
-def _sum_verdict(groups: Iterable[list[float | None]]) -> bool | None:
-    """Whether the last value of each group is the sum of the others, in most groups that hold a non-zero figure;
-    None when no group can tell (a blank, or nothing but zeros)."""
+def _sum_score(groups: Iterable[list[float | None]]) -> tuple[int, int]:
+    """(groups that can tell, groups that pass): a group tells when it is filled and not all zeros, and passes when
+    its last value is the sum of the others."""
     told = passed = 0
     for values in groups:
         if len(values) < 2 or any(v is None for v in values) or not any(values):
@@ -199,20 +199,20 @@ def _sum_verdict(groups: Iterable[list[float | None]]) -> bool | None:
         numbers = [v or 0.0 for v in values]
         told += 1
         passed += abs(sum(numbers[:-1]) - numbers[-1]) < 1e-6
-    return None if told == 0 else passed * 2 >= told
+    return told, passed
 
 
-def _t3_confirms(grid: _Grid, columns: dict[int, str]) -> bool | None:
+def _t3_confirms(grid: _Grid, columns: dict[int, str]) -> tuple[int, int]:
     """The row check of T3: the six applicant columns add up to 总计 (in most rows that can tell)."""
     order = sorted(columns, key=lambda k: T3_COLUMNS.index(columns[k]))
     rows = []
     for r in range(grid.first_data_row(), grid.table.n_rows):
         cells = [grid.value_cell(r, k) for k in order]
         rows.append([parse_value(c.text) if c is not None else None for c in cells])
-    return _sum_verdict(rows)
+    return _sum_score(rows)
 
 
-def _t4_confirms(grid: _Grid, columns: dict[int, str]) -> bool | None:
+def _t4_confirms(grid: _Grid, columns: dict[int, str]) -> tuple[int, int]:
     """The T4 check: each block's 总计 is the sum of the four results before it."""
     by_name = {name: k for k, name in columns.items()}
     groups = []
@@ -221,27 +221,33 @@ def _t4_confirms(grid: _Grid, columns: dict[int, str]) -> bool | None:
             cells = [grid.value_cell(r, by_name[t4_column(block, x)]) if t4_column(block, x) in by_name else None
                      for x in T4_RESULTS]
             groups.append([parse_value(c.text) if c is not None else None for c in cells])
-    return _sum_verdict(groups)
+    return _sum_score(groups)
 
 
-Confirm = Callable[[_Grid, dict[int, str]], "bool | None"]
+Confirm = Callable[[_Grid, dict[int, str]], tuple[int, int]]
 
 
 def _column_map(grid: _Grid, names: Sequence[str], namer: Callable[[list[str]], str | None],
                 confirm: Confirm) -> tuple[dict[int, str], str]:
-    """Data columns of a T3/T4 grid by header words, and how they were confirmed: "header" (the words name every
-    column and no sum contradicts them), "position" (read from the right, confirmed by the sums) or
-    "unconfirmed" (no mapping that the sums support: the table is kept as text only)."""
+    """Data columns of a T3/T4 grid and how they were confirmed by the sums (row cells add up to 总计):
+    "header" (the header words name every column and the sums do not favour another reading), "position" (read
+    from the right: the sums agree with it better than with the header words, or the words name too few columns)
+    or "unconfirmed" (no reading that most sums support: the table is kept as text only)."""
     first = grid.first_data_row()
     by_header = {k: n for k, p in grid.column_paths(first).items() if (n := namer(p))}
     width = grid.table.n_cols
     complete = sorted(by_header.values()) == sorted(names) and all(
         is_value_text(grid.at[(first, k)].text) for k in by_header if (first, k) in grid.at)
-    if complete and confirm(grid, by_header) is not False:
+    told, passed = confirm(grid, by_header) if complete else (0, 0)
+    if complete and passed == told:
         return by_header, "header"
     by_position = dict(zip(range(width - len(names), width), names, strict=True)) if width >= len(names) else {}
-    if by_position and by_position != by_header and confirm(grid, by_position):
-        return by_position, "position"
+    if by_position and by_position != by_header:
+        p_told, p_passed = confirm(grid, by_position)
+        if p_passed * 2 >= p_told > 0 and p_told - p_passed < (told - passed if complete else p_told + 1):
+            return by_position, "position"
+    if complete and passed * 2 >= told:
+        return by_header, "header"  # a few sums fail under every reading: the report's own errors, checked later
     return {}, "unconfirmed"
 
 
@@ -288,7 +294,8 @@ def _rows_t3(grid: _Grid, state: dict[str, str | None],
                 continue
             picked = dict(zip(T3_COLUMNS, tail[-len(T3_COLUMNS):], strict=True))
             labels = [c.text for c in own[: len(own) - len(tail)]]
-            if _sum_verdict([[parse_value(c.text) for c in tail[-len(T3_COLUMNS):]]]) is False:  # not confirmed
+            told, passed = _sum_score([[parse_value(c.text) for c in tail[-len(T3_COLUMNS):]]])
+            if told > passed:  # read by position, and the row's sum does not confirm it
                 warnings.append(ParseWarning("table_row_unconfirmed",
                                              f"表T3 的行“{' / '.join(labels)}”与表头错位且各列之和不等于总计，未提取", "三"))
                 continue

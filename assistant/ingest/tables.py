@@ -198,8 +198,8 @@ def split_statutory(table: SourceTable) -> list[SourceTable]:
     for r in range(table.n_rows):
         texts = [c.text for c in starting.get(r, []) if c.text]
         figures = any(is_number(t) for t in texts)
-        kind = None if figures else _row_kind(texts)
-        if kind is not None and current is not None and kind != current and seen_figures:
+        kind = _row_kind(texts)
+        if not figures and kind is not None and current is not None and kind != current and seen_figures:
             cuts.append(r)
             seen_figures = False
         current = kind or current
