@@ -21,7 +21,14 @@ from assistant.analyse.crosschecks import (
     prose_checks,
     year_to_year,
 )
-from assistant.analyse.facts import T3_COLUMNS, T4_BLOCKS, T4_RESULTS, extract_facts, t3_template_rows, t4_column
+from assistant.analyse.facts import (
+    T3_COLUMNS,
+    T4_BLOCKS,
+    T4_RESULTS,
+    extract_facts,
+    t3_template_rows,
+    t4_column,
+)
 from assistant.api import Assistant
 from assistant.ingest import ingest_file
 from assistant.ingest.blocks import MAX_GRID_COLUMNS
