@@ -349,3 +349,72 @@ def test_assistant_exposes_table_checks_and_cross_checks(real: dict[str, tuple[R
     checks = assistant.table_checks()
     assert len(checks) == 3 * len(reports)
     assert {c.status for c in checks if c.report_title.startswith("平潭综合实验区2021")} == {"lost"}
+
+
+def _t3_pdf(target: Path, values: list[list[int | None]], version: str = "2021") -> None:
+    """A PDF of a real T3 as printed: header words over two or three lines, spans, split by a page break."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    small = ParagraphStyle("cell", fontName="STSong-Light", fontSize=7, leading=9)
+    body = ParagraphStyle("body", fontName="STSong-Light", fontSize=10, leading=14)
+
+    def p(text: str) -> Paragraph:
+        return Paragraph(text, small)
+
+    rows: list[list[Any]] = [
+        [p("（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）"), "", "", p("申请人情况")] + [""] * 6,
+        ["", "", "", p("自然<br/>人"), p("法人或其他组织"), "", "", "", "", p("总<br/>计")],
+        ["", "", "", "", p("商业<br/>企业"), p("科研<br/>机构"), p("社会<br/>公益<br/>组织"), p("法律<br/>服务<br/>机构"),
+         p("其<br/>他"), ""],
+    ]
+    spans = [((0, 0), (2, 2)), ((3, 0), (9, 0)), ((3, 1), (3, 2)), ((4, 1), (8, 1)), ((9, 1), (9, 2))]
+    paths = t3_template_rows(version)
+    results = [i for i, path in enumerate(paths) if len(path) > 1]
+    for i, (path, row) in enumerate(zip(paths, values, strict=True)):
+        r = len(rows)
+        cells = ["" if v is None else str(v) for v in row]
+        if len(path) == 1:
+            rows.append([p(path[0]), "", "", *cells])
+            spans.append(((0, r), (2, r)))
+            continue
+        siblings = [j for j, q in enumerate(paths) if q[:2] == path[:2]]
+        lead = p(path[0]) if i == results[0] else ""
+        if i == results[0]:
+            spans.append(((0, r), (0, r + len(results) - 1)))
+        if len(path) == 2:
+            rows.append([lead, p(path[1]), "", *cells])
+            spans.append(((1, r), (2, r)))
+        else:
+            rows.append([lead, p(path[1]) if i == siblings[0] else "", p(path[2]), *cells])
+            if i == siblings[0]:
+                spans.append(((1, r), (1, r + len(siblings) - 1)))
+    table = Table(rows, colWidths=[40, 60, 120] + [38] * 7)
+    style = [("FONT", (0, 0), (-1, -1), "STSong-Light", 7), ("GRID", (0, 0), (-1, -1), 0.5, "black"),
+             ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]
+    table.setStyle(TableStyle(style + [("SPAN", a, b) for a, b in spans]))
+    story = [Paragraph("三、收到和处理政府信息公开申请情况", body), Spacer(1, 560), table,
+             Paragraph("四、政府信息公开行政复议、行政诉讼情况", body)]
+    SimpleDocTemplate(str(target), pagesize=A4).build(story)
+
+
+def test_pdf_t3_across_a_page_break_with_headers_over_several_lines(tmp_path: Path) -> None:
+    import pdfplumber
+
+    expected = EXPECTED["pingtan-2024.html"]
+    path = tmp_path / "t3.pdf"
+    _t3_pdf(path, expected["t3"])
+    with pdfplumber.open(path) as pdf:
+        assert len(pdf.pages) == 2 and "社会" in (pdf.pages[0].extract_text() or "")  # the table starts on page 1
+    report = ingest_file(path)
+    facts, warnings = extract_facts(report)
+    t3 = _cells(facts, "T3")
+    for path_, row in zip(t3_template_rows("2021"), expected["t3"], strict=True):
+        assert [t3[(path_, c)].value for c in T3_COLUMNS] == row, path_
+    assert not [w for w in warnings if w.code in ("table_unconfirmed", "table_row_unconfirmed")]
+    [check] = [c for c in table_checks(report, facts, warnings)[0] if c.table == "T3"]
+    assert check.status == "checked" and check.identities_failed == 0
