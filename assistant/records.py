@@ -109,7 +109,7 @@ class Passage:
     end: int
     text: str  # == cleaned_text[start:end]
     heading_path: tuple[str, ...]  # (report title, section title)
-    kind: str = "text"  # "text" or "table_row"
+    kind: str = "text"  # "text", "table_row" or "lost_table" (run-together cells: never a source of numbers)
     table_id: str | None = None
     table_row: int | None = None
 

@@ -418,3 +418,21 @@ def test_pdf_t3_across_a_page_break_with_headers_over_several_lines(tmp_path: Pa
     assert not [w for w in warnings if w.code in ("table_unconfirmed", "table_row_unconfirmed")]
     [check] = [c for c in table_checks(report, facts, warnings)[0] if c.table == "T3"]
     assert check.status == "checked" and check.identities_failed == 0
+
+
+def test_t2_in_one_table_with_sub_headers(real: dict[str, tuple[Report, list[Fact]]]) -> None:
+    """上海 2019: T2 is one <table> whose 第二十条 blocks each bring their own header row and colspans."""
+    facts = [f for f in real[SHANGHAI][1] if f.table == "T2"]
+    got = {(f.row_path[-1], f.column): (f.value, f.unit) for f in facts}
+    zero = (0.0, "件")
+    expected = {
+        ("规章", "本年新制作数量"): (13.0, "件"), ("规章", "本年新公开数量"): (13.0, "件"),
+        ("规章", "对外公开总数量"): (524.0, "件"),
+        ("规范性文件", "本年新制作数量"): (60.0, "件"), ("规范性文件", "本年新公开数量"): (60.0, "件"),
+        ("规范性文件", "对外公开总数量"): (368.0, "件"),
+        **{(row, column): zero for row in ("行政许可", "其他对外管理服务事项", "行政处罚", "行政强制")
+           for column in ("上一年项目数量", "本年增/减", "处理决定数量")},
+        ("行政事业性收费", "上一年项目数量"): zero, ("行政事业性收费", "本年增/减"): zero,
+        ("政府集中采购", "采购项目数量"): (6.0, "件"), ("政府集中采购", "采购总金额"): (251000.0, "元"),  # printed 元
+    }
+    assert got == expected

@@ -333,7 +333,15 @@ def _rows_t2(grid: _Grid) -> Iterable[tuple[tuple[str, ...], str, TableCell, str
             for c in cells[1:]:
                 if c.col in headers:
                     column, money = headers[c.col]
-                    yield (row[0], name), column, c, "万元" if money or column in MONEY_COLUMNS else "件"
+                    yield (row[0], name), column, c, _t2_unit(c.text, column, money)
+
+
+def _t2_unit(text: str, column: str, money_header: bool) -> str:
+    """件 for counts; for amounts 万元 (the template's unit) unless the cell itself says 元 ("251000元")."""
+    printed = normalize(text)
+    if printed.endswith("元") and not printed.endswith("万元"):
+        return "元"
+    return "万元" if money_header or column in MONEY_COLUMNS else "件"
 
 
 def extract_facts(report: Report) -> tuple[list[Fact], list[ParseWarning]]:
