@@ -436,3 +436,47 @@ def test_t2_in_one_table_with_sub_headers(real: dict[str, tuple[Report, list[Fac
         ("政府集中采购", "采购项目数量"): (6.0, "件"), ("政府集中采购", "采购总金额"): (251000.0, "元"),  # printed 元
     }
     assert got == expected
+
+
+def test_check_command_reports_tables_violations_and_discrepancies(
+        real: dict[str, tuple[Report, list[Fact]]], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant import cli
+
+    reports = [r for r, _ in real.values()]
+    facts = [f for _, fs in real.values() for f in fs]
+    monkeypatch.setattr(cli, "_open_assistant", lambda args: Assistant(_Index(reports, facts)))  # type: ignore[arg-type]
+    assert cli.main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "表三【未填写】" in out and "表三【无法读取】" in out and "表三【已核对，相符】" in out
+    assert "正文与表格、上下年度之间不一致（4 处）" in out and "均获维持" in out
+    assert "未能（完全）核对表格的报告（4 份）" in out
+    assert "平潭综合实验区2021年度政府信息公开工作年度报告：表二无法读取；表三无法读取；表四无法读取" in out
+    assert cli.main(["check", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"tables", "violations", "discrepancies"}
+    assert len(data["discrepancies"]) == 4 and len(data["tables"]) == 3 * len(reports)
+
+
+def test_header_words_stacked_over_several_cells(real: dict[str, tuple[Report, list[Fact]]]) -> None:
+    """A T3 header whose words sit in two or three stacked cells ("社会公益" / "组织", "法律" / "服务" / "机构"),
+    as a PDF grid with rules between the lines gives them: mapped by the joined words, not by position."""
+    from test_facts import make_report, make_table
+
+    expected = EXPECTED["pingtan-2024.html"]["t3"]
+    header = [
+        [("", 4, 3), ("申请人情况", 1, 7)],
+        [("自然人", 3, 1), ("法人或其他组织", 1, 5), ("总计", 3, 1)],
+        [("商业", 1, 1), ("科研", 1, 1), ("社会公益", 1, 1), ("法律", 1, 1), ("其他", 2, 1)],
+        ["企业", "机构", "组织", "服务机构"],
+    ]
+    body: list[list[Any]] = []
+    for path, row in zip(t3_template_rows("2021"), expected, strict=True):
+        labels: list[Any] = [(path[0], 1, 3)] if len(path) == 1 else [
+            (path[0], 1, 1), (path[1], 1, 1 if len(path) == 3 else 2), *path[2:]]
+        body.append([*labels, *[str(v) for v in row]])
+    facts, warnings = extract_facts(make_report(make_table(header + body)))
+    assert not {w.code for w in warnings} & {"table_columns_by_position", "table_unconfirmed"}
+    t3 = _cells(facts, "T3")
+    for path, row in zip(t3_template_rows("2021"), expected, strict=True):
+        assert [t3[(path, c)].value for c in T3_COLUMNS] == row

@@ -132,8 +132,16 @@ def _t3_row(labels: list[str], block: str | None) -> tuple[tuple[str, ...] | Non
 
 
 def _t3_column(path: list[str]) -> str | None:
-    leaf = normalize(path[-1]).replace("法人或其他组织", "") if path else ""
-    return next((c for c, k in zip(T3_COLUMNS, T3_COLUMN_KEYS, strict=True) if _key(k, leaf)), None)
+    """The applicant column a header path names; a header word printed over two or three stacked cells
+    ("社会公益" over "组织") is read joined."""
+    for size in (1, 2, 3):
+        if len(path) < size:
+            break
+        leaf = normalize("".join(path[-size:])).replace("法人或其他组织", "")
+        found = next((c for c, k in zip(T3_COLUMNS, T3_COLUMN_KEYS, strict=True) if _key(k, leaf)), None)
+        if found:
+            return found
+    return None
 
 
 def _t4_column(path: list[str]) -> str | None:

@@ -151,5 +151,5 @@ def section_spans(lost: LostTable, sections: list[Section]) -> list[tuple[str, i
 def warning_message(lost: LostTable) -> str:
     """The Chinese warning for a lost table."""
     section = TABLE_SECTIONS[lost.kind]
-    return (f"第{section}部分的表格（表{lost.kind[1]}）在文本中单元格连在一起（如“{lost.sample}”），"
+    return (f"第{section}部分的表格（表{section}）在文本中单元格连在一起（如“{lost.sample}”），"
             "无法读取各单元格；其中的数字不会用于回答，请改用原网页或 PDF/DOCX 版本")
