@@ -291,9 +291,13 @@ def _passage(text: str) -> Passage:
     ("全年共审查公文512件，其中确定为主动公开371件、依申请公开98件、不予公开43件。", []),
     ("全年有7件申请因征询第三方意见延长答复期限。", []),
     ("2022年收到的申请较上年增加15件。", []),
+    ("全区累计处理政府信息依申请公开92件，其中本年度新接收91件，2020年结转办理1件。",
+     [("本年新收申请数", 91), ("上年结转申请数", 1)]),
+    ("全年收到依申请公开事项94件，当年办结91件，结转2022年办理3件。",
+     [("本年新收申请数", 94), ("办结（答复）申请数", 91), ("结转下年度继续办理数", 3)]),
 ])
 def test_prose_figures_are_found_in_their_paraphrases(text: str, expected: list[tuple[str, int]]) -> None:
-    found = find_statements(_passage(text), load_data())
+    found = find_statements(_passage(text), load_data(), 2021)
     assert [(s.figure.name, s.value) for s in found] == [(name, float(v)) for name, v in expected]
 
 

@@ -63,6 +63,8 @@ class CrossCheckData:
     percent_bases: tuple[CellRef, ...]
     percent_tolerance: float
     figures: tuple[Figure, ...]
+    carried_cue: str
+    carried_earlier: str
     upheld_cues: tuple[str, ...]
     not_upheld: tuple[str, ...]
     review_words: tuple[str, ...]
@@ -115,6 +117,10 @@ def parse_data(raw: dict[str, Any]) -> CrossCheckData:
         figures.append(Figure(name, cues, _words(entry, "needs", where, required=False), alternatives))
     if not figures:
         raise CrossCheckDataError("crosscheck.toml：没有任何 [[figure]]")
+    carried = raw.get("carried")
+    names = {f.name for f in figures}
+    if not isinstance(carried, dict) or carried.get("cue") not in seen or carried.get("earlier") not in names:
+        raise CrossCheckDataError("[carried]：cue 应为某个 [[figure]] 的提示词，earlier 应为某个 [[figure]] 的 name")
     upheld = raw.get("upheld")
     if not isinstance(upheld, dict):
         raise CrossCheckDataError("crosscheck.toml：缺少 [upheld]")
@@ -130,6 +136,7 @@ def parse_data(raw: dict[str, Any]) -> CrossCheckData:
         skip_sentence_words=_words(raw, "skip_sentence_words", "crosscheck.toml", required=False),
         percent_bases=tuple(parse_cell(c) for c in _words(raw, "percent_bases", "crosscheck.toml")),
         percent_tolerance=float(tolerance), figures=tuple(figures),
+        carried_cue=carried["cue"], carried_earlier=carried["earlier"],
         upheld_cues=_words(upheld, "cues", "[upheld]"), not_upheld=not_upheld,
         review_words=_words(upheld, "review_words", "[upheld]"),
         litigation_words=_words(upheld, "litigation_words", "[upheld]"),
@@ -214,8 +221,12 @@ def _best_cue(text: str, cues: Iterable[str], before: bool, gap: int) -> str | N
     return best[2] if best else None
 
 
-def find_statements(passage: Passage, data: CrossCheckData) -> list[Statement]:
-    """The figures one prose passage states ("共受理政府信息公开申请859件")."""
+_YEAR = re.compile(r"((?:19|20)\d{2})年")
+
+
+def find_statements(passage: Passage, data: CrossCheckData, year: int | None = None) -> list[Statement]:
+    """The figures one prose passage states ("共受理政府信息公开申请859件"); year is the report's (it tells
+    "2020年结转" carried in from "结转2023年" carried forward)."""
     number = re.compile(rf"(\d[\d,]*)\s*(?:{'|'.join(map(re.escape, data.units))})")
     cues = [c for f in data.figures for c in f.cues]
     found: list[Statement] = []
@@ -234,6 +245,8 @@ def find_statements(passage: Passage, data: CrossCheckData) -> list[Statement]:
                 if cue is None:
                     continue
                 figure = data.figure_of(cue)
+                if cue == data.carried_cue and year and any(int(y) < year for y in _YEAR.findall(text)):
+                    figure = next(f for f in data.figures if f.name == data.carried_earlier)
                 if figure.needs and not any(w in sentence.group() for w in figure.needs):
                     continue
                 unit_end = clause.start() + m.end()
@@ -349,7 +362,7 @@ def prose_checks(report: Report, facts: Sequence[Fact], data: CrossCheckData | N
     for passage in report.passages:
         if passage.kind != "text":
             continue
-        for statement in find_statements(passage, data):
+        for statement in find_statements(passage, data, report.meta.year):
             out += _check_statement(report, statement, own, data)
         out += _upheld(report, passage, own, data)
     return out
