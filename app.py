@@ -298,8 +298,10 @@ FACT_LABELS = {"agency": "机关", "year": "年度", "table": "表", "row": "行
 
 def report_extras_hook(assistant: Assistant, report: Report, reports: list[Report]) -> None:
     """Table facts of the chosen report, its arithmetic check results, CSV, and a row across years."""
-    st.subheader("表格数据（T2/T3/T4）")
     facts = [f for f in assistant.retriever.facts if f.report_id == report.report_id]
+    if not facts and ui.tables_lost(report):
+        return  # the note above the report's text already says that its tables are missing
+    st.subheader("表格数据（T2/T3/T4）")
     problems = [v for v in assistant.violations() if v.report_id == report.report_id]
     if problems:
         for v in problems:
@@ -307,8 +309,7 @@ def report_extras_hook(assistant: Assistant, report: Report, reports: list[Repor
     elif facts:
         st.success("表格数据符合模板的勾稽关系。")
     if not facts:
-        if not ui.tables_lost(report):  # otherwise the note above the text already says so
-            st.info("该报告没有可提取的表格数据（表格无法识别）。")
+        st.info("该报告没有可提取的表格数据（表格无法识别）。")
         return
     rows = [{FACT_LABELS[k]: ui.plain_value(v) for k, v in fact_row(f).items()} for f in facts]
     st.dataframe(rows, hide_index=True)
@@ -326,6 +327,7 @@ def report_extras_hook(assistant: Assistant, report: Report, reports: list[Repor
                   and f.value is not None}
         if len(series) < 2:
             st.caption("只有一个年度的数据，无法比较。")
+            return
         st.vega_lite_chart(
             {"年度": [str(y) for y in sorted(series)], "数值": [ui.plain_value(series[y]) for y in sorted(series)]},
             ui.year_bar_spec("年度", "数值"),

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as hst
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 from assistant.analyse.checks import FACT_FIELDS, fact_row
@@ -436,8 +437,7 @@ def test_reports_page_shows_table_facts_and_checks(app: AppTest) -> None:
     assert list(new_requests["原文"]) == ["63"]
     assert any("符合模板的勾稽关系" in m.value for m in app.success)
     assert any(b.label == "下载 CSV" for b in app.get("download_button"))
-    chart = json.loads(app.get("vega_lite_chart")[0].proto.spec)
-    assert chart["encoding"]["x"]["axis"]["labelAngle"] == 0  # year labels written horizontally
+    assert not app.get("vega_lite_chart") and any("只有一个年度" in c.value for c in app.caption)  # nothing to compare
     choice.select_index(choice.options.index(SEED_TITLE)).run()
     assert not app.info and len(app.warning) == 1  # the lost tables are said once, not again below the text
 
@@ -473,6 +473,17 @@ def test_commitment_evidence_headings_are_escaped_once(monkeypatch: pytest.Monke
         assert "\\\\" not in heading, heading  # "1\\." would show as "1\." in the page
         assert re.match(r"\*\*\d+\\\. ", heading), heading
         assert _unescape(heading.strip("*")).split(" ")[0].rstrip(".").isdigit()
+
+
+def test_reports_page_compares_a_cell_across_years(monkeypatch: pytest.MonkeyPatch, qinghe_pair: BuiltIndex) -> None:
+    _point_at(monkeypatch, qinghe_pair)
+    at = _go(AppTest.from_file(APP, default_timeout=120).run(), ui.PAGE_REPORTS)
+    chart = at.get("vega_lite_chart")[0].proto
+    spec = json.loads(chart.spec)
+    assert spec["encoding"]["x"]["axis"]["labelAngle"] == 0  # year labels written horizontally
+    bars = convert_arrow_bytes_to_pandas_df(chart.data.data)
+    assert list(bars["年度"]) == ["2021", "2022"] and bars["数值"].notna().all()
+    assert "只有一个年度" not in " ".join(c.value for c in at.caption)
 
 
 def test_admin_page_explains_how_to_enable_it(app: AppTest) -> None:
