@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import math
 from pathlib import Path
 from typing import Any
@@ -77,7 +75,10 @@ def sidebar_filters(assistant: Assistant) -> tuple[str | None, int | None]:
     agency = _select("机关", [ui.ALL_AGENCIES, *agencies], "filter_agency")
     year = _select("年度", [ui.ALL_YEARS, *years], "filter_year",
                    format_func=lambda y: y if y == ui.ALL_YEARS else f"{y}年")
-    st.sidebar.caption(f"已收录 {len(reports)} 份报告 · 索引版本 {assistant.build_id}")
+    st.sidebar.caption(ui.index_caption(len(reports), assistant.retriever.manifest.get("built_at")))
+    with st.sidebar.expander(ui.STAFF_INDEX_HEADING):
+        st.caption(ui.escape_markdown(f"索引版本：{assistant.build_id}"))
+        st.caption(ui.escape_markdown(f"编码器：{assistant.retriever.manifest.get('encoder_id', '未知')}"))
     return (None if agency == ui.ALL_AGENCIES else agency), (None if year == ui.ALL_YEARS else int(year))
 
 
@@ -131,7 +132,7 @@ def hit_label(hit: Hit) -> str:
 
 
 def render_hit_body(hit: Hit, terms: tuple[str, ...], settings: Settings, key: str) -> None:
-    st.caption(ui.escape_markdown(f"机关：{hit.agency or '未识别'}　相关度：{hit.score:.4f}"))
+    st.caption(ui.escape_markdown(f"机关：{hit.agency or '未识别'}"))
     st.markdown(ui.highlight(hit.text, terms))
     render_source(hit.source_url, hit.source_file, settings, key)
 
@@ -139,14 +140,23 @@ def render_hit_body(hit: Hit, terms: tuple[str, ...], settings: Settings, key: s
 # --- 问答 -----------------------------------------------------------------------------------
 
 
-def ask(assistant: Assistant, question: str, history: list[ui.ChatTurn], filters: Filters | None) -> ui.ChatTurn:
+def ask(
+    assistant: Assistant, question: str, history: list[ui.ChatTurn], filters: Filters | None, note: str | None = None,
+) -> ui.ChatTurn:
     previous = [t.answer for t in history if t.answer is not None]
     terms = tuple(ui.highlight_terms(question))
     try:
         answer = assistant.ask(question, history=previous, filters=filters)
     except AssistantError as err:
-        return ui.ChatTurn(question=question, error=str(err), terms=terms)
-    return ui.ChatTurn(question=question, answer=answer, terms=terms)
+        return ui.ChatTurn(question=question, error=str(err), terms=terms, note=note)
+    return ui.ChatTurn(question=question, answer=answer, terms=terms, note=note)
+
+
+def render_question(turn_question: str, note: str | None) -> None:
+    with st.chat_message("user"):
+        st.markdown(ui.escape_markdown(turn_question))
+        if note:
+            st.caption(ui.escape_markdown(note))
 
 
 def render_answer(index: int, turn: ui.ChatTurn, settings: Settings) -> None:
@@ -195,12 +205,13 @@ def page_chat(assistant: Assistant, settings: Settings, agency: str | None, year
     if caption:
         st.caption(caption)
     for index, turn in enumerate(turns):
-        with st.chat_message("user"):
-            st.markdown(ui.escape_markdown(turn.question))
+        render_question(turn.question, turn.note)
         with st.chat_message("assistant"):
             render_answer(index, turn, settings)
-    typed = st.chat_input(ui.CHAT_PLACEHOLDER, key="chat_input", max_chars=settings.max_query_chars)
-    question = typed or st.session_state.pop("pending_question", None)
+    # no max_chars: the browser would silently drop the rest of a long paste; it is cut below, with a note
+    typed = st.chat_input(ui.CHAT_PLACEHOLDER, key="chat_input")
+    question, note = ui.clip_question(typed or st.session_state.pop("pending_question", None) or "",
+                                      settings.max_query_chars)
     if not turns and not question:
         st.markdown(ui.CHAT_INTRO)
         st.markdown("**试试这些问题：**")
@@ -210,11 +221,10 @@ def page_chat(assistant: Assistant, settings: Settings, agency: str | None, year
     if not question:
         return
     filters = Filters(years=(year,) if year else (), agency=agency) if (agency or year) else None
-    with st.chat_message("user"):
-        st.markdown(ui.escape_markdown(question))
+    render_question(question, note)
     with st.chat_message("assistant"):
         with st.spinner("正在查找报告…"):
-            turn = ask(assistant, question, turns, filters)
+            turn = ask(assistant, question, turns, filters, note)
         render_answer(len(turns), turn, settings)
     turns.append(turn)
 
@@ -240,9 +250,12 @@ def page_search(assistant: Assistant, settings: Settings, agency: str | None, ye
     if not query.strip():
         st.info("输入检索内容后按回车。")
         return
+    query, note = ui.clip_question(query, settings.max_query_chars)
+    if note:
+        st.caption(ui.escape_markdown(note))
     try:
         hits = cached_search(
-            assistant.build_id, query.strip(), int(k), year, agency,
+            assistant.build_id, query, int(k), year, agency,
             None if section == ui.ALL_SECTIONS else section, ui.SEARCH_MODES[mode_label], _assistant=assistant,
         )
     except AssistantError as err:
@@ -285,8 +298,10 @@ FACT_LABELS = {"agency": "机关", "year": "年度", "table": "表", "row": "行
 
 def report_extras_hook(assistant: Assistant, report: Report, reports: list[Report]) -> None:
     """Table facts of the chosen report, its arithmetic check results, CSV, and a row across years."""
-    st.subheader("表格数据（T2/T3/T4）")
     facts = [f for f in assistant.retriever.facts if f.report_id == report.report_id]
+    if not facts and ui.tables_lost(report):
+        return  # the note above the report's text already says that its tables are missing
+    st.subheader("表格数据（T2/T3/T4）")
     problems = [v for v in assistant.violations() if v.report_id == report.report_id]
     if problems:
         for v in problems:
@@ -294,15 +309,12 @@ def report_extras_hook(assistant: Assistant, report: Report, reports: list[Repor
     elif facts:
         st.success("表格数据符合模板的勾稽关系。")
     if not facts:
-        st.info("该报告没有可提取的表格数据（表格缺失或无法识别）。")
+        st.info("该报告没有可提取的表格数据（表格无法识别）。")
         return
-    rows = [{FACT_LABELS[k]: v for k, v in fact_row(f).items()} for f in facts]
+    rows = [{FACT_LABELS[k]: ui.plain_value(v) for k, v in fact_row(f).items()} for f in facts]
     st.dataframe(rows, hide_index=True)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[FACT_LABELS[k] for k in FACT_FIELDS])
-    writer.writeheader()
-    writer.writerows(rows)
-    st.download_button("下载 CSV", buffer.getvalue().encode("utf-8-sig"), file_name=f"{report.report_id}-facts.csv",
+    data = ui.csv_bytes(rows, [FACT_LABELS[k] for k in FACT_FIELDS])
+    st.download_button("下载 CSV", data, file_name=f"{report.report_id}-facts.csv",
                        mime="text/csv", key=f"facts-csv-{report.report_id}")
     st.markdown("**历年对比**（同一机关各年度的同一格）")
     cells = sorted({(f.table, " › ".join(f.row_path), f.column) for f in facts})
@@ -315,8 +327,11 @@ def report_extras_hook(assistant: Assistant, report: Report, reports: list[Repor
                   and f.value is not None}
         if len(series) < 2:
             st.caption("只有一个年度的数据，无法比较。")
-        st.bar_chart({"年度": [str(y) for y in sorted(series)], "数值": [series[y] for y in sorted(series)]},
-                     x="年度", y="数值")
+            return
+        st.vega_lite_chart(
+            {"年度": [str(y) for y in sorted(series)], "数值": [ui.plain_value(series[y]) for y in sorted(series)]},
+            ui.year_bar_spec("年度", "数值"),
+        )
 
 
 def page_reports(assistant: Assistant, settings: Settings, agency: str | None, year: int | None) -> None:
@@ -342,8 +357,9 @@ def page_reports(assistant: Assistant, settings: Settings, agency: str | None, y
         f"模板：{meta.template_version or '未识别'}　文件：{Path(meta.source_file).name}"
     ))
     render_source(meta.source_url, meta.source_file, settings, key=f"report-src-{report.report_id}")
-    for warning in report.warnings:
-        st.warning(ui.escape_markdown(warning.message))
+    notes = ui.report_notes(report)
+    if notes:
+        st.warning("  \n".join(ui.escape_markdown(n) for n in notes))
     render_report_text(report)
     report_extras_hook(assistant, report, reports)
 
@@ -375,7 +391,7 @@ def page_commitments(assistant: Assistant, settings: Settings, agency: str | Non
                     st.caption("下一年度报告尚未收录，无法判断落实情况。" if c.status == "暂无下一年度报告"
                                else "下一年度报告中没有找到相关说明。")
                 for hit in c.evidence:
-                    st.markdown(f"**{ui.escape_markdown(hit_label(hit))}**")
+                    st.markdown(f"**{hit_label(hit)}**")  # hit_label is escaped already
                     st.markdown(ui.escape_markdown(hit.text))
         problems = [p for p in records if p.kind == "problem" and p.report_id == report_id]
         if problems:
@@ -398,6 +414,7 @@ def admin_login(settings: Settings) -> bool:
         return True
     with st.form("admin_login", clear_on_submit=True):
         typed = st.text_input("管理员密码", type="password", key="admin_password")
+        st.caption(ui.LOGIN_HINT)
         submitted = st.form_submit_button("登录")
     if submitted:
         if hmac.compare_digest(typed.encode("utf-8"), password.encode("utf-8")):
@@ -477,14 +494,19 @@ def page_admin(settings: Settings, assistant: Assistant | None) -> None:
         f"支持 {'、'.join('.' + t for t in ui.UPLOAD_TYPES)}，每个文件不超过 {settings.max_file_mb:g} MB。"
         f"文件保存到报告目录 {ui.escape_markdown(str(settings.corpus_dir))}，重建索引后才能被检索。"
     )
+    # a new key empties the uploader: each file's outcome is listed below it, rejected files are not left in it
+    round_ = st.session_state.setdefault("uploader_round", 0)
     uploads = st.file_uploader(
-        "选择报告文件", type=list(ui.UPLOAD_TYPES), accept_multiple_files=True, key="uploader",
+        "选择报告文件", type=list(ui.UPLOAD_TYPES), accept_multiple_files=True, key=f"uploader-{round_}",
         max_upload_size=max(1, math.ceil(settings.max_file_mb)),
     )
     results: dict[str, dict[str, Any]] = st.session_state.setdefault("upload_results", {})
-    for upload in uploads or []:
-        if upload.file_id not in results:
-            results[upload.file_id] = process_upload(settings, upload.name, upload.getvalue())
+    if uploads:
+        for upload in uploads:
+            if upload.file_id not in results:
+                results[upload.file_id] = process_upload(settings, upload.name, upload.getvalue())
+        st.session_state["uploader_round"] = round_ + 1
+        st.rerun()
     for result in results.values():
         render_upload_result(result)
     with st.expander("报告目录中的文件"):
@@ -529,6 +551,7 @@ PAGES = {
 def main() -> None:
     st.set_page_config(page_title=ui.APP_TITLE, page_icon="📑", layout="wide")
     settings = load_settings()
+    st.html(ui.chrome_css(settings.max_file_mb))
     st.sidebar.title(ui.APP_TITLE)
     page = st.sidebar.radio("页面", ui.PAGES, key="page", label_visibility="collapsed")
     assistant, problem = current_assistant(settings)

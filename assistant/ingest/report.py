@@ -74,7 +74,7 @@ def _warnings(sections: list[Section], tables: list[Table], notes: list[str]) ->
         elif key in TABLE_SECTIONS and not any(t.section == key for t in tables):
             state = "内容为空" if section.empty else "没有表格"
             warnings.append(
-                ParseWarning("table_missing", f"第{key}部分{state}，表格缺失（table missing）", key)
+                ParseWarning("table_missing", f"第{key}部分{state}，表格缺失", key)
             )
     return warnings
 
