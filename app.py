@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import hmac
 import io
 import math
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from assistant.ingest import ingest_file
 from assistant.records import SECTION_KEYS, Citation, Hit, Report
 from assistant.search.retriever import Filters
 from assistant.web import ui_text as ui
+from assistant.web.admin_auth import ADMIN_LOGIN_NOTICE, client_id, shared_throttle
 from assistant.web.jobs import BuildJob
 from assistant.web.uploads import save_upload
 
@@ -391,19 +392,30 @@ def _password_token(password: str) -> str:
     return hashlib.sha256(password.encode("utf-8")).hexdigest()
 
 
+def _client() -> str:
+    """This visitor's address as Streamlit sees it (socket peer, else forwarding headers)."""
+    try:
+        return client_id(st.context.ip_address, dict(st.context.headers))
+    except Exception:  # no request context (e.g. some test runners): the session and overall limits still hold
+        return client_id(None)
+
+
 def admin_login(settings: Settings) -> bool:
     """True when this session is logged in with the current password; otherwise shows the login form."""
     password = settings.admin_password or ""
     if st.session_state.get("admin_token") == _password_token(password):
         return True
+    session = st.session_state.setdefault("admin_session", secrets.token_hex(8))
+    st.caption(ADMIN_LOGIN_NOTICE)
     with st.form("admin_login", clear_on_submit=True):
         typed = st.text_input("管理员密码", type="password", key="admin_password")
         submitted = st.form_submit_button("登录")
     if submitted:
-        if hmac.compare_digest(typed.encode("utf-8"), password.encode("utf-8")):
+        result = shared_throttle(str(settings.index_dir)).attempt(typed, password, session, _client())
+        if result.ok:
             st.session_state["admin_token"] = _password_token(password)
             st.rerun()
-        st.error("密码错误。")
+        st.error(result.message())
     return False
 
 
