@@ -256,3 +256,70 @@ def test_page_checks_three_of_thirty_wrong_passwords_sent_within_one_second(
         clock.advance(1 / 30)
     assert throttle.checks == 3
     assert "尝试过于频繁" in at.error[0].value
+
+
+# --- removing and replacing reports on the page ------------------------------------------------
+
+
+@pytest.fixture
+def indexed(tmp_path: Path, request: pytest.FixtureRequest) -> Folders:
+    """The seed and one sample, built; embeddings cached across runs like tests/test_app.py."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+    shutil.copy(SAMPLES / "qinghe-county-2021.html", corpus / "qinghe-county-2021.html")
+    cache_plugin = getattr(request.config, "cache", None)
+    cache = Path(cache_plugin.mkdir("app-test-embeddings")) if cache_plugin else tmp_path / "cache"
+    folders = Folders(corpus, tmp_path / "index", cache)
+    settings = Settings(corpus_dir=corpus, index_dir=folders.index_dir, cache_dir=cache)
+    assert build_index(settings).reports == 2
+    return folders
+
+
+def _until_rebuilt(at: AppTest) -> None:
+    deadline = time.monotonic() + 600
+    while not any("索引已重建" in s.value for s in at.success):
+        assert not [e.value for e in at.error if "重建索引失败" in e.value]
+        assert time.monotonic() < deadline, "rebuild did not finish"
+        time.sleep(1)
+        at.run()
+    assert not at.exception, at.exception
+
+
+def test_staff_remove_and_replace_a_report_with_a_rebuild(monkeypatch: pytest.MonkeyPatch, indexed: Folders) -> None:
+    _point_at(monkeypatch, indexed)
+    first_build = live_build_dir(indexed.index_dir).name
+    at = _log_in(_admin_page(indexed), PASSWORD)
+    assert at.selectbox(key="manage_choice").options == [SEED.name, "qinghe-county-2021.html"]
+    assert at.button(key="manage_remove").disabled  # nothing is removed without the confirmation
+    at.selectbox(key="manage_choice").set_value("qinghe-county-2021.html").run()
+    at.checkbox(key="manage_confirm").check().run()
+    at.button(key="manage_remove").click().run()
+    assert not at.exception, at.exception
+    assert any("已删除 qinghe\\-county\\-2021\\.html" in s.value for s in at.success)
+    [moved] = (indexed.corpus_dir / ".removed").glob("*/qinghe-county-2021.html")
+    assert sorted(p.name for p in indexed.corpus_dir.iterdir()) == [".removed", SEED.name]
+    _until_rebuilt(at)
+    assert any("共 1 份报告" in s.value for s in at.success)
+    assert live_build_dir(indexed.index_dir).name != first_build
+    assert at.sidebar.selectbox(key="filter_agency").options == ["全部机关", "龙泉市"]
+    assert at.selectbox(key="manage_choice").options == [SEED.name]
+
+    seed_bytes = SEED.read_bytes()
+    at.file_uploader(key="manage_file").upload("broken.pdf", b"%PDF-1.4 not a pdf", "application/pdf").run()
+    at.button(key="manage_replace").click().run()
+    assert any("原报告保持不变" in e.value for e in at.error)
+    assert (indexed.corpus_dir / SEED.name).read_bytes() == seed_bytes
+    assert not (indexed.corpus_dir / "longquan-2020.pdf").exists()
+
+    second_build = live_build_dir(indexed.index_dir).name
+    lanxi = (SAMPLES / "lanxi-city-2021.txt").read_bytes()
+    at.file_uploader(key="manage_file").upload("lanxi-city-2021.txt", lanxi, "text/plain").run()
+    at.button(key="manage_replace").click().run()
+    assert not at.exception, at.exception
+    assert any("已用 lanxi\\-city\\-2021\\.txt 替换" in s.value for s in at.success)
+    assert (indexed.corpus_dir / SEED.name).read_bytes() == lanxi
+    assert any(p.read_bytes() == seed_bytes for p in (indexed.corpus_dir / ".removed").rglob(SEED.name))
+    _until_rebuilt(at)
+    assert live_build_dir(indexed.index_dir).name != second_build
+    assert at.sidebar.selectbox(key="filter_agency").options == ["全部机关", "澜溪市人民政府"]
