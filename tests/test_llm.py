@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -399,3 +399,5 @@ def test_injected_report_cannot_set_the_answer_end_to_end(
         assert obeyed  # the model did see and obey the order; the numbers check refused the answer
         assert any("999 与抽取式回答和表格数据不一致" in a.note for a in answers)
     assert len(chat_server.requests) >= 3  # the LLM path was really taken, not only the tables
+    without_llm = Assistant.open(settings.index_dir, replace(settings, llm_base_url=None))
+    assert [q for q in INJECTED_QUESTIONS if "999" in without_llm.ask(q).text] == []  # nor the extractive path
