@@ -91,13 +91,13 @@ def lying_size_docx(path: Path, claimed: int = 2048, unpacked_mb: int = 120) -> 
     """A DOCX whose document.xml unpacks to `unpacked_mb` MB while both zip headers claim `claimed` bytes."""
     huge_paragraphs_docx(path, unpacked_mb)
     data = bytearray(path.read_bytes())
-    for signature, size_at, name_len_at, extra_len_at, header_len in (
-        (b"PK\x03\x04", 22, 26, 28, 30),  # local file header
-        (b"PK\x01\x02", 24, 28, 30, 46),  # central directory entry
+    for signature, size_at, name_len_at, header_len in (
+        (b"PK\x03\x04", 22, 26, 30),  # local file header
+        (b"PK\x01\x02", 24, 28, 46),  # central directory entry
     ):
         start = 0
         while (start := data.find(signature, start)) >= 0:
-            name_len, extra_len = struct.unpack_from("<HH", data, start + name_len_at)
+            name_len = struct.unpack_from("<H", data, start + name_len_at)[0]
             name = bytes(data[start + header_len : start + header_len + name_len])
             if name == b"word/document.xml":
                 if struct.unpack_from("<I", data, start + size_at)[0] == 0xFFFFFFFF:  # zip64: real size in extra

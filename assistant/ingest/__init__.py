@@ -15,10 +15,10 @@ from assistant.errors import (
     LimitExceededError,
     UnsupportedFormatError,
 )
-from assistant.ingest.limits import OverLimit, ParseLimits
 from assistant.ingest.blocks import LoadedDocument
 from assistant.ingest.docx import load_docx
 from assistant.ingest.html import load_html
+from assistant.ingest.limits import OverLimit, ParseLimits
 from assistant.ingest.meta import is_sidecar, read_sidecars
 from assistant.ingest.pdf import load_pdf
 from assistant.ingest.report import build_report

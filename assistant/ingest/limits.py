@@ -43,12 +43,13 @@ class OverLimit(Exception):
         super().__init__(detail)
 
 
-_CURRENT: ContextVar[ParseLimits] = ContextVar("parse_limits", default=ParseLimits())
+_DEFAULT = ParseLimits()
+_CURRENT: ContextVar[ParseLimits | None] = ContextVar("parse_limits", default=None)
 
 
 def current() -> ParseLimits:
     """The limits of the parse under way (the defaults outside `using`)."""
-    return _CURRENT.get()
+    return _CURRENT.get() or _DEFAULT
 
 
 @contextmanager
