@@ -18,7 +18,7 @@ from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, IndexMissingError, IngestError
 from assistant.index.build import build_index
 from assistant.index.layout import live_build_dir
-from assistant.ingest import ingest_file
+from assistant.ingest import ParseLimits, ingest_file_bounded
 from assistant.records import SECTION_KEYS, Citation, Hit, Report
 from assistant.search.retriever import Filters
 from assistant.web import ui_text as ui
@@ -427,9 +427,10 @@ def admin_login(settings: Settings) -> bool:
 
 
 def parse_preview(settings: Settings, name: str, path: Path) -> dict[str, Any]:
-    """Parse a stored upload for the preview: {"ok": True, "row", "sections"} or {"ok": False, "error"}."""
+    """Parse a stored upload for the preview, in a worker under the build's limits (never in this process):
+    {"ok": True, "row", "sections"} or {"ok": False, "error"}."""
     try:
-        report = ingest_file(path, settings.max_file_bytes)
+        report = ingest_file_bounded(path, ParseLimits.from_settings(settings))
     except IngestError as err:
         return {"name": name, "ok": False, "error": f"{name}：{err.reason}" + (f"（{err.detail}）" if err.detail else "")}
     except Exception as err:  # a parser bug must not keep a broken file in the corpus

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import resource
 import shutil
 import threading
 import time
@@ -323,3 +324,26 @@ def test_staff_remove_and_replace_a_report_with_a_rebuild(monkeypatch: pytest.Mo
     _until_rebuilt(at)
     assert live_build_dir(indexed.index_dir).name != second_build
     assert at.sidebar.selectbox(key="filter_agency").options == ["全部机关", "澜溪市人民政府"]
+
+
+def test_upload_preview_parses_under_the_build_limits(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Hostile uploads are refused by the bounded worker, naming the limit; the app's own memory stays flat."""
+    from attack_files import gridspan_docx, span_table_html
+
+    folders = Folders(tmp_path / "corpus", tmp_path / "index", tmp_path / "cache")
+    _point_at(monkeypatch, folders)
+    at = _log_in(_admin_page(folders), PASSWORD)
+    uploader = at.file_uploader(key="uploader")
+    for path in (gridspan_docx(tmp_path / "gridspan.docx"), span_table_html(tmp_path / "spans.html")):
+        uploader.upload(path.name, path.read_bytes(), "application/octet-stream")
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.monotonic()
+    at.run()
+    seconds = time.monotonic() - started
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - peak_before
+    assert not at.exception, at.exception
+    errors = [e.value.replace("\\", "") for e in at.error]  # markdown escapes dropped
+    assert any("gridspan" in e and "超过解析限制" in e and "ASSISTANT_MAX_SPAN" in e for e in errors), errors
+    assert any("spans" in e and "超过解析限制" in e for e in errors), errors
+    assert not folders.corpus_dir.exists() or list(folders.corpus_dir.iterdir()) == []
+    assert grown < 200, f"the app process grew by {grown:.0f} MB in {seconds:.1f} s"
