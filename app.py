@@ -413,16 +413,19 @@ def admin_login(settings: Settings) -> bool:
     if st.session_state.get("admin_token") == _password_token(password):
         return True
     session = st.session_state.setdefault("admin_session", secrets.token_hex(8))
+    throttle = shared_throttle(str(settings.index_dir))
     st.caption(ADMIN_LOGIN_NOTICE)
     with st.form("admin_login", clear_on_submit=True):
         typed = st.text_input("管理员密码", type="password", key="admin_password")
         submitted = st.form_submit_button("登录")
     if submitted:
-        result = shared_throttle(str(settings.index_dir)).attempt(typed, password, session, _client())
+        result = throttle.attempt(typed, password, session, _client())
         if result.ok:
             st.session_state["admin_token"] = _password_token(password)
             st.rerun()
         st.error(result.message())
+    elif (pending := throttle.pending(session, _client())) is not None and pending.status == "locked":
+        st.warning(pending.message())  # locked before this visit (e.g. from another session of the address)
     return False
 
 

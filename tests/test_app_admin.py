@@ -20,6 +20,7 @@ from assistant.web import ui_text as ui
 from assistant.web.admin_auth import (
     UNKNOWN_CLIENT,
     AdminThrottle,
+    LoginResult,
     ThrottlePolicy,
     client_id,
     passwords_match,
@@ -115,6 +116,8 @@ def test_lockout_after_ten_failures_per_session_and_per_client() -> None:
     assert "锁定" in other_session.message() and "网络地址" in other_session.message()
     same_session = throttle.attempt(PASSWORD, PASSWORD, "s1", "c2")
     assert same_session.status == "locked" and same_session.scope == "session"
+    assert throttle.pending("s2", "c1") == LoginResult("locked", 840.0, scope="client")
+    assert throttle.pending("s3", "c2") is None
     assert throttle.attempt(PASSWORD, PASSWORD, "s3", "c2").ok
     clock.advance(900.0 - 60.0 - 1)  # the loop already waited 60 s after the lockout
     assert throttle.attempt(PASSWORD, PASSWORD, "s2", "c1").status == "locked"
@@ -234,7 +237,9 @@ def test_page_throttles_and_locks_wrong_passwords(monkeypatch: pytest.MonkeyPatc
             clock.advance(61.0)
             _log_in(at, "wrong")
         assert "已锁定" in at.error[0].value and "15 分钟" in at.error[0].value
-        newcomer = _log_in(_admin_page(folders), PASSWORD)  # a new session of the same client
+        newcomer = _admin_page(folders)  # a new session of the same client is told before trying
+        assert "已锁定" in newcomer.warning[0].value
+        _log_in(newcomer, PASSWORD)
         assert "锁定" in newcomer.error[0].value and not newcomer.file_uploader
     assert not any(PASSWORD in r.getMessage() for r in caplog.records)
     assert sum("login failed" in r.getMessage() for r in caplog.records) == 10

@@ -160,20 +160,34 @@ class AdminThrottle:
         for key in unlocked[: max(1, len(self._states) - self.max_keys // 2)]:
             del self._states[key]
 
-    def attempt(self, typed: str, password: str, session: str, client: str) -> LoginResult:
-        """Check typed against password unless a key must wait or is locked; record the outcome."""
-        keys = [("session", session), ("client", client), ("all", "")]
+    def _blocked(self, states: list[tuple[tuple[str, str], _KeyState]], now: float) -> LoginResult | None:
+        blocked = [(max(s.locked_until, s.next_allowed) - now, key, s) for key, s in states
+                   if max(s.locked_until, s.next_allowed) > now]
+        if not blocked:
+            return None
+        wait, (scope, _), state = max(blocked, key=lambda b: b[0])
+        return LoginResult("locked" if state.locked_until > now else "wait", wait_seconds=wait, scope=scope)
+
+    def pending(self, session: str, client: str) -> LoginResult | None:
+        """The wait or lockout a login attempt would meet now, without attempting (for the page)."""
         with self._lock:
             now = self.clock()
-            states = [(key, self._state(key, now)) for key in keys]
-            blocked = [(max(s.locked_until, s.next_allowed) - now, key, s) for key, s in states
-                       if max(s.locked_until, s.next_allowed) > now]
-            if blocked:
-                wait, (scope, _), state = max(blocked, key=lambda b: b[0])
-                status = "locked" if state.locked_until > now else "wait"
+            return self._blocked([(k, self._states[k]) for k in self._keys(session, client) if k in self._states], now)
+
+    @staticmethod
+    def _keys(session: str, client: str) -> list[tuple[str, str]]:
+        return [("session", session), ("client", client), ("all", "")]
+
+    def attempt(self, typed: str, password: str, session: str, client: str) -> LoginResult:
+        """Check typed against password unless a key must wait or is locked; record the outcome."""
+        with self._lock:
+            now = self.clock()
+            states = [(key, self._state(key, now)) for key in self._keys(session, client)]
+            refused = self._blocked(states, now)
+            if refused is not None:
                 log.warning("admin login refused (%s, %s): session=%s client=%s wait=%.0fs",
-                            status, scope, session[:8], client, wait)
-                return LoginResult(status, wait_seconds=wait, scope=scope)
+                            refused.status, refused.scope, session[:8], client, refused.wait_seconds)
+                return refused
             self.checks += 1
             if passwords_match(typed, password):
                 for key, _ in states[:2]:  # the overall count only decays with time
