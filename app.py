@@ -19,6 +19,7 @@ from assistant.errors import AssistantError, IndexMissingError, IngestError
 from assistant.index.build import build_index
 from assistant.index.layout import live_build_dir
 from assistant.ingest import ParseLimits, ingest_file_bounded
+from assistant.ingest.injection import WARNING_CODE as INSTRUCTION_WARNING
 from assistant.records import SECTION_KEYS, Citation, Hit, Report
 from assistant.search.retriever import Filters
 from assistant.web import ui_text as ui
@@ -442,7 +443,9 @@ def parse_preview(settings: Settings, name: str, path: Path) -> dict[str, Any]:
         {"部分": ui.section_label(s.key), "标题": s.title, "字数": s.end - s.body_start, "为空": "是" if s.empty else ""}
         for s in report.sections
     ]
-    return {"name": name, "ok": True, "saved_as": path.name, "row": ui.report_row(report), "sections": sections}
+    flagged = [w.message for w in report.warnings if w.code == INSTRUCTION_WARNING]
+    return {"name": name, "ok": True, "saved_as": path.name, "row": ui.report_row(report), "sections": sections,
+            "flagged": flagged}
 
 
 def process_upload(settings: Settings, name: str, data: bytes) -> dict[str, Any]:
@@ -462,6 +465,8 @@ def render_upload_result(result: dict[str, Any]) -> None:
         st.error(ui.escape_markdown(result["error"]))
         return
     st.success(ui.escape_markdown(f"{result['name']} 已保存为 {result['saved_as']}，解析结果如下。"))
+    for message in result.get("flagged", []):
+        st.warning(ui.escape_markdown(message))
     st.dataframe([result["row"]], hide_index=True)
     st.dataframe(result["sections"], hide_index=True)
 
