@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import math
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,19 @@ from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, IndexMissingError, IngestError
 from assistant.index.build import build_index
 from assistant.index.layout import live_build_dir
-from assistant.ingest import ingest_file
+from assistant.ingest import ParseLimits, ingest_file_bounded
+from assistant.ingest.injection import WARNING_CODE as INSTRUCTION_WARNING
 from assistant.records import SECTION_KEYS, Citation, Hit, Report
 from assistant.search.retriever import Filters
 from assistant.web import ui_text as ui
+from assistant.web.admin_auth import ADMIN_LOGIN_NOTICE, client_id, shared_throttle
+from assistant.web.corpus_admin import (
+    REMOVED_DIR,
+    corpus_reports,
+    remove_report,
+    replace_report,
+    undo_replace,
+)
 from assistant.web.jobs import BuildJob
 from assistant.web.uploads import save_upload
 
@@ -407,21 +416,53 @@ def _password_token(password: str) -> str:
     return hashlib.sha256(password.encode("utf-8")).hexdigest()
 
 
+def _client() -> str:
+    """This visitor's address as Streamlit sees it (socket peer, else forwarding headers)."""
+    try:
+        return client_id(st.context.ip_address, dict(st.context.headers))
+    except Exception:  # no request context (e.g. some test runners): the session and overall limits still hold
+        return client_id(None)
+
+
 def admin_login(settings: Settings) -> bool:
     """True when this session is logged in with the current password; otherwise shows the login form."""
     password = settings.admin_password or ""
     if st.session_state.get("admin_token") == _password_token(password):
         return True
+    session = st.session_state.setdefault("admin_session", secrets.token_hex(8))
+    throttle = shared_throttle(str(settings.index_dir))
+    st.caption(ADMIN_LOGIN_NOTICE)
     with st.form("admin_login", clear_on_submit=True):
         typed = st.text_input("管理员密码", type="password", key="admin_password")
         st.caption(ui.LOGIN_HINT)
         submitted = st.form_submit_button("登录")
     if submitted:
-        if hmac.compare_digest(typed.encode("utf-8"), password.encode("utf-8")):
+        result = throttle.attempt(typed, password, session, _client())
+        if result.ok:
             st.session_state["admin_token"] = _password_token(password)
             st.rerun()
-        st.error("密码错误。")
+        st.error(result.message())
+    elif (pending := throttle.pending(session, _client())) is not None and pending.status == "locked":
+        st.warning(pending.message())  # locked before this visit (e.g. from another session of the address)
     return False
+
+
+def parse_preview(settings: Settings, name: str, path: Path) -> dict[str, Any]:
+    """Parse a stored upload for the preview, in a worker under the build's limits (never in this process):
+    {"ok": True, "row", "sections"} or {"ok": False, "error"}."""
+    try:
+        report = ingest_file_bounded(path, ParseLimits.from_settings(settings))
+    except IngestError as err:
+        return {"name": name, "ok": False, "error": f"{name}：{err.reason}" + (f"（{err.detail}）" if err.detail else "")}
+    except Exception as err:  # a parser bug must not keep a broken file in the corpus
+        return {"name": name, "ok": False, "error": f"{name}：解析时出现意外错误 {type(err).__name__}: {err}"}
+    sections = [
+        {"部分": ui.section_label(s.key), "标题": s.title, "字数": s.end - s.body_start, "为空": "是" if s.empty else ""}
+        for s in report.sections
+    ]
+    flagged = [w.message for w in report.warnings if w.code == INSTRUCTION_WARNING]
+    return {"name": name, "ok": True, "saved_as": path.name, "row": ui.report_row(report), "sections": sections,
+            "flagged": flagged}
 
 
 def process_upload(settings: Settings, name: str, data: bytes) -> dict[str, Any]:
@@ -430,19 +471,10 @@ def process_upload(settings: Settings, name: str, data: bytes) -> dict[str, Any]
         path = save_upload(settings.corpus_dir, name, data, settings.max_file_bytes)
     except AssistantError as err:
         return {"name": name, "ok": False, "error": str(err)}
-    try:
-        report = ingest_file(path, settings.max_file_bytes)
-    except IngestError as err:
+    result = parse_preview(settings, name, path)
+    if not result["ok"]:
         ui.remove_quietly(path)
-        return {"name": name, "ok": False, "error": f"{name}：{err.reason}" + (f"（{err.detail}）" if err.detail else "")}
-    except Exception as err:  # a parser bug must not keep a broken file in the corpus
-        ui.remove_quietly(path)
-        return {"name": name, "ok": False, "error": f"{name}：解析时出现意外错误 {type(err).__name__}: {err}"}
-    sections = [
-        {"部分": ui.section_label(s.key), "标题": s.title, "字数": s.end - s.body_start, "为空": "是" if s.empty else ""}
-        for s in report.sections
-    ]
-    return {"name": name, "ok": True, "saved_as": path.name, "row": ui.report_row(report), "sections": sections}
+    return result
 
 
 def render_upload_result(result: dict[str, Any]) -> None:
@@ -450,6 +482,8 @@ def render_upload_result(result: dict[str, Any]) -> None:
         st.error(ui.escape_markdown(result["error"]))
         return
     st.success(ui.escape_markdown(f"{result['name']} 已保存为 {result['saved_as']}，解析结果如下。"))
+    for message in result.get("flagged", []):
+        st.warning(ui.escape_markdown(message))
     st.dataframe([result["row"]], hide_index=True)
     st.dataframe(result["sections"], hide_index=True)
 
@@ -516,9 +550,11 @@ def page_admin(settings: Settings, assistant: Assistant | None) -> None:
         else:
             st.caption("报告目录为空。")
 
+    job = build_job(str(settings.index_dir))
+    manage_reports(settings, job)
+
     st.subheader("重建索引")
     st.caption("新索引建在现有索引旁边，完成后一次性切换；重建期间其他页面照常回答。")
-    job = build_job(str(settings.index_dir))
     if st.button("重建索引", key="rebuild", type="primary", disabled=job.snapshot()["running"]):
         if not job.start(lambda progress: build_index(settings, progress)):
             st.info("已有一个重建任务在进行。")
@@ -528,6 +564,53 @@ def page_admin(settings: Settings, assistant: Assistant | None) -> None:
         st.session_state["build_seen"] = state["finished_at"]  # once per build: no rerun loop
         if _live_build_name(settings) != (assistant.build_id if assistant else None):
             st.rerun()  # the build finished during this run: show the new index everywhere, sidebar included
+
+
+def manage_reports(settings: Settings, job: BuildJob) -> None:
+    """Remove a report from the corpus (kept in .removed/) or replace its file; either starts a rebuild."""
+    st.subheader("删除或替换报告")
+    for notice in st.session_state.pop("manage_notices", []):
+        st.success(ui.escape_markdown(notice))
+    reports = corpus_reports(settings.corpus_dir)
+    if not reports:
+        st.caption("报告目录中没有报告。")
+        return
+    if st.session_state.get("manage_choice") not in reports:
+        st.session_state["manage_choice"] = reports[0]
+    relative = str(st.selectbox("报告文件", reports, key="manage_choice"))
+    st.caption(f"删除的文件移到报告目录下的 {REMOVED_DIR} 文件夹（不会被索引，需要时可移回）。删除或替换后自动重建索引。")
+    remove_col, replace_col = st.columns(2)
+    confirm = remove_col.checkbox("确认删除所选报告", key="manage_confirm")
+    if remove_col.button("删除并重建索引", key="manage_remove", disabled=not confirm):
+        try:
+            moved = remove_report(settings.corpus_dir, relative)
+        except AssistantError as err:
+            st.error(ui.escape_markdown(str(err)))
+        else:
+            _after_corpus_change(settings, job, f"已删除 {relative}（移到 {moved.relative_to(settings.corpus_dir.resolve())}）。")
+    replacement = replace_col.file_uploader("用新文件替换所选报告", type=list(ui.UPLOAD_TYPES), key="manage_file",
+                                            max_upload_size=max(1, math.ceil(settings.max_file_mb)))
+    if replacement is not None and replace_col.button("替换并重建索引", key="manage_replace"):
+        try:
+            new, archived = replace_report(settings.corpus_dir, relative, replacement.name, replacement.getvalue(),
+                                           settings.max_file_bytes)
+        except AssistantError as err:
+            st.error(ui.escape_markdown(str(err)))
+            return
+        result = parse_preview(settings, replacement.name, new)
+        if not result["ok"]:
+            undo_replace(new, archived, settings.corpus_dir, relative)
+            st.error(ui.escape_markdown(result["error"] + "；原报告保持不变。"))
+            return
+        _after_corpus_change(settings, job, f"已用 {replacement.name} 替换 {relative}（原文件移到 {REMOVED_DIR}）。")
+
+
+def _after_corpus_change(settings: Settings, job: BuildJob, notice: str) -> None:
+    started = job.request(lambda progress: build_index(settings, progress))
+    suffix = "正在重建索引。" if started else "当前重建完成后会再重建一次。"
+    st.session_state["manage_notices"] = [notice + suffix]
+    st.session_state.pop("manage_confirm", None)
+    st.rerun()
 
 
 def _live_build_name(settings: Settings) -> str | None:

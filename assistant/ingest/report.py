@@ -8,6 +8,7 @@ from typing import Any
 
 from assistant.ingest.blocks import LoadedDocument, SourceTable
 from assistant.ingest.clean import clean_paragraph
+from assistant.ingest.injection import instruction_warnings
 from assistant.ingest.meta import find_title, find_year, template_version
 from assistant.ingest.passages import RowSpan, build_passages
 from assistant.ingest.sections import build_sections, find_headings
@@ -111,5 +112,5 @@ def build_report(doc: LoadedDocument, *, source_file: str, fmt: str, sha256: str
         format=fmt, source_file=source_file, sha256=sha256, source_url=overrides.get("source_url"),
     )
     passages = build_passages(report_id, title, text, sections, row_spans)
-    warnings = _warnings(sections, tables, doc.notes)
+    warnings = _warnings(sections, tables, doc.notes) + instruction_warnings(text, sections)
     return Report(report_id, meta, text, tuple(sections), tuple(tables), tuple(passages), tuple(warnings))
