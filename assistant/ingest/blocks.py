@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from assistant.ingest import limits
+
 
 @dataclass
 class SourceCell:
@@ -39,15 +41,8 @@ class LoadedDocument:
     notes: list[str] = field(default_factory=list)  # loader remarks, turned into warnings
 
 
-MAX_GRID_COLUMNS = 100  # no statutory table is wider; a wider span is clipped
-MAX_GRID_SLOTS = 100_000  # grid positions a table's spans may cover in all; past that, spans shrink to one slot
-
-
 def place_rows(rows: list[list[tuple[str, int, int]]], origin: str) -> SourceTable:
-    """Place rows of (text, rowspan, colspan) on a grid the way HTML does, skipping covered slots.
-
-    Spans are clipped to the table's rows and to MAX_GRID_COLUMNS, and the slots they cover are counted, so
-    a hostile rowspan × colspan can never make the grid (or anything built on it) large."""
+    """Place rows of (text, rowspan, colspan) on a grid the way HTML does, skipping covered slots."""
     taken: set[tuple[int, int]] = set()
     cells: list[SourceCell] = []
     n_cols = 0
@@ -56,14 +51,13 @@ def place_rows(rows: list[list[tuple[str, int, int]]], origin: str) -> SourceTab
         for text, rowspan, colspan in row:
             while (r, c) in taken:
                 c += 1
-            if c >= MAX_GRID_COLUMNS:
-                break
             rowspan = max(1, min(rowspan, len(rows) - r))
-            colspan = max(1, min(colspan, MAX_GRID_COLUMNS - c))
-            if len(taken) + rowspan * colspan > MAX_GRID_SLOTS:
-                rowspan = colspan = 1
+            colspan = max(1, colspan)
+            limits.check_cells(len(rows) * max(n_cols, c + colspan))  # before the slots are allocated
             cells.append(SourceCell(r, c, text, rowspan, colspan))
-            taken.update((r + dr, c + dc) for dr in range(rowspan) for dc in range(colspan))
+            for dr in range(rowspan):
+                for dc in range(colspan):
+                    taken.add((r + dr, c + dc))
             c += colspan
             n_cols = max(n_cols, c)
     return SourceTable(cells=cells, n_rows=len(rows), n_cols=n_cols, origin=origin)

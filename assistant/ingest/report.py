@@ -8,6 +8,7 @@ from typing import Any
 
 from assistant.ingest.blocks import LoadedDocument, SourceTable
 from assistant.ingest.clean import clean_paragraph
+from assistant.ingest.injection import instruction_warnings
 from assistant.ingest.lost_tables import TABLE_SECTIONS as LOST_SECTIONS
 from assistant.ingest.lost_tables import find_lost_tables, section_spans, warning_message
 from assistant.ingest.meta import find_title, find_year, template_version
@@ -76,7 +77,7 @@ def _warnings(sections: list[Section], tables: list[Table], notes: list[str]) ->
         elif key in TABLE_SECTIONS and not any(t.section == key for t in tables):
             state = "内容为空" if section.empty else "没有表格"
             warnings.append(
-                ParseWarning("table_missing", f"第{key}部分{state}，表格缺失（table missing）", key)
+                ParseWarning("table_missing", f"第{key}部分{state}，表格缺失", key)
             )
     return warnings
 
@@ -120,4 +121,5 @@ def build_report(doc: LoadedDocument, *, source_file: str, fmt: str, sha256: str
     warnings = [w for w in _warnings(sections, tables, doc.notes)
                 if not (w.code == "table_missing" and w.section in lost_sections)]
     warnings += [ParseWarning("table_unreadable", warning_message(t), LOST_SECTIONS[t.kind]) for t in lost]
+    warnings += instruction_warnings(text, sections)
     return Report(report_id, meta, text, tuple(sections), tuple(tables), tuple(passages), tuple(warnings))
