@@ -76,7 +76,7 @@ class Assistant:
     def table_checks(self, agency: str | None = None, year: int | None = None) -> list[TableCheck]:
         """How far each report's T2/T3/T4 could be checked, and why not (lost, not filled in, unconfirmed, missing)."""
         ids = self._report_ids(agency, year)
-        return [c for c in check_reports(self.reports(), self.retriever.facts)[0] if c.report_id in ids]
+        return check_reports([r for r in self.reports() if r.report_id in ids], self.retriever.facts)[0]
 
     def cross_checks(self, agency: str | None = None, year: int | None = None) -> list[Discrepancy]:
         """Figures a report states twice that disagree: prose against its own tables (counts, shares, "均获维持"

@@ -368,9 +368,17 @@ def prose_checks(report: Report, facts: Sequence[Fact], data: CrossCheckData | N
     return out
 
 
+def _by_report(facts: Iterable[Fact]) -> dict[str, list[Fact]]:
+    grouped: dict[str, list[Fact]] = {}
+    for fact in facts:
+        grouped.setdefault(fact.report_id, []).append(fact)
+    return grouped
+
+
 def year_to_year(reports: Sequence[Report], facts: Sequence[Fact]) -> list[Discrepancy]:
     """Each report's 上年结转 against the previous year's 结转下年度继续办理 of the same agency, when both are indexed."""
     carried_in, carried_out = parse_cell("T3 上年结转 总计"), parse_cell("T3 结转下年度 总计")
+    own = _by_report(facts)
     by_agency: dict[str, dict[int, Report]] = {}
     for report in reports:
         if report.meta.agency and report.meta.year:
@@ -381,8 +389,8 @@ def year_to_year(reports: Sequence[Report], facts: Sequence[Fact]) -> list[Discr
             previous = years.get(year - 1)
             if previous is None:
                 continue
-            now = resolve(carried_in, [f for f in facts if f.report_id == report.report_id])
-            before = resolve(carried_out, [f for f in facts if f.report_id == previous.report_id])
+            now = resolve(carried_in, own.get(report.report_id, []))
+            before = resolve(carried_out, own.get(previous.report_id, []))
             if now.value is None or before.value is None or abs(now.value - before.value) < 1e-6:
                 continue
             meta = report.meta
@@ -397,5 +405,6 @@ def year_to_year(reports: Sequence[Report], facts: Sequence[Fact]) -> list[Discr
 def cross_checks(reports: Sequence[Report], facts: Sequence[Fact]) -> list[Discrepancy]:
     """Prose against tables for every report, then year to year, report by report."""
     data = load_data()
-    found = [d for r in reports for d in prose_checks(r, facts, data)]
+    own = _by_report(facts)
+    found = [d for r in reports for d in prose_checks(r, own.get(r.report_id, []), data)]
     return found + year_to_year(reports, facts)
