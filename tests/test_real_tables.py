@@ -485,3 +485,16 @@ def test_header_words_stacked_over_several_cells(real: dict[str, tuple[Report, l
     t3 = _cells(facts, "T3")
     for path, row in zip(t3_template_rows("2021"), expected, strict=True):
         assert [t3[(path, c)].value for c in T3_COLUMNS] == row
+
+
+def test_pipe_table_cut_short_on_a_real_page() -> None:
+    """孝感 2020 (a page beginning): T2 as `|` lines, cut inside the row 其他主动公开文件 | 56 | 45."""
+    report = ingest_file(SHARED_REAL / "xiaogan-gov-office-2020.txt")
+    facts, _ = extract_facts(report)
+    got = {(f.row_path[-1], f.column): f.value for f in facts}
+    assert got == {("规章", "本年新制作数量"): 2, ("规章", "本年新公开数量"): 2, ("规章", "对外公开总数量"): 3,
+                   ("规范性文件", "本年新制作数量"): 11, ("规范性文件", "本年新公开数量"): 11,
+                   ("规范性文件", "对外公开总数量"): 119}
+    rows = [p.text for p in report.passages if p.kind == "table_row"]
+    # the cut row keeps its own label and its first two columns; it is not moved under 规范性文件
+    assert rows[-1] == "其他主动公开文件：本年新 制作数量 56；本年新 公开数量 45"
