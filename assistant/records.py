@@ -37,6 +37,8 @@ class ReportMeta:
     source_file: str  # path of the file as given to the loader
     sha256: str  # of the file's bytes
     source_url: str | None = None
+    # other ways the report itself writes its agency (市政府办公室, 以下简称…); never another agency's name
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
