@@ -22,47 +22,17 @@ SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "real"
 FORMS_TOML = Path(__file__).resolve().parents[1] / "assistant" / "data" / "agency_forms.toml"
 CORE = "政府信息公开工作年度报告"
 
-# file -> (title, agency, year, template); title and agency as the report itself gives them.
+# Expected identity of every real file: title and agency as the report itself gives them (identity.jsonl,
+# shared with benchmarks/identity.py). "title": null marks a page that names neither title nor agency.
+EXPECTED_ROWS = [json.loads(line) for line in (REAL_DIR / "identity.jsonl").read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
 EXPECTED: dict[str, tuple[str, str, int, str | None]] = {
-    "anqiu-gov-office-2022.txt": (f"安丘市人民政府办公室2022年{CORE}", "安丘市人民政府办公室", 2022, "2021"),
-    "chengkou-gov-2020.txt": (f"城口县人民政府机关2020年{CORE}", "城口县人民政府机关", 2020, "2019"),
-    "gaoping-gov-office-2022.txt": (f"高平市人民政府办公室2022年{CORE}", "高平市人民政府办公室", 2022, "2021"),
-    "guiyang-city-2021.txt": (f"贵阳市2021年{CORE}", "贵阳市", 2021, "2021"),
-    "guiyang-gov-2021.txt": (f"贵阳市人民政府(市人民政府办公厅)2021年{CORE}", "贵阳市人民政府", 2021, "2021"),
-    "jingzhouqu-gov-office-2021.txt": (f"荆州市荆州区人民政府办公室2021年{CORE}", "荆州市荆州区人民政府办公室", 2021,
-                                       "2021"),
-    "linyou-gov-office-2019.txt": (f"麟游县人民政府办公室2019年{CORE}", "麟游县人民政府办公室", 2019, "2019"),
-    "pingtan-2023.html": (f"平潭综合实验区2023年度{CORE}", "平潭综合实验区", 2023, "2021"),
-    "pingtan-2024.html": (f"平潭综合实验区2024年度{CORE}", "平潭综合实验区", 2024, "2021"),
-    "pingtan-2025.html": (f"平潭综合实验区2025年度{CORE}", "平潭综合实验区", 2025, "2021"),
-    "qingjiangpu-district-2021.txt": (f"清江浦区人民政府2021年度{CORE}", "清江浦区人民政府", 2021, "2021"),
-    "qingshui-county-2019.txt": (f"清水县人民政府2019年{CORE}", "清水县人民政府", 2019, "2019"),
-    "shanghai-gov-office-2019.html": (f"2019年上海市人民政府办公厅{CORE}", "上海市人民政府办公厅", 2019, "2019"),
-    "shanyang-county-2020.txt": (f"山阳县人民政府2020年{CORE}", "山阳县人民政府", 2020, "2019"),
-    "taizhou-city-2017.txt": (f"泰州市人民政府2017年{CORE}", "泰州市人民政府", 2017, None),
-    # shared/real
-    "pingtan-2019.txt": (f"平潭综合实验区2019年度{CORE}", "平潭综合实验区", 2019, "2019"),
-    "pingtan-2020.txt": (f"平潭综合实验区2020年度{CORE}", "平潭综合实验区", 2020, "2019"),
-    "pingtan-2021.txt": (f"平潭综合实验区2021年度{CORE}", "平潭综合实验区", 2021, "2021"),
-    "qingxin-gov-office-2022.txt": (f"清远市清新区人民政府办公室2022年{CORE}", "清远市清新区人民政府办公室", 2022, "2021"),
-    "shanghai-city-2022.txt": (f"2022年上海市{CORE}", "上海市", 2022, "2021"),
-    "xiaogan-gov-office-2020.txt": (f"孝感市人民政府办公室2020年{CORE}", "孝感市人民政府办公室", 2020, "2019"),
-    "yangpu-2022.txt": (f"上海市杨浦区政府2022年{CORE}", "上海市杨浦区人民政府", 2022, "2021"),
+    r["file"]: (r["title"], r["agency"], r["year"], r["template_version"]) for r in EXPECTED_ROWS if r["title"]
 }
-NEVER_NAMED = {"wenzhou-gov-office-2022.txt": 2022}  # the page says only 市政府办公室
-
-# aliases a report must have / must not have (another agency's name is never an alias)
+NEVER_NAMED = {r["file"]: r["year"] for r in EXPECTED_ROWS if not r["title"]}
 ALIASES: dict[str, tuple[set[str], set[str]]] = {
-    "xiaogan-gov-office-2020.txt": ({"孝感市政府办公室", "市政府办公室", "市人民政府办公室"}, {"孝感市", "孝感市人民政府"}),
-    "qingxin-gov-office-2022.txt": ({"区政府办公室", "清新区人民政府办公室"}, {"清远市清新区人民政府", "清新区"}),
-    "shanghai-city-2022.txt": ({"上海市人民政府", "上海市政府"}, {"上海市人民政府办公厅", "市政府办公厅"}),
-    "shanghai-gov-office-2019.html": ({"上海市政府办公厅", "市政府办公厅"}, {"上海市", "上海市人民政府"}),
-    "yangpu-2022.txt": ({"上海市杨浦区政府", "杨浦区政府", "区政府"}, {"上海市", "上海市杨浦区人民政府办公室"}),
-    "jingzhouqu-gov-office-2021.txt": ({"荆州区人民政府办公室", "区政府办公室"}, {"荆州市", "荆州区人民政府"}),
-    "guiyang-gov-2021.txt": ({"贵阳市人民政府办公厅", "贵阳市政府"}, {"贵阳市"}),
-    "guiyang-city-2021.txt": ({"贵阳市人民政府"}, {"贵阳市人民政府办公厅"}),
-    "chengkou-gov-2020.txt": ({"县政府机关", "城口县政府机关"}, {"城口县"}),
-    "pingtan-2024.html": (set(), {"平潭综合实验区人民政府"}),
+    r["file"]: (set(r.get("aliases_include", [])), set(r.get("aliases_exclude", [])))
+    for r in EXPECTED_ROWS if "aliases_include" in r or "aliases_exclude" in r
 }
 
 
