@@ -200,6 +200,7 @@ LAYOUTS = [
     ("heading", "{y}年{a}政府信息公开工作年度报告\n一、总体情况", None),
     ("heading", "{a}{y}年 政府信息公开工作年度报告 一、总体情况 {y}年,本机关坚持…", None),
     ("two_lines", "{a}\n{y}年政府信息公开工作年度报告\n根据《条例》要求编制本报告。", None),
+    ("three_lines", "{a}\n{y}年政府信息公开工作\n年度报告\n根据《条例》要求编制本报告。", None),
     ("chrome", "标题: {a}{y}年度政府信息公开工作年度报告\n发布机构: \n正文……", None),
     ("chrome", "名  称 {a}{y}年政府信息公开工作年度报告\n发布日期 2023-01-20\n", None),
     ("hint", "根据《条例》编制本报告。本报告所列数据统计期限为{y}年1月1日至12月31日。",
@@ -231,6 +232,24 @@ def test_another_agency_or_no_agency_is_never_taken(text: str) -> None:
     identity = find_identity(None, text, "report-2022.txt")
     assert identity.agency == ""
     assert "agency_missing" in {w.code for w in identity.warnings}
+
+
+def test_chrome_publisher_and_publication_date_are_last_resorts() -> None:
+    text = "2021-02-09 发布:卓尼县人民政府办公室 点击数:\n一、总体情况\n全县各级各部门共制作信息5435条。"
+    identity = find_identity(None, text, "zhuoni.txt")
+    assert (identity.agency, identity.year, identity.title) == ("卓尼县人民政府办公室", None, "zhuoni")
+    codes = {w.code for w in identity.warnings}
+    assert {"agency_from_chrome", "identity_guessed", "year_missing"} <= codes
+    dated = find_identity(None, "发布机构：卓尼县人民政府办公室　发布日期：2021-02-09\n一、总体情况", "zhuoni.txt")
+    assert dated.year == 2020 and "year_from_publication" in {w.code for w in dated.warnings}
+    # a publisher field that is only a short form (市政府办) is not taken as the agency
+    assert find_identity(None, "发布机构 市政府办 发文日期 2018-02-28\n正文", "x.txt").agency == ""
+
+
+def test_year_mismatch_is_reported() -> None:
+    text = "某县人民政府2021年政府信息公开工作年度报告\n本报告所列数据统计期限为2020年1月1日至12月31日。"
+    identity = find_identity(None, text, "x.txt")
+    assert identity.year == 2021 and "year_mismatch" in {w.code for w in identity.warnings}
 
 
 def test_alias_rules() -> None:

@@ -34,6 +34,7 @@ class Forms:
     chrome_date: tuple[str, ...]
     chrome_other: tuple[str, ...]
     period_cues: tuple[str, ...]
+    year_phrases: tuple[str, ...]
     place_suffixes: tuple[str, ...]
     government_body: str
     with_government: tuple[str, ...]
@@ -140,6 +141,7 @@ def validate_forms(raw: dict[str, Any]) -> Forms:
         chrome_date=_strings(chrome, "date_fields", "[chrome] "),
         chrome_other=_strings(chrome, "other_fields", "[chrome] "),
         period_cues=_strings(period, "cues", "[period] "),
+        year_phrases=_strings(period, "year_phrases", "[period] "),
         place_suffixes=place_suffixes,
         government_body=government,
         with_government=_strings(places, "with_government", "[places] "),

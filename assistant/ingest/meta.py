@@ -26,7 +26,6 @@ _SPACES = re.compile(r"[ \t\u3000\xa0]+")
 _CJK_RUN_CHARS = re.compile(r"[\u4e00-\u9fff（）()]")
 _BOUNDARY_OPEN = "（("
 _BOUNDARY_CLOSE = "）)"
-_ANY_YEAR = re.compile(rf"({_YEAR})\s*年度?[^。\n]{{0,10}}?(?:政府信息公开|政务公开)")
 _DATE = re.compile(rf"({_YEAR})\s*[-年./]\s*\d{{1,2}}")
 _MARKS_2021 = ("本年制发件数", "本年废止件数", "现行有效件数", "逾期不补正", "逾期未按收费通知")
 _MARKS_2019 = ("本年新制作数量", "本年新公开数量", "对外公开总数量", "上一年项目数量", "本年增/减", "采购总金额")
@@ -57,8 +56,8 @@ class _Title:
 
 
 @cache
-def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    """(title anchor, chrome label, alias definition, statistics period, year-after title), from the forms data."""
+def _patterns() -> tuple[re.Pattern[str], ...]:
+    """(title anchor, chrome label, alias definition, statistics period, year-after title, year phrase)."""
     f = forms()
     cores = "|".join(map(re.escape, f.title_cores))
     anchor = re.compile(rf"(?P<year>{_YEAR})\s*年度?\s*(?P<mid>[\u4e00-\u9fff（）()]{{0,40}}?)\s*(?P<core>{cores})")
@@ -68,10 +67,11 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.P
     chrome = re.compile(rf"(?P<label>{spaced})\s*[:：|｜]?\s*")
     cues = "|".join(map(re.escape, f.alias_cues))
     alias = re.compile(rf"[（(](?:{cues})[:：]?[“\"]?(?P<alias>[\u4e00-\u9fff]{{2,16}})[”\"]?[）)]")
+    phrase = re.compile(rf"(?P<year>{_YEAR})\s*年度?[^。\n]{{0,10}}?(?:{'|'.join(map(re.escape, f.year_phrases))})")
     period = re.compile(
         rf"(?:{'|'.join(map(re.escape, f.period_cues))})[^。\n]{{0,40}}?(?P<year>{_YEAR})\s*年\s*0?1\s*月\s*0?1\s*日"
     )
-    return anchor, chrome, alias, period, after
+    return anchor, chrome, alias, period, after, phrase
 
 
 def _compact(text: str) -> str:
@@ -174,8 +174,11 @@ def _chrome_fields(lines: Sequence[str], f: Forms) -> dict[str, list[str]]:
         for i, m in enumerate(matches):
             end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
             value = line[m.end():end].strip(" \t|｜:：\u3000")
+            kind = kinds[_SPACES.sub("", m.group("label"))]
+            if kind == "publisher":  # a name has no spaces: 卓尼县人民政府办公室 点击数：…
+                value = value.split()[0] if value.split() else ""
             if value:
-                out.setdefault(kinds[_SPACES.sub("", m.group("label"))], []).append(value)
+                out.setdefault(kind, []).append(value)
     return out
 
 
@@ -187,19 +190,23 @@ def _hint_parts(hint: str, f: Forms) -> list[str]:
 
 
 def _line_titles(lines: Sequence[str], f: Forms) -> list[_Title]:
-    """Titles that open a line (a heading), or an agency line followed by a line opening with the title."""
+    """Titles that open a line (a heading), or that run over two or three short lines (孝感市人民政府办公室 /
+    2020年政府信息公开工作年度报告; PDF text lines 某市人民政府 / 2024年政府信息公开工作 / 年度报告)."""
     out: list[_Title] = []
-    shown = [line.strip() for line in lines if line.strip()][:HEAD_LINES]
+    shown = [_compact(line) for line in lines if line.strip()][:HEAD_LINES]
     for i, line in enumerate(shown):
-        compact = _compact(line)
-        out += [t for t in _titles_in(line, "heading", f) if compact.startswith(t.text)]
-        if i + 1 < len(shown) and len(compact) <= MAX_TITLE_LINE:  # 孝感市人民政府办公室 / 2020年…年度报告
-            agency = parse_agency(compact, f)
-            following = [t for t in _titles_in(shown[i + 1], "two_lines", f)
-                         if t.agency is None and _compact(shown[i + 1]).startswith(t.text)]
-            if agency is not None and following:
-                t = following[0]
-                out.append(_Title(agency.text + t.text, t.year, agency, (), "two_lines"))
+        out += [t for t in _titles_in(line, "heading", f) if line.startswith(t.text)]
+        joined = line
+        for k, source in ((1, "two_lines"), (2, "three_lines")):
+            if i + k >= len(shown) or len(shown[i + k - 1]) > MAX_TITLE_LINE:
+                break
+            last = shown[i + k]
+            if any(t.agency is not None and last.startswith(t.text) for t in _titles_in(last, source, f)):
+                break  # the last line is a whole title by itself: what is above it is not part of it
+            before = len(joined)
+            joined += last
+            out += [t for t in _titles_in(joined, source, f)
+                    if joined.startswith(t.text) and before < len(t.text) and t.agency is not None]
     return out
 
 
@@ -281,9 +288,9 @@ def find_identity(hint: str | None, text: str, file_name: str) -> Identity:
     if year is None and period is not None:
         year, year_source = period, "period"
     if year is None:
-        m = _ANY_YEAR.search(head)
+        m = _patterns()[5].search(head)
         if m:
-            year, year_source = int(m.group(1)), "phrase"
+            year, year_source = int(m.group("year")), "phrase"
     if year is None:
         dates = [int(m.group(1)) for v in chrome.get("date", []) for m in [_DATE.search(v)] if m]
         if dates:
