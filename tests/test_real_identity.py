@@ -90,6 +90,17 @@ def test_page_that_never_names_its_agency_says_so(real_reports: dict[str, Report
     assert "文件名" in guessed and "catalog.csv" in guessed and "wenzhou-gov-office-2022.txt.meta.json" in guessed
 
 
+def test_questions_name_real_titles_and_their_evidence_is_in_a_passage(real_reports: dict[str, Report]) -> None:
+    by_title = {r.meta.title: r for r in real_reports.values()}
+    lines = (REAL_DIR / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [json.loads(line) for line in lines if line.strip()]
+    assert len(questions) >= 20
+    for q in questions:
+        report = by_title[q["report"]]
+        if q["evidence"]:
+            assert any(q["evidence"] in p.text for p in report.passages), q["id"]
+
+
 def test_identity_sources_on_real_layouts() -> None:
     def source(name: str) -> tuple[str, str]:
         identity = find_identity(None, ingest_file(_path(name)).cleaned_text, name)
