@@ -116,13 +116,17 @@ def _indexed_reports(index_dir: Path) -> list[Any]:
 
 
 def _print_identities(reports: Sequence[Any], aliases: bool = False) -> None:
-    from assistant.ingest.summary import identity_line, report_identity
+    """One identity line per report; below it the identity warnings in full (they say how to fix them)."""
+    from assistant.ingest.summary import IDENTITY_WARNINGS, identity_line, report_identity
 
     for report in reports:
         identity = report_identity(report)
         print(f"{Path(identity['source_file']).name}：{identity_line(identity)}")
         if aliases and identity["aliases"]:
             print(f"    别名：{'、'.join(identity['aliases'])}")
+        for warning in identity["warnings"]:
+            if warning["code"] in IDENTITY_WARNINGS:
+                print(f"    注意：{warning['message']}")
 
 
 def cmd_reports(args: argparse.Namespace) -> int:

@@ -70,6 +70,9 @@ def test_real_aliases(name: str, real_reports: dict[str, Report]) -> None:
     assert must <= aliases, must - aliases
     assert not aliases & must_not, aliases & must_not
     assert real_reports[name].meta.agency not in aliases
+    ordered = real_reports[name].meta.aliases  # names that stand alone before the in-report short forms
+    local = [a[0] in forms().levels and parse_agency(a) is None for a in ordered]
+    assert local == sorted(local)
 
 
 def test_whole_city_and_office_are_different_agencies(real_reports: dict[str, Report]) -> None:
@@ -169,6 +172,7 @@ def test_cli_build_and_reports_json(tmp_path: Path, cache_dir: Path, capsys: pyt
     assert main(["build", "--corpus", str(corpus), "--index", str(index)]) == 0
     out = capsys.readouterr().out
     assert sum(1 for line in out.splitlines() if "｜机关：" in line) == len(names)
+    assert "注意：未能从报告内容中读出标题" in out and "wenzhou-gov-office-2022.txt.meta.json" in out
     assert main(["reports", "--index", str(index), "--json"]) == 0
     listed: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
     assert main(["reports", "--index", str(index)]) == 0

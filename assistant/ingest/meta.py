@@ -331,11 +331,14 @@ def find_identity(hint: str | None, text: str, file_name: str) -> Identity:
 
 
 def _unique(aliases: Iterable[str], canonical: str) -> tuple[str, ...]:
+    """Each alias once; names that stand on their own first, then the in-report short forms (市政府办公室,
+    区政府), which name the agency only inside its own report."""
+    levels = forms().levels
     seen: dict[str, None] = {}
     for alias in aliases:
         if alias and alias != canonical:
             seen.setdefault(alias, None)
-    return tuple(seen)
+    return tuple(sorted(seen, key=lambda a: a[0] in levels and parse_agency(a) is None))
 
 
 def apply_overrides(found: Identity, overrides: dict[str, Any]) -> Identity:
