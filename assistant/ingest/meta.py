@@ -40,7 +40,7 @@ class Identity:
     agency: str
     aliases: tuple[str, ...]
     year: int | None
-    title_source: str  # chrome, hint, heading, two_lines, sentence, sidecar, file_name
+    title_source: str  # chrome, hint, heading, two_lines, three_lines, sentence, sidecar, file_name
     agency_source: str  # title, sentence, chrome, sidecar or "" (not named)
     year_source: str  # title, period, phrase, publication, sidecar, file_name or ""
     warnings: tuple[ParseWarning, ...] = field(default=())
@@ -105,7 +105,7 @@ def _expand_relative(short: str, agency: AgencyName, f: Forms) -> str | None:
     return short if parse_agency(short, f) else None
 
 
-def _split_parenthetical(run: str, f: Forms) -> tuple[str, str, str]:
+def _split_parenthetical(run: str) -> tuple[str, str, str]:
     """(name part, parenthetical as published, parenthetical's inner text) of a run ending in (…)."""
     if not run or run[-1] not in _BOUNDARY_CLOSE:
         return run, "", ""
@@ -118,24 +118,24 @@ def _split_parenthetical(run: str, f: Forms) -> tuple[str, str, str]:
 def _agency_before(text: str, end: int, f: Forms) -> tuple[AgencyName | None, str, tuple[str, ...]]:
     """The agency named just before a title's year: (name, text kept in the title, aliases it defines)."""
     run = _run_before(text, end)
-    name_part, paren, inner = _split_parenthetical(run, f)
+    name_part, paren, inner = _split_parenthetical(run)
     kept_paren = ""
-    aliases: list[str] = []
+    defined = ""
     if paren:
         cue = next((c for c in f.alias_cues if inner.startswith(c)), None)
-        if cue is not None:
-            aliases.append(inner[len(cue):].strip("“”\"：:"))
-        else:
+        if cue is None:
             kept_paren = paren
+        else:
+            defined = inner[len(cue):].strip("“”\"：:")
     name_text = _strip_lead(name_part, f)
     for start in range(len(name_text) - 1):  # the longest agency that ends the run
         agency = parse_agency(name_text[start:], f)
         if agency is not None:
-            if kept_paren:
-                joint = _expand_relative(inner, agency, f)
-                if joint:
-                    aliases += [joint, inner]
-            return agency, name_text[start:] + kept_paren, tuple(a for a in aliases if a)
+            aliases = [defined] if _names_same_kind(defined, agency, f) else []
+            joint = _expand_relative(inner, agency, f) if kept_paren else None
+            if joint:  # 贵阳市人民政府(市人民政府办公厅): the report is also the office's
+                aliases += [joint, inner]
+            return agency, name_text[start:] + kept_paren, tuple(aliases)
     return None, "", ()
 
 
@@ -210,19 +210,22 @@ def _line_titles(lines: Sequence[str], f: Forms) -> list[_Title]:
     return out
 
 
+def _names_same_kind(alias: str, agency: AgencyName, f: Forms) -> bool:
+    """区政府办公室 can name an office, 县开发区 a zone; 年报 or 《条例》 names no agency."""
+    if not alias:
+        return False
+    body = next((b for b in f.bodies if alias.endswith(b.suffix)), None)
+    parsed = parse_agency(alias, f)
+    return (body is not None and body.kind == agency.kind) or (parsed is not None and parsed.kind == agency.kind)
+
+
 def _text_aliases(head: str, agency: AgencyName, f: Forms) -> list[str]:
-    """Short names the text defines for the agency: …办公室(以下简称区政府办公室)."""
-    alias_pattern = _patterns()[2]
-    kinds = {agency.kind}
+    """Short names the text defines for the agency: …办公室(以下简称区政府办公室), near a mention of its place."""
     out: list[str] = []
-    for m in alias_pattern.finditer(head):
+    for m in _patterns()[2].finditer(head):
         alias = m.group("alias")
         before = head[max(0, m.start() - 40):m.start()]
-        if not any(p in before for p in agency.places):
-            continue
-        body = next((b for b in f.bodies if alias.endswith(b.suffix)), None)
-        parsed = parse_agency(alias, f)
-        if (body is not None and body.kind in kinds) or (parsed is not None and parsed.kind in kinds):
+        if any(p in before for p in agency.places) and _names_same_kind(alias, agency, f):
             out.append(alias)
     return out
 
@@ -242,6 +245,29 @@ def _warn(code: str, message: str) -> ParseWarning:
 def _fix_hint(file_name: str) -> str:
     return (f"可在报告所在目录的 {CATALOG_NAME}（列 file,title,agency,year）或旁边的 "
             f"{file_name}{META_SUFFIX} 中写明 title、agency、year 加以更正")
+
+
+def _year(titled: _Title | None, head: str, chrome: dict[str, list[str]], stem: str, f: Forms,
+          warnings: list[ParseWarning]) -> tuple[int | None, str]:
+    """(year, where it was read): the title, the statistics period, a phrase, the publication date, the file name."""
+    period = _period_year(head, f)
+    if titled is not None:
+        if period is not None and period != titled.year:
+            warnings.append(_warn("year_mismatch",
+                                  f"标题写的是 {titled.year} 年，统计期限却是 {period} 年，年度按标题取 {titled.year} 年"))
+        return titled.year, "title"
+    if period is not None:
+        return period, "period"
+    m = _patterns()[5].search(head)
+    if m:
+        return int(m.group("year")), "phrase"
+    dates = [int(m.group(1)) for v in chrome.get("date", []) for m in [_DATE.search(v)] if m]
+    if dates:
+        warnings.append(_warn("year_from_publication",
+                              f"报告未写明年度，按发布日期（{dates[0]}年）推定为 {dates[0] - 1} 年度，请核对"))
+        return dates[0] - 1, "publication"
+    m = re.search(rf"(?<!\d)({_YEAR})(?!\d)", stem)
+    return (int(m.group(1)), "file_name") if m else (None, "")
 
 
 def find_identity(hint: str | None, text: str, file_name: str) -> Identity:
@@ -276,34 +302,14 @@ def find_identity(hint: str | None, text: str, file_name: str) -> Identity:
             if parsed is not None and parsed.kind != "area":
                 agency, agency_source = parsed, "chrome"
                 warnings.append(_warn("agency_from_chrome",
-                                      f"报告中没有写明机关的标题，机关“{parsed.canonical}”取自页面的发布机构一栏，请核对"))
+                                      f"报告的标题和开头都没有写明机关，机关“{parsed.canonical}”取自页面的发布机构一栏，请核对"))
                 break
     if titled is not None:
         title, title_source = titled.text, titled.source
     else:
         title, title_source = stem, "file_name"
 
-    year, year_source = (titled.year, "title") if titled else (None, "")
-    period = _period_year(head, f)
-    if year is None and period is not None:
-        year, year_source = period, "period"
-    if year is None:
-        m = _patterns()[5].search(head)
-        if m:
-            year, year_source = int(m.group("year")), "phrase"
-    if year is None:
-        dates = [int(m.group(1)) for v in chrome.get("date", []) for m in [_DATE.search(v)] if m]
-        if dates:
-            year, year_source = dates[0] - 1, "publication"
-            warnings.append(_warn("year_from_publication",
-                                  f"报告未写明年度，按发布日期（{dates[0]}年）推定为 {year} 年度，请核对"))
-    if year is None:
-        m = re.search(rf"(?<!\d)({_YEAR})(?!\d)", stem)
-        if m:
-            year, year_source = int(m.group(1)), "file_name"
-    if titled is not None and period is not None and period != titled.year:
-        warnings.append(_warn("year_mismatch",
-                              f"标题写的是 {titled.year} 年，统计期限却是 {period} 年，年度按标题取 {titled.year} 年"))
+    year, year_source = _year(titled, head, chrome, stem, f, warnings)
 
     aliases: list[str] = []
     if agency is not None:
