@@ -163,32 +163,34 @@ def _is_cjk(text: str) -> bool:
     return bool(text) and all("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def _place_splits(text: str, f: Forms) -> list[tuple[str, ...]]:
-    if not _is_cjk(text):
-        return []
-    out: list[tuple[str, ...]] = []
-    for end in range(2, len(text) + 1):
-        head = text[:end]
-        if any(head.endswith(s) and len(head) > len(s) for s in f.place_suffixes):
-            if end == len(text):
-                out.append((head,))
-            else:
-                out += [(head, *rest) for rest in _place_splits(text[end:], f)]
-    return out
-
-
 def split_places(text: str, f: Forms | None = None) -> tuple[str, ...] | None:
     """上海市杨浦区 -> (上海市, 杨浦区); None when text is not a run of places (each of two characters or more).
 
-    Of the ways to cut a run, the one whose places do not start with a level word (荆州市|荆州区, not
-    荆州|市荆州区) wins, then the one with more places.
+    Of the ways to cut a run, the one whose places neither start nor end in a doubled level word wins
+    (荆州市|荆州区, not 荆州|市荆州区), then the one with more places; dynamic programming, quadratic at worst.
     """
     f = f or forms()
-    bodies = [b.suffix for b in f.bodies if len(b.suffix) > 1]
-    splits = [units for units in _place_splits(text, f) if not any(b in u for u in units for b in bodies)]
-    if not splits:
+    if not _is_cjk(text):
         return None
-    return min(splits, key=lambda units: (sum(u[0] in f.levels for u in units), -len(units)))
+    bodies = [b.suffix for b in f.bodies if len(b.suffix) > 1]
+    n = len(text)
+    # best[i]: (odd places, -places, places) for text[i:], or None when it cannot be cut
+    best: list[tuple[int, int, tuple[str, ...]] | None] = [None] * (n + 1)
+    best[n] = (0, 0, ())
+    for i in range(n - 2, -1, -1):
+        for end in range(i + 2, n + 1):
+            unit, rest = text[i:end], best[end]
+            if rest is None or any(b in unit for b in bodies):
+                continue
+            suffix = next((s for s in f.place_suffixes if unit.endswith(s) and len(unit) > len(s)), None)
+            if suffix is None:
+                continue
+            odd = (unit[0] in f.levels) + (unit[-len(suffix) - 1] == suffix[0])  # 市荆州区, 济南市市
+            candidate = (rest[0] + odd, rest[1] - 1, (unit, *rest[2]))
+            if best[i] is None or candidate[:2] < best[i][:2]:  # type: ignore[index]
+                best[i] = candidate
+    found = best[0]
+    return found[2] if found else None
 
 
 def place_suffix(place: str, f: Forms | None = None) -> str:
