@@ -29,7 +29,8 @@ EXPECTED_ROWS = [json.loads(line) for line in (REAL_DIR / "identity.jsonl").read
 EXPECTED: dict[str, tuple[str, str, int, str | None]] = {
     r["file"]: (r["title"], r["agency"], r["year"], r["template_version"]) for r in EXPECTED_ROWS if r["title"]
 }
-NEVER_NAMED = {r["file"]: r["year"] for r in EXPECTED_ROWS if not r["title"]}
+# pages without a title: (agency or "" when never named, year, warnings they must carry)
+UNTITLED = {r["file"]: (r["agency"], r["year"], set(r["warnings"])) for r in EXPECTED_ROWS if not r["title"]}
 ALIASES: dict[str, tuple[set[str], set[str]]] = {
     r["file"]: (set(r.get("aliases_include", [])), set(r.get("aliases_exclude", [])))
     for r in EXPECTED_ROWS if "aliases_include" in r or "aliases_exclude" in r
@@ -43,7 +44,7 @@ def _path(name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def real_reports() -> dict[str, Report]:
-    names = [*EXPECTED, *NEVER_NAMED]
+    names = [*EXPECTED, *UNTITLED]
     missing = [n for n in names if not _path(n).is_file()]
     assert not missing, f"real report files missing: {missing}"
     return {name: ingest_file(_path(name)) for name in names}
@@ -51,7 +52,7 @@ def real_reports() -> dict[str, Report]:
 
 def test_every_real_file_is_listed() -> None:
     on_disk = {p.name for d in (REAL_DIR, SHARED_REAL) for p in d.iterdir() if p.suffix in (".txt", ".html")}
-    assert on_disk == set(EXPECTED) | set(NEVER_NAMED)
+    assert on_disk == set(EXPECTED) | set(UNTITLED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -83,10 +84,18 @@ def test_whole_city_and_office_are_different_agencies(real_reports: dict[str, Re
     assert city.agency not in {office.agency, *office.aliases}
 
 
+@pytest.mark.parametrize("name", sorted(UNTITLED))
+def test_pages_without_a_title_say_so(name: str, real_reports: dict[str, Report]) -> None:
+    agency, year, codes = UNTITLED[name]
+    meta = real_reports[name].meta
+    assert (meta.title, meta.agency, meta.year) == (Path(name).stem, agency, year)
+    assert codes <= {w.code for w in real_reports[name].warnings}
+    assert bool(meta.aliases) == bool(agency)
+
+
 def test_page_that_never_names_its_agency_says_so(real_reports: dict[str, Report]) -> None:
     report = real_reports["wenzhou-gov-office-2022.txt"]
     assert report.meta.agency == "" and report.meta.aliases == ()
-    assert report.meta.year == NEVER_NAMED["wenzhou-gov-office-2022.txt"]
     warnings = {w.code: w.message for w in report.warnings}
     assert "机关未能确定" in warnings["agency_missing"]
     guessed = warnings["identity_guessed"]

@@ -39,6 +39,7 @@ class Forms:
     government_body: str
     with_government: tuple[str, ...]
     levels: tuple[str, ...]
+    not_initial: tuple[str, ...]
     bodies: tuple[Body, ...]
     spellings: tuple[tuple[str, str], ...]  # (long, short)
     examples: tuple[dict[str, Any], ...]
@@ -146,6 +147,7 @@ def validate_forms(raw: dict[str, Any]) -> Forms:
         government_body=government,
         with_government=_strings(places, "with_government", "[places] "),
         levels=levels,
+        not_initial=_strings(places, "not_initial", "[places] "),
         bodies=tuple(bodies),
         spellings=tuple(spellings),
         examples=tuple(examples),
@@ -180,7 +182,7 @@ def split_places(text: str, f: Forms | None = None) -> tuple[str, ...] | None:
     for i in range(n - 2, -1, -1):
         for end in range(i + 2, n + 1):
             unit, rest = text[i:end], best[end]
-            if rest is None or any(b in unit for b in bodies):
+            if rest is None or unit[0] in f.not_initial or any(b in unit for b in bodies):
                 continue
             suffix = next((s for s in f.place_suffixes if unit.endswith(s) and len(unit) > len(s)), None)
             if suffix is None:

@@ -41,7 +41,7 @@ class Identity:
     aliases: tuple[str, ...]
     year: int | None
     title_source: str  # chrome, hint, heading, two_lines, three_lines, sentence, sidecar, file_name
-    agency_source: str  # title, sentence, chrome, sidecar or "" (not named)
+    agency_source: str  # title, sentence, prose, chrome, sidecar or "" (not named)
     year_source: str  # title, period, phrase, publication, sidecar, file_name or ""
     warnings: tuple[ParseWarning, ...] = field(default=())
 
@@ -230,6 +230,21 @@ def _text_aliases(head: str, agency: AgencyName, f: Forms) -> list[str]:
     return out
 
 
+def _agency_in_prose(head: str, f: Forms) -> AgencyName | None:
+    """The body's name where 一、总体情况 usually starts: "2022年盐城市生态环境局认真贯彻…".
+
+    Of the names a sentence can start with, the longest that the text uses more than once wins (盐城市生态环境局,
+    not 盐城市生态环境局认真贯彻落实市委办); a bare place (全市, 在区…) is never taken.
+    """
+    for m in re.finditer(rf"{_YEAR}\s*年度?\s*[，,、]?\s*([\u4e00-\u9fff]{{3,30}})", head):
+        run = m.group(1)
+        for end in range(len(run), 2, -1):
+            name = parse_agency(run[:end], f)
+            if name is not None and name.kind != "area" and head.count(run[:end]) > 1:
+                return name
+    return None
+
+
 def _period_year(head: str, f: Forms) -> int | None:
     m = _patterns()[3].search(head)
     if m:
@@ -296,6 +311,12 @@ def find_identity(hint: str | None, text: str, file_name: str) -> Identity:
     stem = Path(file_name).stem
     agency = chosen.agency if chosen else None
     agency_source = ("title" if chosen and chosen.source != "sentence" else "sentence") if chosen else ""
+    if agency is None:
+        agency = _agency_in_prose(head, f)
+        if agency is not None:
+            agency_source = "prose"
+            warnings.append(_warn("agency_from_text",
+                                  f"报告没有带机关名称的标题，机关“{agency.canonical}”取自正文开头，请核对"))
     if agency is None:
         for value in chrome.get("publisher", []):
             parsed = parse_agency(_compact(value), f)
@@ -367,7 +388,7 @@ def apply_overrides(found: Identity, overrides: dict[str, Any]) -> Identity:
     year_known = "year" in overrides or found.year_source != "file_name"
     settled: set[str] = {"identity_guessed"} if title_known and year_known else set()
     if "agency" in overrides:
-        settled |= {"agency_missing", "agency_from_chrome"}
+        settled |= {"agency_missing", "agency_from_chrome", "agency_from_text"}
     if "year" in overrides:
         settled |= {"year_missing", "year_from_publication", "year_mismatch"}
     warnings = tuple(w for w in found.warnings if w.code not in settled)

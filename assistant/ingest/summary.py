@@ -14,6 +14,7 @@ IDENTITY_WARNINGS = {
     "identity_guessed": "身份按文件名推测",
     "agency_missing": "未写明机关",
     "agency_from_chrome": "机关取自发布机构栏",
+    "agency_from_text": "机关取自正文",
     "year_missing": "年度未知",
     "year_mismatch": "标题与统计期限年度不一致",
     "year_from_publication": "年度按发布日期推定",
