@@ -7,6 +7,7 @@ from typing import Any
 
 from assistant.ingest.blocks import LoadedDocument, SourceTable
 from assistant.ingest.clean import clean_paragraph
+from assistant.ingest.injection import instruction_warnings
 from assistant.ingest.meta import apply_overrides, find_identity, template_version
 from assistant.ingest.passages import RowSpan, build_passages
 from assistant.ingest.sections import build_sections, find_headings
@@ -73,7 +74,7 @@ def _warnings(sections: list[Section], tables: list[Table], notes: list[str]) ->
         elif key in TABLE_SECTIONS and not any(t.section == key for t in tables):
             state = "内容为空" if section.empty else "没有表格"
             warnings.append(
-                ParseWarning("table_missing", f"第{key}部分{state}，表格缺失（table missing）", key)
+                ParseWarning("table_missing", f"第{key}部分{state}，表格缺失", key)
             )
     return warnings
 
@@ -106,5 +107,5 @@ def build_report(doc: LoadedDocument, *, source_file: str, fmt: str, sha256: str
         sha256=sha256, source_url=overrides.get("source_url"), aliases=identity.aliases,
     )
     passages = build_passages(report_id, identity.title, text, sections, row_spans)
-    warnings = [*identity.warnings, *_warnings(sections, tables, doc.notes)]
+    warnings = [*identity.warnings, *_warnings(sections, tables, doc.notes), *instruction_warnings(text, sections)]
     return Report(report_id, meta, text, tuple(sections), tuple(tables), tuple(passages), tuple(warnings))
