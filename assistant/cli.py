@@ -1,4 +1,4 @@
-"""Command line: `assistant ingest|build|search|ask|check|facts|commitments`. Only this module prints and exits."""
+"""Command line: `assistant ingest|build|reports|search|ask|check|facts|commitments`. Only this module prints and exits."""
 
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for item in results:
         print(f"跳过：{item['error']}", file=sys.stderr)
     n_ok = 0
+    identities: list[str] = []
     for path, result in iter_ingest(files, max_bytes=settings.max_file_bytes):
         if isinstance(result, AssistantError):
             results.append(error_summary(path, result))
@@ -68,11 +69,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         n_ok += 1
         summary = report_summary(path, result)
         results.append(summary)
+        identities.append(f"{path.name}：{summary['identity']}")
         if not args.json:
             print(format_report(summary))
     if args.json:
         _print_json(results)
     else:
+        if identities:
+            print("身份一览（标题｜机关｜年度｜模板｜表格｜警告）：")
+            print("\n".join(f"  {line}" for line in identities))
         print(f"共 {len(files)} 个文件：成功 {n_ok} 个，失败 {len(files) - n_ok} 个，跳过 {len(skipped)} 个。")
     return 0 if n_ok == len(files) and not skipped else 1
 
@@ -114,7 +119,52 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"注意：{notice}", file=sys.stderr)
     for failure in summary.failures:
         print(f"跳过：{failure}", file=sys.stderr)
+    if not args.quiet:
+        _print_identities(_indexed_reports(settings.index_dir))
     print(summary.line())
+    return 0
+
+
+def _indexed_reports(index_dir: Path) -> list[Any]:
+    """The reports of the live build, read from its store (no encoder or vectors needed)."""
+    from assistant.index.layout import check_manifest, live_build_dir, read_manifest
+    from assistant.index.store import Store
+
+    build_dir = live_build_dir(index_dir)
+    check_manifest(read_manifest(build_dir), None)
+    store = Store(build_dir / "store.sqlite", readonly=True)
+    try:
+        return store.reports()
+    finally:
+        store.close()
+
+
+def _print_identities(reports: Sequence[Any], aliases: bool = False) -> None:
+    """One identity line per report; below it the identity warnings in full (they say how to fix them)."""
+    from assistant.ingest.summary import IDENTITY_WARNINGS, identity_line, report_identity
+
+    for report in reports:
+        identity = report_identity(report)
+        print(f"{Path(identity['source_file']).name}：{identity_line(identity)}")
+        if aliases and identity["aliases"]:
+            print(f"    别名：{'、'.join(identity['aliases'])}")
+        for warning in identity["warnings"]:
+            if warning["code"] in IDENTITY_WARNINGS:
+                print(f"    注意：{warning['message']}")
+
+
+def cmd_reports(args: argparse.Namespace) -> int:
+    from assistant.ingest.summary import report_identity
+
+    reports = sorted(_indexed_reports(_settings(args).index_dir),
+                     key=lambda r: (r.meta.agency, r.meta.year or 0, r.meta.title))
+    if args.json:
+        _print_json([report_identity(r) for r in reports])
+        return 0
+    if not reports:
+        print("索引中没有报告。")
+    _print_identities(reports, aliases=True)
+    print(f"共 {len(reports)} 份报告。")
     return 0
 
 
@@ -458,6 +508,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vector-index", choices=["flat", "hnsw"], help="向量索引类型（默认 flat 精确检索）")
     p.add_argument("--quiet", action="store_true", help="不显示进度条")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("reports", help="列出索引中的报告：标题、机关及别名、年度、模板、表格、警告")
+    _add_index(p)
+    p.add_argument("--json", action="store_true", help="以 JSON 输出")
+    p.set_defaults(func=cmd_reports)
 
     p = sub.add_parser("search", help="检索相关段落（不生成回答）")
     p.add_argument("query", metavar="查询", help="查询语句；用 - 从标准输入逐行读取")
