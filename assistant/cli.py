@@ -269,15 +269,51 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+STATUS_LABELS = {"checked": "已核对，相符", "violations": "有不符", "not_filled": "未填写", "lost": "无法读取",
+                 "unconfirmed": "列无法确认", "missing": "未找到", "no_identity": "已读取"}
+UNCHECKED = ("lost", "unconfirmed", "missing", "not_filled")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    violations = _open_assistant(args).violations()
+    from assistant.analyse.checks import TABLE_NAMES, describe_fact
+
+    assistant = _open_assistant(args)
+    tables = assistant.table_checks(agency=args.agency, year=args.year)
+    ids = {c.report_id for c in tables}
+    violations = [v for v in assistant.violations() if v.report_id in ids]
+    discrepancies = assistant.cross_checks(agency=args.agency, year=args.year)
     if args.json:
-        _print_json([dataclasses.asdict(v) for v in violations])
+        _print_json({"tables": [dataclasses.asdict(c) for c in tables],
+                     "violations": [dataclasses.asdict(v) for v in violations],
+                     "discrepancies": [dataclasses.asdict(d) for d in discrepancies]})
         return 0
-    if not violations:
-        print("所有报告的表格都符合模板的勾稽关系。")
+    print("表格核对：")
+    for title in dict.fromkeys(c.report_title for c in tables):
+        print(f"  {title}")
+        for c in (c for c in tables if c.report_title == title):
+            print(f"    {TABLE_NAMES[c.table]}【{STATUS_LABELS.get(c.status, c.status)}】{c.message}")
+    if violations:
+        print(f"勾稽关系不符（{len(violations)} 处）：")
     for v in violations:
-        print(f"{v.report_title} · 表{v.table} · {v.rule}\n    {v.description}")
+        print(f"  {v.report_title} · 表{v.table} · {v.rule}\n    {v.description}")
+    if discrepancies:
+        print(f"正文与表格、上下年度之间不一致（{len(discrepancies)} 处）：")
+    for d in discrepancies:
+        print(f"  {d.report_title} · {d.rule}\n    {d.description}")
+        if d.quote:
+            print(f"    正文 [{d.passage_id}]：{d.quote}")
+        for f in d.cells:
+            if f.value is not None:
+                print(f"    表格 [{f.table_id} 第{f.cell_row}行第{f.cell_col}列]：{describe_fact(f)}")
+    unchecked = [c for c in tables if c.status in UNCHECKED and (c.table != "T2" or c.status in ("lost", "unconfirmed"))]
+    titles = list(dict.fromkeys(c.report_title for c in unchecked))
+    if titles:
+        print(f"未能（完全）核对表格的报告（{len(titles)} 份）：")
+    for title in titles:
+        why = "；".join(f"{TABLE_NAMES[c.table]}{STATUS_LABELS[c.status]}" for c in unchecked if c.report_title == title)
+        print(f"  {title}：{why}")
+    if not violations and not discrepancies and not unchecked:
+        print("所有报告的表格都符合模板的勾稽关系，正文数字与表格一致。")
     return 0
 
 
@@ -494,7 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="以 JSON 输出")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("check", help="检查表格数据是否符合模板中的勾稽关系")
+    p = sub.add_parser("check", help="检查表格的勾稽关系、正文数字与表格是否一致、上下年度结转是否衔接")
+    _add_filters(p)
     _add_index(p)
     p.add_argument("--json", action="store_true", help="以 JSON 输出")
     p.set_defaults(func=cmd_check)

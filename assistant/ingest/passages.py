@@ -16,12 +16,13 @@ _SOFT_BREAK = re.compile(r"[，、,：:]")
 
 @dataclass(frozen=True)
 class RowSpan:
-    """Where a rendered table row sits in the cleaned text."""
+    """Where a rendered table row sits in the cleaned text (or a lost table's run-together cells)."""
 
-    table_id: str
-    row: int
+    table_id: str | None
+    row: int | None
     start: int
     end: int
+    kind: str = "table_row"  # or "lost_table": cells that cannot be read, never a source of numbers
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -115,7 +116,7 @@ def build_passages(
                 end=end,
                 text=text[start:end],
                 heading_path=(title, section.title),
-                kind="table_row" if row else "text",
+                kind=row.kind if row else "text",
                 table_id=row.table_id if row else None,
                 table_row=row.row if row else None,
             )

@@ -8,6 +8,8 @@ from typing import Any
 from assistant.ingest.blocks import LoadedDocument, SourceTable
 from assistant.ingest.clean import clean_paragraph
 from assistant.ingest.injection import instruction_warnings
+from assistant.ingest.lost_tables import TABLE_SECTIONS as LOST_SECTIONS
+from assistant.ingest.lost_tables import find_lost_tables, section_spans, warning_message
 from assistant.ingest.meta import apply_overrides, find_identity, template_version
 from assistant.ingest.passages import RowSpan, build_passages
 from assistant.ingest.sections import build_sections, find_headings
@@ -106,6 +108,13 @@ def build_report(doc: LoadedDocument, *, source_file: str, fmt: str, sha256: str
         template_version=template_version(header_texts, identity.year), format=fmt, source_file=source_file,
         sha256=sha256, source_url=overrides.get("source_url"), aliases=identity.aliases,
     )
+    lost = find_lost_tables(text, excluded)
+    row_spans.extend(RowSpan(None, None, start, end, kind="lost_table")
+                     for table in lost for _, start, end in section_spans(table, sections))
     passages = build_passages(report_id, identity.title, text, sections, row_spans)
-    warnings = [*identity.warnings, *_warnings(sections, tables, doc.notes), *instruction_warnings(text, sections)]
+    lost_sections = {LOST_SECTIONS[t.kind] for t in lost}
+    warnings = [*identity.warnings, *(w for w in _warnings(sections, tables, doc.notes)
+                                      if not (w.code == "table_missing" and w.section in lost_sections))]
+    warnings += [ParseWarning("table_unreadable", warning_message(t), LOST_SECTIONS[t.kind]) for t in lost]
+    warnings += instruction_warnings(text, sections)
     return Report(report_id, meta, text, tuple(sections), tuple(tables), tuple(passages), tuple(warnings))
