@@ -37,6 +37,7 @@ class ReportMeta:
     source_file: str  # path of the file as given to the loader
     sha256: str  # of the file's bytes
     source_url: str | None = None
+    aliases: tuple[str, ...] = ()  # other names of the agency (short forms, former names)
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,8 @@ class Answer:
     path: str = "extractive"  # "extractive", "facts", "commitments" or "llm"
     filters: dict[str, object] = field(default_factory=dict)
     note: str = ""  # e.g. why the LLM answer was not used
+    intent: str = ""  # the question's intent (assistant/understand)
+    understanding: dict[str, object] = field(default_factory=dict)  # intent, scope, cues: for --json and debug
 
 
 @dataclass(frozen=True)

@@ -109,8 +109,8 @@ def has_number(text: str) -> bool:
     return False
 
 
-# citation markers, list ordinals, table names (T3) and the labelled computed parts
-_NOT_STATED = re.compile(r"\[\d+\]|（计算：[^）]*）|^\d+\.\s|(?<![A-Za-z0-9])T[234](?![0-9])", re.M)
+# citation markers, list ordinals, table names (T3), report titles and the labelled computed parts
+_NOT_STATED = re.compile(r"\[\d+\]|（计算：[^）]*）|^\d+\.\s|(?<![A-Za-z0-9])T[234](?![0-9])|《[^》]*》", re.M)
 
 
 def numbers_in(text: str) -> list[str]:
