@@ -167,6 +167,9 @@ def render_answer(index: int, turn: ui.ChatTurn, settings: Settings) -> None:
     if answer.note:
         meta.append(answer.note)
     st.caption(ui.escape_markdown("；".join(meta)))
+    if answer.understanding:  # how the question was read: intent, scope (agency, years, reports), cues
+        with st.expander("问题理解（调试）"):
+            st.json(answer.understanding, expanded=False)
     for c in answer.citations:
         render_citation(c, turn.terms, settings, key=f"src-{index}-c{c.n}")
     if answer.related:

@@ -193,3 +193,34 @@ def test_merged_follow_up_stays_within_the_length_limit() -> None:
 ])
 def test_intents(question: str, intent: str) -> None:
     assert read(question).intent == intent
+
+
+def _t2_cases() -> list[tuple[str, tuple[str, ...], str]]:
+    lex = lexicon()
+    cases = [(f"2022年{word}有多少？", row.path, row.default[0]) for row in lex.t2_rows for word in row.words]
+    documents = next(r for r in lex.t2_rows if r.label == "行政规范性文件")
+    cases += [(f"2022年{word}的行政规范性文件有多少件", documents.path, column.label)
+              for column in lex.t2_columns if column.label in ("本年废止件数", "现行有效件数", "本年制发件数")
+              for word in column.words]
+    return cases
+
+
+@pytest.mark.parametrize(("question", "row", "column"), _t2_cases())
+def test_t2_paraphrases(question: str, row: tuple[str, ...], column: str) -> None:
+    [cell] = match_cells(question)
+    assert (cell.table, cell.row_path, cell.columns[0]) == ("T2", row, column), question
+
+
+@pytest.mark.parametrize("group", lexicon().suffix_groups)
+def test_every_suffix_form_names_the_agency(group: tuple[str, ...]) -> None:
+    corpus = {"r": meta("青禾县" + group[0], 2021)}
+    for suffix in group:
+        query = understand(f"青禾县{suffix}2021年新收申请多少件", None, None, corpus)
+        assert query.scope.report_ids == ("r",), suffix
+
+
+@pytest.mark.parametrize(("short", "full"), sorted(lexicon().provinces.items()))
+def test_province_short_forms(short: str, full: str) -> None:
+    corpus = {"r": meta(full + "松江区人民政府", 2022)}
+    query = understand(f"{short}松江区2022年新收申请多少件", None, None, corpus)
+    assert query.scope.report_ids == ("r",), short

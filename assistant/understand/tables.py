@@ -11,9 +11,6 @@ from assistant.analyse.facts import normalize as normalize_label
 from assistant.records import Fact
 from assistant.understand.lexicon import Label, Lexicon, best_label, lexicon, score
 
-# clause boundaries of a question that asks two things ("有几件？其中纠正的几件？")
-_CLAUSE_MARKS = ("？", "?", "；", ";", "。", "其中", "另外", "以及", "还有")
-
 
 @dataclass(frozen=True)
 class Cell:
@@ -51,9 +48,10 @@ class _Part:
     words: tuple[str, ...] = ()
 
 
-def _clauses(text: str) -> list[str]:
+def _clauses(text: str, lex: Lexicon) -> list[str]:
+    """The parts of a question that asks two things ("有几件？其中纠正的几件？")."""
     pieces = [text]
-    for mark in _CLAUSE_MARKS:
+    for mark in lex.clause_marks:
         pieces = [p for piece in pieces for p in piece.split(mark)]
     return [p for p in pieces if p.strip()]
 
@@ -153,7 +151,7 @@ def match_cells(text: str, lex: Lexicon | None = None) -> tuple[Cell, ...]:
     text = normalize_label(text)
     cells: list[Cell] = []
     previous: Cell | None = None
-    for clause in _clauses(text):
+    for clause in _clauses(text, lex):
         part = _part(clause, lex)
         if part.table is None and part.column is None:
             continue
