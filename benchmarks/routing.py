@@ -128,7 +128,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path)
     parser.add_argument("--set", choices=("dev", "heldout", "both"), default="both")
-    parser.add_argument("--curve", action="store_true", help="also sweep the answerability gate (dev set)")
+    parser.add_argument("--curve", action="store_true", help="also sweep the answerability gate")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--show", action="store_true", help="print every wrong question")
     args = parser.parse_args()
@@ -148,7 +148,8 @@ def main() -> None:
                               "ok" if r["correct"] or (not r["answerable"] and not r["found"]) else "WRONG",
                               r["text"].replace("\n", " | ")[:140])
         if args.curve:
-            result["gate_curve_dev"] = gate_curve(assistant, load("dev"))
+            for name in names:
+                result[f"gate_curve_{name}"] = gate_curve(assistant, load(name))
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=1))
         return
@@ -160,9 +161,10 @@ def main() -> None:
         print("  intent confusion (expected -> got):")
         for expected, got in result[name]["confusion"].items():
             print(f"    {expected:14s} {got}")
-    for point in result.get("gate_curve_dev", []):
-        print(f"  gate {point['gate']:.2f}: answer accuracy {point['answer_accuracy']}, "
-              f"wrongly answered {point['wrongly_answered']}, answered wrong {point['answered_wrong']}")
+    for name in names:
+        for point in result.get(f"gate_curve_{name}", []):
+            print(f"  [{name}] gate {point['gate']:.2f}: answer accuracy {point['answer_accuracy']}, "
+                  f"wrongly answered {point['wrongly_answered']}, answered wrong {point['answered_wrong']}")
 
 
 if __name__ == "__main__":

@@ -79,14 +79,6 @@ class Retriever:
             self._encoder = load_encoder(self.manifest["encoder_spec"])
         return self._encoder
 
-    @property
-    def agencies(self) -> list[str]:
-        return sorted({r.meta.agency for r in self.reports.values()})
-
-    def years_of(self, agency: str | None = None) -> list[int]:
-        return sorted({r.meta.year for r in self.reports.values()
-                       if r.meta.year is not None and (agency is None or r.meta.agency == agency)})
-
     def allowed_ids(self, filters: Filters) -> np.ndarray | None:
         if not (filters.years or filters.agency or filters.section or filters.report_ids):
             return None

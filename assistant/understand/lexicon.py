@@ -75,6 +75,7 @@ class Lexicon:
     unit_askers: tuple[str, ...]
     clause_marks: tuple[str, ...]
     units: tuple[str, ...]
+    money: tuple[str, ...]
     t3_rows: tuple[Label, ...]
     t3_columns: tuple[Label, ...]
     t4_blocks: tuple[Label, ...]
@@ -208,6 +209,7 @@ def parse_lexicon(data: Mapping[str, Any]) -> Lexicon:
         follow_up_min_weight=float(minimum),
         unit_askers=_strings(data.get("units", {}).get("askers"), "units.askers"),
         units=_strings(data.get("units", {}).get("words"), "units.words"),
+        money=_strings(data.get("units", {}).get("money"), "units.money"),
         clause_marks=_strings(data.get("clauses", {}).get("marks"), "clauses.marks"),
         stop_words=frozenset(_strings(data.get("stop_words", {}).get("words"), "stop_words.words")),
         t3_rows=_labels(tables["t3"].get("rows"), "t3.rows", "row", _T3_ROW_PATHS),

@@ -144,6 +144,8 @@ def understand(question: str, history: Sequence[Answer] | None, explicit: Filter
     if not problem and agency and agency not in {agency_of(m) for m in corpus.values()}:
         problem = coverage_problem(corpus, None, agency, ())
     ids = tuple(reports_of(corpus, agency, years)) if not problem and not (unknown and not agency) else ()
+    if len(found) > 1 and agency is None:  # a name several agencies share: only theirs, one line each
+        ids = tuple(i for i in ids if agency_of(corpus[i]) in found)
     if explicit.report_ids:
         ids = tuple(i for i in ids if i in explicit.report_ids)
     scope = Scope(agency=agency, years=years, section=explicit.section, report_ids=ids, unknown_agency=unknown,
@@ -175,6 +177,8 @@ def _unit(text: str, lex: Lexicon) -> str | None:
             unit = next((u for u in units if after.startswith(u)), None)
             if unit:
                 return unit
+            if any(after.startswith(m) for m in lex.money):
+                return "元"
             start = text.find(asker, start + 1)
     return None
 

@@ -152,6 +152,8 @@ def find_agency(text: str, corpus: Mapping[str, ReportMeta],
     named = [a for a in table if a in text]
     best = max(named, key=len, default=None)
     known = table[best] if best else frozenset()
+    if best in known:  # the alias is one agency's own name (上海市), not a short form of another's
+        known = frozenset({best})
     units, offices = "".join(lex.place_units), "|".join(map(re.escape, lex.office_units))
     # a place followed by an office unit (澜溪市教育局) that no report is from
     for m in re.finditer(rf"([\u4e00-\u9fff]{{2,4}}?[{units}])([\u4e00-\u9fff]{{1,8}}?(?:{offices}))", text):
