@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from assistant import segment
 from assistant.answer.evidence import (
     ENUM_MARK,
     SENTENCE_END,
     Span,
+    bigrams,
     enumerations,
     has_number,
     overlap,
@@ -146,15 +148,31 @@ def _has_unit(window: str, unit: str | None) -> bool:
     return re.search(rf"(?:\d|[零〇一二两三四五六七八九十百千])(?:万|亿)?(?:余|多)?{re.escape(unit)}", window) is not None
 
 
+def _key_concept_present(weights: dict[str, float], text: str) -> bool:
+    """The question's heaviest word (访问量, 新闻发布会) is at least half there (by its bigrams)."""
+    if not weights:
+        return True
+    top = max(weights.values())
+    norm = segment.normalize(text)
+    for token in (t for t, w in weights.items() if w == top and w >= 3):
+        grams = bigrams(token)
+        if token not in norm and sum(1 for g in grams if g in norm) / len(grams) < 0.5:
+            return False
+    return True
+
+
 def answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hit],
-                    unit: str | None = None) -> Answer | None:
-    """The sentence stating a number of the unit asked for, whose words cover the question's (the gate)."""
+                    unit: str | None = None, subject: Sequence[str] = ()) -> Answer | None:
+    """The sentence stating a number of the unit asked for, whose words cover the question's (the gate):
+    with its key concept, and one of the subject words when the question names a table row (申请, 复议)."""
     best: tuple[float, Span, str] | None = None
     for hit in hits:
         prior = 0.15 / hit.rank
         for span in sentences(hit):
             sentence_score = overlap(weights, span.text)
-            if not required_terms_present(weights, span.text) or _collapsed(span.text):
+            if not required_terms_present(weights, span.text) or _collapsed(span.text) \
+                    or not _key_concept_present(weights, span.text) \
+                    or (subject and not any(s in segment.normalize(span.text) for s in subject)):
                 continue
             for window in _number_windows(span):
                 if not _has_unit(window, unit):

@@ -49,7 +49,7 @@ def multi_report(query: Query, index: Retriever) -> bool:
 
 def _quantity_in(query: Query, hits: Sequence[Hit]) -> Answer | None:
     usable = [h for h in hits if h.kind != "lost_table"]  # a lost table is never a source of numbers
-    return answer_quantity(query.text, _weights(query), usable, query.slot("unit"))
+    return answer_quantity(query.text, _weights(query), usable, query.slot("unit"), query.slot_values("subject"))
 
 
 def quantity(query: Query, index: Retriever) -> Answer | None:

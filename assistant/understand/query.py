@@ -23,7 +23,7 @@ from assistant.understand.scope import (
     strip_years,
     years_of,
 )
-from assistant.understand.tables import Cell, match_cells
+from assistant.understand.tables import Cell, match_cells, subject_words
 
 __all__ = ["Query", "Scope", "understand", "validate"]
 
@@ -161,6 +161,7 @@ def understand(question: str, history: Sequence[Answer] | None, explicit: Filter
     unit = _unit(text, lex) if reading.intent in ("quantity", *TABLE_INTENTS) else None
     if unit:
         slots += (("unit", unit),)
+    slots += tuple(("subject", w) for w in dict.fromkeys(w for c in cells for w in subject_words(c, lex)))
     ignore = tuple(sorted(set().union(*(agency_names(a) for a in (agency,) if a)) | names))
     return Query(question=typed, text=merged, scope=scope, intent=reading.intent, cells=cells,
                  slots=slots, confidence=reading.confidence, cues=reading.cues, follow_up=follow,

@@ -119,12 +119,16 @@ def agency_names(agency: str, aliases: Sequence[str] = (), lex: Lexicon | None =
             split = re.match(rf"^(.+?[{units}])(.+)$", name)
             if split and split.group(1) != name:
                 unit = split.group(2)
-                names |= {p + unit for p in _place_forms(split.group(1), lex)}
-                if len(unit) >= 4:  # 生态环境局: ambiguous names are dropped when two agencies share them
+                places = _place_forms(split.group(1), lex)
+                names |= {p + unit for p in places}
+                if any(unit.startswith(s) for g in lex.suffix_groups for s in g):
+                    names |= places  # 城口县人民政府机关 is the government of 城口县
+                elif len(unit) >= 4:  # 生态环境局 (a name two agencies share names neither)
                     names.add(unit)
             elif name[-1:] in units:
                 names |= _place_forms(name, lex)
-    return {n for n in names if n}
+    # a name without its place (区政府办公室) would match inside any other place's name
+    return {n for n in names if n and (n == agency or n[0] not in units)}
 
 
 @lru_cache(maxsize=64)
@@ -150,7 +154,11 @@ def find_agency(text: str, corpus: Mapping[str, ReportMeta],
     lex = lex or lexicon()
     table = agency_table(corpus)
     named = [a for a in table if a in text]
-    best = max(named, key=len, default=None)
+    best = max(named, key=lambda a: (len(a), -text.find(a)), default=None)
+    if best is not None:  # of overlapping names, the one that starts first (杨浦区政府办公室: 杨浦区政府)
+        start = text.find(best)
+        earlier = [a for a in named if text.find(a) < start < text.find(a) + len(a)]
+        best = max(earlier, key=len) if earlier else best
     known = table[best] if best else frozenset()
     if best in known:  # the alias is one agency's own name (上海市), not a short form of another's
         known = frozenset({best})

@@ -162,6 +162,19 @@ def match_cells(text: str, lex: Lexicon | None = None) -> tuple[Cell, ...]:
     return tuple(cells)
 
 
+def subject_words(cell: Cell, lex: Lexicon | None = None) -> tuple[str, ...]:
+    """Words one of which a prose sentence must hold to state this cell (申请 for 新收, 复议 for 行政复议)."""
+    lex = lex or lexicon()
+    if cell.table == "T3":
+        row = next((r for r in lex.t3_rows if r.path == cell.row_path), None)
+        return row.requires if row else ()
+    if cell.table == "T4":
+        names = {cell.row_path[0], cell.row_path[-1]}
+        return tuple(w for b in lex.t4_blocks if b.label in names for w in b.words)
+    row = next((r for r in lex.t2_rows if r.path == cell.row_path), None)
+    return row.words if row else ()
+
+
 def match_fact_question(question: str, facts: Sequence[Fact] = ()) -> FactQuery | None:
     """The first T2/T3/T4 cell a quantity question asks for, or None when it is not about a table quantity."""
     lex = lexicon()
