@@ -149,6 +149,9 @@ def ask(assistant: Assistant, question: str, history: list[ui.ChatTurn], filters
     return ui.ChatTurn(question=question, answer=answer, terms=terms)
 
 
+DEBUG_LABEL = "问题理解（调试）"
+
+
 def render_answer(index: int, turn: ui.ChatTurn, settings: Settings) -> None:
     if turn.error or turn.answer is None:
         st.warning(ui.escape_markdown(turn.error or "没有得到回答。"))
@@ -168,7 +171,7 @@ def render_answer(index: int, turn: ui.ChatTurn, settings: Settings) -> None:
         meta.append(answer.note)
     st.caption(ui.escape_markdown("；".join(meta)))
     if answer.understanding:  # how the question was read: intent, scope (agency, years, reports), cues
-        with st.expander("问题理解（调试）"):
+        with st.expander(DEBUG_LABEL):
             st.json(answer.understanding, expanded=False)
     for c in answer.citations:
         render_citation(c, turn.terms, settings, key=f"src-{index}-c{c.n}")

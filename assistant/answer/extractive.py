@@ -161,6 +161,12 @@ def _key_concept_present(weights: dict[str, float], text: str) -> bool:
     return True
 
 
+def _names_subject(text: str, subject: Sequence[str]) -> bool:
+    """One subject word is there, or its start right before the number (the report's typo 公开申15件)."""
+    norm = segment.normalize(text)
+    return any(s in norm or (len(s) >= 2 and re.search(re.escape(s[:-1]) + r"\d", norm)) for s in subject)
+
+
 def answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hit],
                     unit: str | None = None, subject: Sequence[str] = ()) -> Answer | None:
     """The sentence stating a number of the unit asked for, whose words cover the question's (the gate):
@@ -172,7 +178,7 @@ def answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hit
             sentence_score = overlap(weights, span.text)
             if not required_terms_present(weights, span.text) or _collapsed(span.text) \
                     or not _key_concept_present(weights, span.text) \
-                    or (subject and not any(s in segment.normalize(span.text) for s in subject)):
+                    or (subject and not _names_subject(span.text, subject)):
                 continue
             for window in _number_windows(span):
                 if not _has_unit(window, unit):

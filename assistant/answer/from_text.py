@@ -85,8 +85,17 @@ def listing(query: Query, index: Retriever) -> Answer | None:
 
 
 def contact(query: Query, index: Retriever) -> Answer | None:
+    """The contact details asked; for one agency with several reports, the latest report that gives them."""
     wanted = query.slot_values("field") or ["phone"]
-    return answer_contact(hits_for(query, index), query.text, wanted, multi_report(query, index))
+    multi = multi_report(query, index)
+    found = answer_contact(hits_for(query, index), query.text, wanted, multi)
+    if found is not None or multi or len(query.scope.report_ids) < 2:
+        return found
+    for report_id in reversed(query.scope.report_ids[-MAX_REPORTS:]):  # sorted by year: latest first
+        hits = _search(index, query.text, Filters(report_ids=(report_id,)), 4)
+        if (found := answer_contact(hits, query.text, wanted, False)) is not None:
+            return found
+    return None
 
 
 def contact_owner(query: Query, index: Retriever) -> Answer | None:

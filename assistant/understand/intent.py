@@ -65,8 +65,10 @@ def classify(text: str, cells: tuple[Cell, ...], lex: Lexicon, n_years: int, age
             return reading("contact_owner", "contact")
         return reading("contact", slots=tuple(("field", f) for f in fields))
     asks_number = bool(scores["quantity"] or scores["compare_years"])
-    if cells and (asks_number or scores["rank_agencies"]) and not scores["commitments"]:
-        if scores["rank_agencies"]:
+    ranking = bool(scores["rank_agencies"]) and any(w in text for w in lex.superlatives) and not (
+        scores["compare_years"] and n_years != 1)
+    if cells and (asks_number or ranking) and not scores["commitments"]:
+        if ranking:
             mode = "min" if "最少" in text else "max"
             return reading("rank_agencies", "quantity", slots=(("rank", mode),))
         if scores["compare_years"] or n_years >= 2:

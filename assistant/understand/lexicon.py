@@ -74,6 +74,7 @@ class Lexicon:
     stop_words: frozenset[str]
     unit_askers: tuple[str, ...]
     clause_marks: tuple[str, ...]
+    superlatives: tuple[str, ...]
     units: tuple[str, ...]
     money: tuple[str, ...]
     t3_rows: tuple[Label, ...]
@@ -211,6 +212,7 @@ def parse_lexicon(data: Mapping[str, Any]) -> Lexicon:
         units=_strings(data.get("units", {}).get("words"), "units.words"),
         money=_strings(data.get("units", {}).get("money"), "units.money"),
         clause_marks=_strings(data.get("clauses", {}).get("marks"), "clauses.marks"),
+        superlatives=_strings(data.get("ranking", {}).get("superlatives"), "ranking.superlatives"),
         stop_words=frozenset(_strings(data.get("stop_words", {}).get("words"), "stop_words.words")),
         t3_rows=_labels(tables["t3"].get("rows"), "t3.rows", "row", _T3_ROW_PATHS),
         t3_columns=_labels(tables["t3"].get("columns"), "t3.columns", "column", set(T3_COLUMNS)),
