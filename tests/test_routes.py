@@ -140,3 +140,12 @@ def test_cli_json_shows_intent_scope_and_cues(full_index: Path) -> None:
     data = json.loads(result.stdout)
     assert data["intent"] == "table_cell" and data["scope"]["agency"] == QH and data["scope"]["years"] == [2021]
     assert "cell:新收" in data["cues"]
+
+
+def test_too_many_candidates_ask_which_agency(assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.answer import from_tables
+
+    monkeypatch.setattr(from_tables, "MAX_REPORT_LINES", 2)
+    answer = assistant.ask("2022年行政复议有几件？")
+    assert not answer.found and answer.path == "clarify" and "请在问题中指明机关" in answer.text
+    assert all(name in answer.text for name in (QH, LX, "澜溪市生态环境局"))

@@ -189,7 +189,8 @@ def test_merged_follow_up_stays_within_the_length_limit() -> None:
     ("青禾县年报什么时候发布的", "date"),
     ("那个通知的文号是什么", "doc_number"),
     ("明天天气怎么样", "out_of_scope"),
-    ("How many requests did Longquan receive?", "out_of_scope"),
+    ("How many requests did Longquan receive?", "table_cell"),
+    ("Tell me a joke", "out_of_scope"),
 ])
 def test_intents(question: str, intent: str) -> None:
     assert read(question).intent == intent
@@ -224,3 +225,22 @@ def test_province_short_forms(short: str, full: str) -> None:
     corpus = {"r": meta(full + "松江区人民政府", 2022)}
     query = understand(f"{short}松江区2022年新收申请多少件", None, None, corpus)
     assert query.scope.report_ids == ("r",), short
+
+
+def test_an_agency_in_the_question_beats_the_filter_and_is_said() -> None:
+    query = read("澜溪市2022年行政复议几件", filters=Filters(agency="青禾县"))
+    assert query.scope.agency == LX and query.scope.agency_from == "question"
+    assert f"筛选为{QH}，但问题问的是{LX}：按问题回答" in query.scope.conflict
+    assert all(i.startswith(LX) for i in query.scope.report_ids)
+
+
+def test_plans_for_a_year_are_read_from_the_report_before() -> None:
+    query = read("澜溪市生态环境局2023年打算怎样让群众更容易看懂环境质量数据？")
+    assert query.intent == "commitments" and query.scope.years == (2022,) and query.scope.report_ids
+
+
+def test_english_naming_a_covered_agency_is_understood() -> None:
+    query = read("How many requests did Qinghe receive in 2021?")
+    assert query.intent == "table_cell" and query.scope.agency == QH and query.scope.years == (2021,)
+    assert read("What is the weather in Shanghai?").intent == "out_of_scope"
+    assert read("How many lawsuits did Qinghe lose?").cells[0].columns == ("结果纠正",)

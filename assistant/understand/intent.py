@@ -24,7 +24,8 @@ class Reading:
     cues: tuple[str, ...]
 
 
-def _is_english(text: str) -> bool:
+def is_english(text: str) -> bool:
+    """Mostly Latin letters (what is left after the lexicon's English words are replaced is Chinese)."""
     letters = sum(c.isascii() and c.isalpha() for c in text)
     han = sum("\u4e00" <= c <= "\u9fff" for c in text)
     return letters > 3 * max(han, 1)
@@ -50,7 +51,7 @@ def classify(text: str, cells: tuple[Cell, ...], lex: Lexicon, n_years: int, age
     domain = any(w in text for w in lex.domain)
     if scores["out_of_scope"] and not (domain and agency_named):
         return reading("out_of_scope")
-    if _is_english(text) and not agency_named:
+    if is_english(text) and not agency_named:
         return reading("out_of_scope", slots=(("language", "en"),))
     specific = any(v for k, v in scores.items() if k not in ("general", "out_of_scope"))
     if not domain and not agency_named and not cells and not specific:

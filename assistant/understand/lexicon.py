@@ -75,6 +75,7 @@ class Lexicon:
     unit_askers: tuple[str, ...]
     clause_marks: tuple[str, ...]
     superlatives: tuple[str, ...]
+    english: Mapping[str, str]  # English words and place names -> Chinese
     units: tuple[str, ...]
     money: tuple[str, ...]
     t3_rows: tuple[Label, ...]
@@ -171,6 +172,16 @@ def _labels(entries: Any, where: str, key: str, known: Mapping[str, tuple[str, .
     return tuple(out)
 
 
+def _english(table: Mapping[str, Any]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for key in ("words", "places"):
+        part = table.get(key, {})
+        if not isinstance(part, dict) or not all(isinstance(v, str) and v for v in part.values()):
+            raise LexiconError(f"词表条目 english.{key} 应为“英文 = 中文”的表")
+        merged |= {k.lower(): v for k, v in part.items()}
+    return merged
+
+
 def parse_lexicon(data: Mapping[str, Any]) -> Lexicon:
     """A Lexicon from the parsed TOML, or LexiconError naming the first bad entry."""
     intents = data.get("intents", {})
@@ -212,6 +223,7 @@ def parse_lexicon(data: Mapping[str, Any]) -> Lexicon:
         units=_strings(data.get("units", {}).get("words"), "units.words"),
         money=_strings(data.get("units", {}).get("money"), "units.money"),
         clause_marks=_strings(data.get("clauses", {}).get("marks"), "clauses.marks"),
+        english=_english(data.get("english", {})),
         superlatives=_strings(data.get("ranking", {}).get("superlatives"), "ranking.superlatives"),
         stop_words=frozenset(_strings(data.get("stop_words", {}).get("words"), "stop_words.words")),
         t3_rows=_labels(tables["t3"].get("rows"), "t3.rows", "row", _T3_ROW_PATHS),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from assistant import segment
 from assistant.records import Answer, ReportMeta
 from assistant.search.retriever import Filters, validate
-from assistant.understand.intent import TABLE_INTENTS, classify
+from assistant.understand.intent import TABLE_INTENTS, classify, is_english
 from assistant.understand.lexicon import Lexicon, lexicon
 from assistant.understand.scope import (
     Scope,
@@ -98,7 +98,7 @@ def understand(question: str, history: Sequence[Answer] | None, explicit: Filter
     """The one Query of a question: normalised text, scope, intent, slots, confidence and cues."""
     lex = lexicon()
     typed = validate(question, max_chars)
-    text = segment.normalize(typed)
+    text = _from_english(segment.normalize(typed), lex)
     explicit = explicit or Filters()
     found, unknown, _ = find_agency(text, corpus, lex)
     q_agency = next(iter(found)) if len(found) == 1 else None
@@ -166,6 +166,16 @@ def understand(question: str, history: Sequence[Answer] | None, explicit: Filter
     return Query(question=typed, text=merged, scope=scope, intent=reading.intent, cells=cells,
                  slots=slots, confidence=reading.confidence, cues=reading.cues, follow_up=follow,
                  ignore_terms=ignore)
+
+
+def _from_english(text: str, lex: Lexicon) -> str:
+    """An English question with the lexicon's words and place names replaced by Chinese ones."""
+    if not is_english(text):
+        return text
+    lowered = text.lower()
+    for word in sorted(lex.english, key=len, reverse=True):
+        lowered = lowered.replace(word, lex.english[word])
+    return lowered
 
 
 def _unit(text: str, lex: Lexicon) -> str | None:
