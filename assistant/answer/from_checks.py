@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from assistant.analyse.checks import check_facts
 from assistant.answer.from_tables import TABLE_NAMES, _citation, table_lost
-from assistant.records import Answer, Citation
+from assistant.records import Answer, Citation, Report
 from assistant.search.retriever import Retriever
 from assistant.understand.query import Query
 
 MAX_REPORTS = 6
+
+
+def _cross_checks() -> Callable[..., Sequence[Any]] | None:
+    """The "tables" helper's prose-against-table and year-to-year checks, when that module is merged."""
+    if importlib.util.find_spec("assistant.analyse.crosschecks") is None:
+        return None
+    return getattr(importlib.import_module("assistant.analyse.crosschecks"), "cross_checks", None)
+
+
+def _cross_lines(index: Retriever, report: Report, lines: list[str], citations: list[Citation]) -> None:
+    """Figures the report states twice that disagree (prose vs table, last year's 结转 vs this year's)."""
+    run = _cross_checks()
+    if run is None:
+        return
+    same = [r for r in index.reports.values() if r.meta.agency == report.meta.agency]
+    ids = {r.report_id for r in same}
+    found = [d for d in run(same, [f for f in index.facts if f.report_id in ids]) if d.report_id == report.report_id]
+    for d in found:
+        marks = ""
+        for fact in d.cells[:4]:
+            citations.append(_citation(len(citations) + 1, report, fact))
+            marks += f"[{len(citations)}]"
+        lines.append(f"- 正文与表格：（计算：{d.description}）{marks}")
 
 
 def consistency(query: Query, index: Retriever) -> Answer | None:
@@ -28,6 +56,7 @@ def consistency(query: Query, index: Retriever) -> Answer | None:
         names = "、".join(TABLE_NAMES[t] for t in readable)
         if not broken:
             lines.append(f"《{report.meta.title}》{names}的勾稽关系都对得上。")
+            _cross_lines(index, report, lines, citations)
             continue
         lines.append(f"《{report.meta.title}》{names}有以下几处对不上：")
         for v in broken:
@@ -36,6 +65,7 @@ def consistency(query: Query, index: Retriever) -> Answer | None:
                 citations.append(_citation(len(citations) + 1, report, fact))
                 marks += f"[{len(citations)}]"
             lines.append(f"- {TABLE_NAMES[v.table]}：（计算：{v.description}）{marks}")
+        _cross_lines(index, report, lines, citations)
     if not checked:
         return None
     return Answer(question=query.question, found=True, text="\n".join(lines), citations=tuple(citations),
