@@ -37,7 +37,9 @@ class ReportMeta:
     source_file: str  # path of the file as given to the loader
     sha256: str  # of the file's bytes
     source_url: str | None = None
-    aliases: tuple[str, ...] = ()  # other names of the agency (short forms, former names)
+    # other ways the report itself writes its agency, never another agency's name: full names first
+    # (孝感市政府办公室), then in-report short forms that start with a level word (市政府办公室, 以下简称区政府办公室)
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,26 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def database_problem(path: Path, table: str = "reports") -> str | None:
+    """Why the SQLite file at `path` cannot be trusted (missing, not a database, damaged pages, no
+    `table`), or None when it passes SQLite's quick check."""
+    if not path.is_file():
+        return f"{path} 不存在"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            result = conn.execute("PRAGMA quick_check(1)").fetchone()
+            if result is None or result[0] != "ok":
+                return f"{path} 已损坏（{result[0] if result else '无结果'}）"
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone() is None:
+                return f"{path} 中没有 {table} 表"
+        finally:
+            conn.close()
+    except sqlite3.Error as err:
+        return f"{path} 无法读取（{err}）"
+    return None
+
+
 # --- records <-> JSON -------------------------------------------------------------------------
 
 
@@ -84,7 +104,7 @@ def report_from_dict(d: dict[str, Any]) -> Report:
     )
     return Report(
         report_id=d["report_id"],
-        meta=ReportMeta(**d["meta"]),
+        meta=ReportMeta(**{**d["meta"], "aliases": tuple(d["meta"].get("aliases", ()))}),
         cleaned_text=d["cleaned_text"],
         sections=tuple(Section(**s) for s in d["sections"]),
         tables=tables,
@@ -140,19 +160,34 @@ class Store:
     def commit(self) -> None:
         self.conn.commit()
 
+    def _damaged(self, err: Exception) -> IndexCorruptError:
+        return IndexCorruptError(
+            f"索引数据库 {self.path} 的内容已损坏（{type(err).__name__}: {err}）。请重新运行 assistant build。"
+        )
+
     def reports(self) -> list[Report]:
-        rows = self.conn.execute("SELECT body FROM reports ORDER BY agency, year, title").fetchall()
-        return [report_from_dict(json.loads(body)) for (body,) in rows]
+        try:
+            rows = self.conn.execute("SELECT body FROM reports ORDER BY agency, year, title").fetchall()
+            return [report_from_dict(json.loads(body)) for (body,) in rows]
+        except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise self._damaged(err) from err
 
     def passage_rows(self) -> list[tuple[int, str, str]]:
         """(vector_id, passage_id, report_id) in vector-id order."""
-        return self.conn.execute(
-            "SELECT vector_id, passage_id, report_id FROM passages ORDER BY vector_id"
-        ).fetchall()
+        try:
+            rows: list[tuple[int, str, str]] = self.conn.execute(
+                "SELECT vector_id, passage_id, report_id FROM passages ORDER BY vector_id"
+            ).fetchall()
+        except sqlite3.Error as err:
+            raise self._damaged(err) from err
+        return rows
 
     def facts(self) -> list[Fact]:
-        rows = self.conn.execute("SELECT body FROM facts").fetchall()
-        return [fact_from_dict(json.loads(body)) for (body,) in rows]
+        try:
+            rows = self.conn.execute("SELECT body FROM facts").fetchall()
+            return [fact_from_dict(json.loads(body)) for (body,) in rows]
+        except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise self._damaged(err) from err
 
 
 # --- the embedding cache, shared by all builds ----------------------------------------------

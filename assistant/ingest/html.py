@@ -9,6 +9,7 @@ import lxml.html
 from lxml import etree
 
 from assistant.errors import CorruptFileError, EmptyFileError
+from assistant.ingest import limits
 from assistant.ingest.blocks import Block, LoadedDocument, place_rows
 from assistant.ingest.clean import cell_text
 from assistant.ingest.decode import declared_html_charset, decode_bytes
@@ -91,8 +92,8 @@ def _is_data_table(table: etree._Element) -> bool:
 
 
 def _span(value: str | None) -> int:
-    digits = re.sub(r"\D", "", value or "")
-    return min(MAX_SPAN, int(digits)) if digits else 1
+    digits = re.sub(r"\D", "", value or "")[:12]
+    return min(MAX_SPAN, limits.check_span(int(digits))) if digits else 1
 
 
 def _table_block(table: etree._Element) -> Block:
