@@ -1,9 +1,9 @@
 """Routing evaluator: intent confusion, scope, cells, refusals, answer accuracy and the answerability gate.
 
 Question sets: tests/data/questions/dev.jsonl (tuned on) and heldout.jsonl (not tuned on), over the seed,
-the samples, ../shared/real/ and (when present) the real reports gathered in ../wt-identity/tests/data/real/.
+the samples, ../shared/real/ and the real reports gathered in tests/data/real/.
 
-    .venv/bin/python benchmarks/routing.py [--index DIR] [--set dev|heldout|both] [--json]
+    .venv/bin/python benchmarks/routing.py [--index DIR] [--set dev|heldout|real|gathered|both] [--json]
 
 Without --index it builds a fresh index of those reports in a temporary folder (about a minute).
 """
@@ -31,7 +31,7 @@ from assistant.understand.scope import agency_of
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 QUESTIONS = ROOT / "tests" / "data" / "questions"
-SOURCES = [ROOT / "corpus", SHARED / "samples", SHARED / "real", ROOT.parent / "wt-identity" / "tests" / "data" / "real"]
+SOURCES = [ROOT / "corpus", SHARED / "samples", SHARED / "real", ROOT / "tests" / "data" / "real"]
 SUFFIXES = (".txt", ".html", ".htm", ".pdf", ".docx")
 GATES = (0.2, 0.28, 0.34, 0.4, 0.5, 0.6)
 
@@ -41,8 +41,10 @@ def squash(text: str) -> str:
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    """Our dev or held-out set, or "real": the questions that come with ../shared/real/ (no intent labels)."""
-    path = SHARED / "real" / "questions.jsonl" if name == "real" else QUESTIONS / f"{name}.jsonl"
+    """Our dev or held-out set; "real": the questions of ../shared/real/; "gathered": those of
+    tests/data/real/ (these two have no intent labels)."""
+    path = {"real": SHARED / "real" / "questions.jsonl",
+            "gathered": ROOT / "tests" / "data" / "real" / "questions.jsonl"}.get(name, QUESTIONS / f"{name}.jsonl")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -59,7 +61,7 @@ def make_index(folder: Path) -> Path:
     return settings.index_dir
 
 
-IDENTITY = ROOT.parent / "wt-identity" / "tests" / "data" / "real" / "identity.jsonl"
+IDENTITY = ROOT / "tests" / "data" / "real" / "identity.jsonl"
 
 
 def use_identity(assistant: Assistant) -> int:
@@ -150,10 +152,10 @@ def gate_curve(assistant: Assistant, questions: list[dict[str, Any]]) -> list[di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path)
-    parser.add_argument("--set", choices=("dev", "heldout", "real", "both"), default="both")
+    parser.add_argument("--set", choices=("dev", "heldout", "real", "gathered", "both"), default="both")
     parser.add_argument("--curve", action="store_true", help="also sweep the answerability gate")
     parser.add_argument("--identity", action="store_true",
-                        help="preview: agencies and aliases from ../wt-identity/tests/data/real/identity.jsonl")
+                        help="agencies and aliases as recorded in tests/data/real/identity.jsonl")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--show", action="store_true", help="print every wrong question")
     args = parser.parse_args()
