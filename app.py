@@ -189,9 +189,6 @@ def render_answer(index: int, turn: ui.ChatTurn, settings: Settings) -> None:
     if answer.note:
         meta.append(answer.note)
     st.caption(ui.escape_markdown("；".join(meta)))
-    if answer.understanding:  # how the question was read: intent, scope (agency, years, reports), cues
-        with st.expander(DEBUG_LABEL):
-            st.json(answer.understanding, expanded=False)
     for c in answer.citations:
         render_citation(c, turn.terms, settings, key=f"src-{index}-c{c.n}")
     if answer.related:
@@ -199,6 +196,9 @@ def render_answer(index: int, turn: ui.ChatTurn, settings: Settings) -> None:
         for hit in answer.related:
             with st.expander(hit_label(hit)):
                 render_hit_body(hit, turn.terms, settings, key=f"src-{index}-r{hit.rank}")
+    if answer.understanding:  # how the question was read: intent, scope (agency, years, reports), cues
+        with st.expander(DEBUG_LABEL):
+            st.json(answer.understanding, expanded=False)
 
 
 def _queue_question(question: str) -> None:
