@@ -24,7 +24,7 @@ import numpy as np
 from assistant import segment
 from assistant.analyse.facts import extract_facts
 from assistant.config import Settings
-from assistant.errors import AssistantError, DiskFullError, IndexLockedError, IngestError
+from assistant.errors import AssistantError, DiskFullError, IndexCorruptError, IndexLockedError, IngestError
 from assistant.index.encoders import Encoder, load_encoder
 from assistant.index.keyword import KeywordStore
 from assistant.index.layout import (
@@ -36,7 +36,7 @@ from assistant.index.layout import (
     read_manifest,
 )
 from assistant.index.store import EmbeddingCache, Store, database_problem, text_hash
-from assistant.index.vector import make_vector_store
+from assistant.index.vector import make_vector_store, read_sidecar
 from assistant.ingest import ParseLimits, check_size, ingest_file_bounded, scan_corpus
 from assistant.records import Fact, Passage, Report
 
@@ -105,6 +105,9 @@ def _previous(index_dir: Path, root: Path, notices: list[str]) -> tuple[dict[str
     """(document key -> file key, file key -> report) of the live build, when it can be trusted;
     otherwise nothing (the build starts afresh) and a notice saying why."""
     if not (index_dir / CURRENT_FILE).exists():
+        builds = index_dir / BUILDS_DIR
+        if builds.is_dir() and any(not d.name.startswith(".") for d in builds.iterdir()):
+            notices.append(f"索引目录 {index_dir} 中有旧的构建但缺少 {CURRENT_FILE}，无法确定哪一个可信，本次从头重建。")
         return {}, {}
     try:
         build_dir = live_build_dir(index_dir)
@@ -114,8 +117,7 @@ def _previous(index_dir: Path, root: Path, notices: list[str]) -> tuple[dict[str
         if problem:
             raise AssistantError(problem)
         documents = manifest["documents"]
-        if not isinstance(documents, dict) or not documents:
-            raise AssistantError("索引清单中没有文档记录")
+        _check_served_files(build_dir)
         store = Store(build_dir / "store.sqlite", readonly=True)
         try:
             by_id = {r.report_id: r for r in store.reports()}
@@ -131,6 +133,20 @@ def _previous(index_dir: Path, root: Path, notices: list[str]) -> tuple[dict[str
         notices.append(f"现有索引内容不完整，已放弃沿用并从头重建：{type(err).__name__}: {err}")
         return {}, {}
     return keys, reports
+
+
+def _check_served_files(build_dir: Path) -> None:
+    """IndexCorruptError when the live build's keyword or vector file is damaged. A build rewrites
+    both anyway; this only lets it say that the served index was broken."""
+    KeywordStore.load(build_dir / "keyword.json")
+    vectors = build_dir / "vectors.faiss"
+    expected = read_sidecar(vectors).get("sha256")
+    digest = hashlib.sha256()
+    with open(vectors, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise IndexCorruptError(f"向量索引文件 {vectors} 已损坏（校验和不符）")
 
 
 def _document_key(path: str, root: Path, relative: bool) -> str:

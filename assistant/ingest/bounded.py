@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import resource
 import threading
@@ -65,6 +66,9 @@ def _parse_in_worker(conn: Connection, path: str, limits: ParseLimits) -> None:
 
     extra = limits.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (_address_space() + extra, resource.RLIM_INFINITY))
+    # CPU time never exceeds wall time, so this only ends a worker whose caller died (no one to time it out)
+    cpu = math.ceil(limits.timeout_s) + 5
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     message: tuple[str, Any, float] | None = None
     out_of_memory = False
     try:
