@@ -3,7 +3,7 @@
 Prints the figures quoted in docs/reliability.md. Run from the repository root:
 
     python benchmarks/reliability.py                 # everything (about 10 minutes on 2 busy cores)
-    python benchmarks/reliability.py --only attacks  # one part: attacks, damage, diskfull, sigkill
+    python benchmarks/reliability.py --only attacks  # one part: real, attacks, damage, diskfull, sigkill
     python benchmarks/reliability.py --kill-trials 4 # SIGKILL at 5 points x 4 trials
 
 The full-disk part mounts small tmpfs file systems (needs root); without that it says so and skips.
@@ -88,6 +88,16 @@ def bench_attacks(work: Path) -> None:
     print(f"build of {len(GOOD)} good + {len(attacks)} hostile files: {summary.reports} of {len(GOOD)} good "
           f"indexed, {len(summary.failures)} of {len(attacks)} hostile skipped, {mixed_s:.1f} s "
           f"(good files alone: {base_s:.1f} s, ratio {mixed_s / base_s:.2f})")
+
+
+def bench_real() -> None:
+    print("== real and sample reports under the default limits ==")
+    files = [*sorted((ROOT.parent / "shared" / "real").glob("*.txt")), *GOOD]
+    outcomes = [parse_bounded(path, ParseLimits()) for path in files]
+    ok = [o for o in outcomes if o.report is not None]
+    print(f"{len(ok)} of {len(files)} parsed; slowest {max(o.seconds for o in outcomes):.2f} s, "
+          f"highest worker peak {max(o.peak_mb or 0 for o in outcomes):.0f} MB "
+          f"(limits: {ParseLimits().timeout_s:g} s, {ParseLimits().memory_mb} MB)")
 
 
 # --- damaged indexes ----------------------------------------------------------------------
@@ -225,13 +235,14 @@ def bench_sigkill(work: Path, trials: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["attacks", "damage", "diskfull", "sigkill"])
+    parser.add_argument("--only", choices=["real", "attacks", "damage", "diskfull", "sigkill"])
     parser.add_argument("--kill-trials", type=int, default=2)
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
         work = Path(tmp)
         parts: dict[str, Callable[[], None]] = {
+            "real": bench_real,
             "attacks": lambda: bench_attacks(work),
             "damage": lambda: bench_damage(work),
             "diskfull": lambda: bench_diskfull(work),

@@ -24,7 +24,7 @@ from assistant.index import build as build_module
 from assistant.index.build import build_index
 from assistant.index.keyword import KeywordStore
 from assistant.index.layout import live_build_dir
-from assistant.index.store import Store
+from assistant.index.store import EmbeddingCache, Store
 from tests.conftest import SEED_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,7 +159,7 @@ def _enospc(*args: object, **kwargs: object) -> None:
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-def _sqlite_full(self: Store) -> None:
+def _sqlite_full(self: object, *args: object) -> None:
     raise sqlite3.OperationalError("database or disk is full")
 
 
@@ -167,6 +167,7 @@ DISK_FULL_WRITERS: dict[str, tuple[object, str, Callable[..., None]]] = {
     "vectors": (build_module.make_vector_store, "", _enospc),  # patched below on the returned class
     "keyword": (KeywordStore, "save", _enospc),
     "store": (Store, "commit", _sqlite_full),
+    "cache": (EmbeddingCache, "put_many", _sqlite_full),  # a full disk must not be taken for a damaged cache
 }
 
 
@@ -195,7 +196,9 @@ def test_disk_full_is_clear_and_leaves_the_old_index_serving(
     assert not list((index / "builds").glob(".tmp-*"))
     assert _results(index) == expected
     monkeypatch.undo()
-    assert build_index(Settings(corpus_dir=corpus, index_dir=index)).reports == 2
+    assert (index / "cache.sqlite").stat().st_size > 0  # the cache survived
+    after = build_index(Settings(corpus_dir=corpus, index_dir=index))
+    assert after.reports == 2 and not after.notices
 
 
 def test_disk_full_on_switch_keeps_current(base_index: tuple[Path, Path, list], tmp_path: Path,

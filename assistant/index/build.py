@@ -276,6 +276,8 @@ def _open_cache(path: Path, notices: list[str]) -> EmbeddingCache:
         try:
             return EmbeddingCache(path)
         except sqlite3.DatabaseError as err:
+            if _is_disk_full(err):
+                raise  # a full disk is not a damaged cache: keep it
             problem = str(err)
     for leftover in (path, path.with_name(path.name + "-journal"), path.with_name(path.name + "-wal")):
         leftover.unlink(missing_ok=True)
@@ -310,9 +312,9 @@ def _commit_build(settings: Settings, write: Callable[[Path], None]) -> Path:
         final_dir = builds / name
         os.replace(tmp_dir, final_dir)
         _fsync_dir(builds)
-    except (OSError, sqlite3.Error, RuntimeError) as err:
+    except BaseException as err:
         shutil.rmtree(tmp_dir, ignore_errors=True)
-        if _is_disk_full(err):
+        if _is_disk_full(err) or (err.__cause__ is not None and _is_disk_full(err.__cause__)):
             raise DiskFullError(
                 f"磁盘空间不足，无法写入新索引（{err}）。已删除本次未完成的临时文件；现有索引保持不变，"
                 f"继续提供服务。请释放 {settings.index_dir.resolve()} 所在磁盘的空间后重新运行 assistant build。"
@@ -321,9 +323,6 @@ def _commit_build(settings: Settings, write: Callable[[Path], None]) -> Path:
             raise AssistantError(
                 f"无法写入索引目录 {settings.index_dir}：{err.strerror or err}。现有索引保持不变。"
             ) from err
-        raise
-    except BaseException:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     return final_dir
 
