@@ -224,7 +224,7 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
             bucket = summary.unchanged if old_keys.get(name) == key else (
                 summary.updated if name in old_keys else summary.added)
             bucket.append(name)
-        summary.deleted.extend(sorted(set(old_keys) - set(documents) - {e.path for e in summary.failures}))
+        summary.deleted.extend(sorted(set(old_keys) - {p.relative_to(root).as_posix() for p in files}))
         if not reports:
             raise AssistantError(
                 f"{settings.corpus_dir} 中没有可以索引的报告（{len(summary.failures)} 个文件解析失败）。"
