@@ -43,7 +43,8 @@ from assistant.records import Fact, Passage, Report
 KEEP_OLD_BUILDS = 1  # builds kept beside the live one, for readers that opened them
 KEYS_RELATIVE = "relative-to-corpus"  # manifest "document_keys": paths relative to the resolved corpus
 
-# progress(stage, done, total): stage is "解析" (parsing) or "向量化" (embedding)
+# progress(stage, done, total): stage is "解析" (files parsed), "向量化" (new passages embedded; absent when all
+# are cached) or "写入索引" (steps written); each stage is first announced with done=0
 Progress = Callable[[str, int, int], None]
 
 
@@ -171,6 +172,8 @@ def _embed(
     missing = sorted({h: i for i, h in enumerate(hashes) if h not in cached}.values())
     if missing:
         batch = 32
+        if progress:
+            progress("向量化", 0, len(missing))
         for start in range(0, len(missing), batch):
             chunk = missing[start : start + batch]
             vectors = encoder.encode_documents([texts[i] for i in chunk])
@@ -199,6 +202,8 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
         reports: list[Report] = []
         documents: dict[str, dict[str, Any]] = {}
         seen: dict[str, str] = {}  # report id and normalised text hash -> document key
+        if progress:
+            progress("解析", 0, len(files))
         for done, path in enumerate(files, 1):
             name = path.relative_to(root).as_posix()
             try:
@@ -373,13 +378,19 @@ def _write_build(
     finally:
         cache.close()
     summary.embedded = embedded
+    if progress:
+        progress("写入索引", 0, 3)
     ids = np.arange(len(passages), dtype=np.int64)
     vector_store = make_vector_store(settings.vector_index, encoder.dim)
     vector_store.add(ids, vectors)
     vector_store.save(tmp_dir / "vectors.faiss")
+    if progress:
+        progress("写入索引", 1, 3)
     keyword_store = KeywordStore()
     keyword_store.add(ids, [segment.tokenize(p.embedding_text()) for p in passages])
     keyword_store.save(tmp_dir / "keyword.json")
+    if progress:
+        progress("写入索引", 2, 3)
     manifest = {
         "format_version": FORMAT_VERSION,
         "encoder_spec": settings.encoder,
@@ -394,6 +405,8 @@ def _write_build(
         "failures": [{"file": e.path, "error": str(e)} for e in summary.failures],
     }
     (tmp_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    if progress:
+        progress("写入索引", 3, 3)
 
 
 def _with_facts(report: Report) -> tuple[Report, list[Fact]]:

@@ -104,7 +104,7 @@ def report_from_dict(d: dict[str, Any]) -> Report:
     )
     return Report(
         report_id=d["report_id"],
-        meta=ReportMeta(**d["meta"]),
+        meta=ReportMeta(**{**d["meta"], "aliases": tuple(d["meta"].get("aliases", ()))}),
         cleaned_text=d["cleaned_text"],
         sections=tuple(Section(**s) for s in d["sections"]),
         tables=tables,
