@@ -318,11 +318,18 @@ def report_extras_hook(assistant: Assistant, report: Report, reports: list[Repor
         return  # the note above the report's text already says that its tables are missing
     st.subheader("表格数据（T2/T3/T4）")
     problems = [v for v in assistant.violations() if v.report_id == report.report_id]
-    if problems:
-        for v in problems:
-            st.error(ui.escape_markdown(f"勾稽关系不符（表{v.table}，{v.rule}）：{v.description}"))
-    elif facts:
-        st.success("表格数据符合模板的勾稽关系。")
+    unchecked = [c for c in assistant.table_checks() if c.report_id == report.report_id
+                 and c.status in ("not_filled", "unconfirmed", "lost")]
+    discrepancies = [d for d in assistant.cross_checks() if d.report_id == report.report_id]
+    for v in problems:
+        st.error(ui.escape_markdown(f"勾稽关系不符（表{v.table}，{v.rule}）：{v.description}"))
+    for c in unchecked:
+        st.warning(ui.escape_markdown(f"未能完整核对：{c.message}"))
+    for d in discrepancies:
+        quote = f"（原文：“{d.quote}”）" if d.quote else ""
+        st.warning(ui.escape_markdown(f"正文与表格不一致：{d.description}{quote}"))
+    if facts and not (problems or unchecked or discrepancies):
+        st.success("表格数据符合模板的勾稽关系，正文中的数字与表格一致。")
     if not facts:
         st.info("该报告没有可提取的表格数据（表格无法识别）。")
         return

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import SEED_FILE
 
 from assistant.api import Assistant
 from assistant.config import Settings
@@ -25,7 +26,6 @@ from assistant.index.build import build_index
 from assistant.index.keyword import KeywordStore
 from assistant.index.layout import live_build_dir
 from assistant.index.store import EmbeddingCache, Store
-from tests.conftest import SEED_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ["电子邮箱", "主动公开政府信息多少条", "行政复议"]

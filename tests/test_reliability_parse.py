@@ -8,13 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from assistant.config import Settings, load_settings
-from assistant.errors import CorruptFileError, IngestError, LimitExceededError
-from assistant.index.build import build_index
-from assistant.ingest import ParseLimits, ingest_file, ingest_file_bounded, scan_corpus
-from assistant.ingest.bounded import parse_bounded
-from tests.attack_files import (
+from attack_files import (
     gridspan_docx,
     huge_claim_docx,
     huge_paragraphs_docx,
@@ -22,7 +16,13 @@ from tests.attack_files import (
     span_table_html,
     write_attacks,
 )
-from tests.conftest import SAMPLE_FILES, SEED_FILE
+from conftest import SAMPLE_FILES, SEED_FILE
+
+from assistant.config import Settings, load_settings
+from assistant.errors import CorruptFileError, IngestError, LimitExceededError
+from assistant.index.build import build_index
+from assistant.ingest import ParseLimits, ingest_file, ingest_file_bounded, scan_corpus
+from assistant.ingest.bounded import parse_bounded
 
 # attack file -> the setting its refusal must name (None: refused as a corrupt file)
 EXPECTED_LIMIT = {

@@ -267,7 +267,7 @@ def report_row(report: Report) -> dict[str, Any]:
     }
 
 
-_TABLE_WARNINGS = ("table_missing", "facts_missing")
+_TABLE_WARNINGS = ("table_missing", "facts_missing", "table_unreadable")
 
 
 def report_notes(report: Report) -> list[str]:
