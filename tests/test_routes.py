@@ -149,3 +149,15 @@ def test_too_many_candidates_ask_which_agency(assistant: Assistant, monkeypatch:
     answer = assistant.ask("2022年行政复议有几件？")
     assert not answer.found and answer.path == "clarify" and "请在问题中指明机关" in answer.text
     assert all(name in answer.text for name in (QH, LX, "澜溪市生态环境局"))
+
+
+def test_general_answers_never_quote_a_table_row(full_index: Path) -> None:
+    """A question no route can read (general intent) must not be answered with an unrelated table row's cell."""
+    from assistant.answer.from_text import general, hits_for
+
+    assistant = Assistant.open(full_index)
+    query = assistant.understand("青禾县2021年补正后申请内容仍不明确是怎么回事")
+    assert query.intent == "general"
+    assert any(h.kind == "table_row" for h in hits_for(query, assistant.retriever))  # the rows are candidates
+    answer = general(query, assistant.retriever)
+    assert answer is None or all(c.table is None and "补正后申请内容仍不明确" not in c.text for c in answer.citations)

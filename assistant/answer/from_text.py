@@ -102,15 +102,21 @@ def contact_owner(query: Query, index: Retriever) -> Answer | None:
     return answer_contact_owner(hits_for(query, index), query.text)
 
 
+def _prose(query: Query, index: Retriever) -> tuple[Hit, ...]:
+    """Text passages only: a table row is quoted only by the table routes, whose gate matches its row and
+    column to the question (a row quoted for its shared words would state an unrelated cell)."""
+    return tuple(h for h in hits_for(query, index) if h.kind == "text")
+
+
 def date(query: Query, index: Retriever) -> Answer | None:
-    return answer_general(query.text, _weights(query), hits_for(query, index), multi_report(query, index),
+    return answer_general(query.text, _weights(query), _prose(query, index), multi_report(query, index),
                           require=DATE)
 
 
 def doc_number(query: Query, index: Retriever) -> Answer | None:
-    return answer_general(query.text, _weights(query), hits_for(query, index), multi_report(query, index),
+    return answer_general(query.text, _weights(query), _prose(query, index), multi_report(query, index),
                           require=DOC_NUMBER)
 
 
 def general(query: Query, index: Retriever) -> Answer | None:
-    return answer_general(query.text, _weights(query), hits_for(query, index), multi_report(query, index))
+    return answer_general(query.text, _weights(query), _prose(query, index), multi_report(query, index))
