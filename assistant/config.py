@@ -29,6 +29,15 @@ class Settings:
     llm_api_key: str | None = None
     llm_timeout: float = 30.0
     admin_password: str | None = None
+    # --- scale: storage backend, devices and threads -------------------------------------
+    store: str = "local"  # passage index backend: "local" (FAISS + bm25s files) or "milvus"
+    milvus_uri: str | None = None  # "http://host:19530" or a Milvus Lite file; default <index>/milvus.db
+    milvus_collection: str = "assistant_passages"  # alias name; collections are <alias>_<build>
+    device: str = "cpu"  # sentence-transformers device: "cpu", "cuda", "cuda:1", "mps"
+    encode_batch: int = 32  # passages per encoder call during builds
+    build_threads: int = 0  # threads for build-time encoding and FAISS; 0 = all cores
+    query_threads: int = 1  # threads per query at query time (encoding and FAISS search)
+    workers: int = 1  # processes parsing and tokenising report files during a build
 
     @property
     def cache_path(self) -> Path:

@@ -19,26 +19,35 @@ from typing import Any
 import numpy as np
 
 from assistant import segment
+from assistant.analyse.facts import extract_facts
 from assistant.config import Settings
-from assistant.index.encoders import Encoder, load_encoder
 from assistant.errors import (
     AssistantError,
     IndexLockedError,
-    IndexMismatchError,
-    IndexMissingError,
     IngestError,
 )
-from assistant.analyse.facts import extract_facts
-from assistant.ingest import check_size, corpus_files, ingest_file
-from assistant.index.keyword import KeywordStore
-from assistant.index.layout import BUILDS_DIR, CURRENT_FILE, FORMAT_VERSION, check_manifest, live_build_dir, read_manifest
-from assistant.records import Fact, Passage, Report
+from assistant.index.backends import (
+    PassageRecord,
+    prune_passage_indexes,
+    publish_passage_index,
+    write_passage_index,
+)
+from assistant.index.encoders import Encoder, load_encoder
+from assistant.index.layout import (
+    BUILDS_DIR,
+    CURRENT_FILE,
+    FORMAT_VERSION,
+    check_manifest,
+    live_build_dir,
+    read_manifest,
+)
 from assistant.index.store import EmbeddingCache, Store, text_hash
-from assistant.index.vector import make_vector_store
+from assistant.ingest import check_size, corpus_files, ingest_file
+from assistant.records import Fact, Passage, Report
 
 KEEP_OLD_BUILDS = 1  # builds kept beside the live one, for readers that opened them
 
-# progress(stage, done, total): stage is "解析" (parsing) or "向量化" (embedding)
+# progress(stage, done, total): stage is "解析" (parsing), "向量化" (embedding) or "写入" (Milvus rows)
 Progress = Callable[[str, int, int], None]
 
 
@@ -177,8 +186,10 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
                 "现有索引保持不变。"
             )
         build_dir = _write_build(settings, reports, documents, summary, progress)
+        _publish(settings, build_dir)
         _switch(index_dir, build_dir)
         _prune(index_dir, keep=build_dir.name)
+        _prune_backend(settings, index_dir)
     summary.reports = len(reports)
     summary.passages = sum(len(r.passages) for r in reports)
     summary.seconds = time.monotonic() - started
@@ -216,19 +227,14 @@ def _write_build(
     finally:
         cache.close()
     summary.embedded = embedded
-    ids = np.arange(len(passages), dtype=np.int64)
-    vector_store = make_vector_store(settings.vector_index, encoder.dim)
-    vector_store.add(ids, vectors)
-    vector_store.save(tmp_dir / "vectors.faiss")
-    keyword_store = KeywordStore()
-    keyword_store.add(ids, [segment.tokenize(p.embedding_text()) for p in passages])
-    keyword_store.save(tmp_dir / "keyword.json")
+    store_entry = _write_passage_index(settings, tmp_dir, name, reports, passages, vectors, progress)
     manifest = {
         "format_version": FORMAT_VERSION,
         "encoder_spec": settings.encoder,
         "encoder_id": encoder.encoder_id,
         "dim": encoder.dim,
         "vector_index": settings.vector_index,
+        "store": store_entry,
         "dictionary_hash": segment.dictionary_hash(),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "counts": {"reports": len(reports), "passages": len(passages)},
@@ -239,6 +245,35 @@ def _write_build(
     final_dir = builds / name
     os.replace(tmp_dir, final_dir)
     return final_dir
+
+
+# --- the passage-index backend (local files or Milvus), see index/backends.py -----------------
+
+
+def _write_passage_index(
+    settings: Settings, tmp_dir: Path, build_name: str, reports: list[Report], passages: list[Passage],
+    vectors: np.ndarray, progress: Progress | None,
+) -> dict[str, Any]:
+    metas = {r.report_id: r.meta for r in reports}
+    records = [PassageRecord(i, p, metas[p.report_id]) for i, p in enumerate(passages)]
+    return write_passage_index(settings, tmp_dir, build_name, records, vectors, progress=progress)
+
+
+def _publish(settings: Settings, build_dir: Path) -> None:
+    """Publish the new build's backend data (Milvus: alias swap) before CURRENT points at it."""
+    publish_passage_index(settings, read_manifest(build_dir).get("store") or {"backend": "local"})
+
+
+def _prune_backend(settings: Settings, index_dir: Path) -> None:
+    """Drop backend data of builds that _prune removed (and of killed builds)."""
+    kept = []
+    for folder in (index_dir / BUILDS_DIR).iterdir():
+        if folder.is_dir() and not folder.name.startswith(".tmp-"):
+            try:
+                kept.append(read_manifest(folder).get("store") or {})
+            except AssistantError:
+                continue
+    prune_passage_indexes(settings, kept)
 
 
 def _with_facts(report: Report) -> tuple[Report, list[Fact]]:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.index.encoding import ST_PREFIX, ProgressCallback, encode_in_batches
 from assistant.errors import AssistantError
+from assistant.index.encoding import ST_PREFIX, ProgressCallback, encode_in_batches
 
 # Query instruction of the bge-*-zh models (used when the model ships no "query" prompt).
 BGE_ZH_QUERY_INSTRUCTION = "为这个句子生成表示以用于检索相关文章："

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant import segment
 from assistant.config import Settings
 from assistant.errors import QueryError
+from assistant.index.backends import Allowed, PassageIndex, open_passage_index
 from assistant.index.encoders import Encoder, load_encoder
-from assistant.index.keyword import KeywordStore
 from assistant.index.layout import check_manifest, live_build_dir, read_manifest
 from assistant.index.store import Store
-from assistant.index.vector import VectorStore, load_vector_store
+from assistant.index.threads import threads
 from assistant.records import Fact, Hit, Passage, Report
 from assistant.search.fusion import rrf, weighted
 from assistant.understand.query import QueryIntent, agency_aliases, understand, validate
@@ -51,8 +50,7 @@ class Retriever:
         rows = self.store.passage_rows()
         self.passages: list[Passage] = [by_id[passage_id] for _, passage_id, _ in rows]
         self.vector_id = {p.passage_id: i for i, p in enumerate(self.passages)}
-        self.vectors: VectorStore = load_vector_store(self.build_dir / "vectors.faiss")
-        self.keywords = KeywordStore.load(self.build_dir / "keyword.json")
+        self.index: PassageIndex = open_passage_index(self.build_dir, self.manifest, settings)
         self._encoder: Encoder | None = None
 
     @classmethod
@@ -102,14 +100,13 @@ class Retriever:
             return False
         return not filters.agency or filters.agency in agency_aliases(meta.agency) | {meta.title}
 
-    def dense(self, text: str, allowed: np.ndarray | None, n: int = CANDIDATES) -> list[tuple[int, float]]:
-        query_vector = self.encoder.encode_queries([text])
-        scores, ids = self.vectors.search(query_vector, n, allowed)
-        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+    def dense(self, text: str, allowed: Allowed, n: int = CANDIDATES) -> list[tuple[int, float]]:
+        with threads(self.settings.query_threads):
+            query_vector = self.encoder.encode_queries([text])
+            return self.index.dense(query_vector, n, allowed)
 
-    def bm25(self, text: str, allowed: np.ndarray | None, n: int = CANDIDATES) -> list[tuple[int, float]]:
-        scores, ids = self.keywords.search(segment.tokenize(text), n, allowed)
-        return [(int(i), float(s)) for s, i in zip(scores, ids, strict=True) if i >= 0]
+    def bm25(self, text: str, allowed: Allowed, n: int = CANDIDATES) -> list[tuple[int, float]]:
+        return self.index.keyword(text, n, allowed)
 
     def search(
         self, query: str, k: int = 5, filters: Filters | None = None, mode: str = "hybrid"
