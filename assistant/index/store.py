@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -52,6 +55,10 @@ CREATE TABLE IF NOT EXISTS facts (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS facts_by_report ON facts(report_id);
+CREATE TABLE IF NOT EXISTS report_meta (
+    report_id TEXT PRIMARY KEY,    -- as in reports
+    meta TEXT NOT NULL             -- the ReportMeta as JSON (read at open without the bodies)
+);
 CREATE TABLE IF NOT EXISTS passage_tokens (
     vector_id INTEGER PRIMARY KEY, -- as in passages
     tokens TEXT NOT NULL           -- segment.tokenize() of the passage, joined by spaces
@@ -135,6 +142,7 @@ class Store:
             for i, p in enumerate(report.passages)
         ]
         self.conn.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?)", rows)
+        self.conn.execute("INSERT INTO report_meta VALUES (?,?)", (report.report_id, to_json(m)))
         return first_vector_id + len(rows)
 
     def add_facts(self, facts: Iterable[Fact]) -> None:
@@ -163,6 +171,39 @@ class Store:
         return self.conn.execute(
             "SELECT report_id, agency, title, year, source_file FROM reports ORDER BY agency, year, title"
         ).fetchall()
+
+    def metas(self) -> dict[str, ReportMeta]:
+        """Every report's metadata by report id, in (agency, year, title) order; bodies stay on disk."""
+        try:
+            rows = self.conn.execute(
+                "SELECT r.report_id, m.meta FROM reports r JOIN report_meta m ON m.report_id = r.report_id "
+                "ORDER BY r.agency, r.year, r.title"
+            ).fetchall()
+        except sqlite3.OperationalError:  # a build from before report_meta existed
+            return {r.report_id: r.meta for r in self.reports()}
+        return {report_id: ReportMeta(**json.loads(meta)) for report_id, meta in rows}
+
+    def report_spans(self) -> list[tuple[str, int, int]]:
+        """(report_id, first vector id, passage count) per report, in vector-id order."""
+        return self.conn.execute(
+            "SELECT report_id, min(vector_id), count(*) FROM passages GROUP BY report_id ORDER BY 2"
+        ).fetchall()
+
+    def passage_sections(self) -> list[str]:
+        """Each passage's section key, in vector-id order."""
+        return [section for (section,) in self.conn.execute("SELECT section FROM passages ORDER BY vector_id")]
+
+    def passage_row(self, vector_id: int) -> tuple[str, str, str, str, int, int, str] | None:
+        """(passage_id, report_id, section, kind, start, end, text) of one passage."""
+        row: tuple[str, str, str, str, int, int, str] | None = self.conn.execute(
+            "SELECT passage_id, report_id, section, kind, start, end, text FROM passages WHERE vector_id=?",
+            (int(vector_id),),
+        ).fetchone()
+        return row
+
+    def vector_id_of(self, passage_id: str) -> int | None:
+        row = self.conn.execute("SELECT vector_id FROM passages WHERE passage_id=?", (passage_id,)).fetchone()
+        return int(row[0]) if row else None
 
     def facts_of(self, report_ids: Iterable[str]) -> dict[str, list[Fact]]:
         """Facts of these reports, by report id."""
@@ -241,3 +282,92 @@ class EmbeddingCache:
 
     def close(self) -> None:
         self.conn.close()
+
+
+# --- on-demand views of an opened build (what the retriever serves from) --------------------
+
+
+class LazyReports(Mapping[str, Report]):
+    """report id -> Report, decoded from SQLite on first use and kept in a bounded cache."""
+
+    def __init__(self, store: Store, metas: dict[str, ReportMeta], cache_size: int = 256) -> None:
+        self._store = store
+        self._metas = metas
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, Report] = OrderedDict()
+        self._cache_size = cache_size
+
+    def __getitem__(self, report_id: str) -> Report:
+        with self._lock:
+            report = self._cache.get(report_id)
+            if report is not None:
+                self._cache.move_to_end(report_id)
+                return report
+        if report_id not in self._metas:
+            raise KeyError(report_id)
+        with self._lock:
+            report = self._store.report(report_id)
+            if report is None:
+                raise KeyError(report_id)
+            self._cache[report_id] = report
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return report
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._metas)
+
+    def __len__(self) -> int:
+        return len(self._metas)
+
+    def __contains__(self, report_id: object) -> bool:
+        return report_id in self._metas
+
+
+class LazyPassages(Sequence[Passage]):
+    """vector id -> Passage, taken from its (lazily decoded) report."""
+
+    def __init__(self, reports: Mapping[str, Report], spans: list[tuple[str, int, int]]) -> None:
+        self._reports = reports
+        self._report_ids = [report_id for report_id, _, _ in spans]
+        self._starts = [start for _, start, _ in spans]
+        self._total = sum(count for _, _, count in spans)
+
+    def __len__(self) -> int:
+        return self._total
+
+    @overload
+    def __getitem__(self, index: int) -> Passage: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Passage]: ...
+
+    def __getitem__(self, index: int | slice) -> Passage | list[Passage]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._total))]
+        if index < 0:
+            index += self._total
+        if not 0 <= index < self._total:
+            raise IndexError(index)
+        slot = bisect.bisect_right(self._starts, index) - 1
+        return self._reports[self._report_ids[slot]].passages[index - self._starts[slot]]
+
+
+class LazyVectorIds(Mapping[str, int]):
+    """passage id -> vector id, looked up in SQLite."""
+
+    def __init__(self, store: Store, count: int) -> None:
+        self._store = store
+        self._count = count
+
+    def __getitem__(self, passage_id: str) -> int:
+        found = self._store.vector_id_of(passage_id)
+        if found is None:
+            raise KeyError(passage_id)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return (pid for (pid,) in self._store.conn.execute("SELECT passage_id FROM passages ORDER BY vector_id"))
+
+    def __len__(self) -> int:
+        return self._count
