@@ -155,18 +155,17 @@ def swap_alias(settings: Settings, entry: dict[str, Any]) -> None:
     """Point the alias at this build's collection (create it on the first build)."""
     client = client_for(milvus_uri(settings))
     alias, name = entry["alias"], entry["collection"]
-    if alias in client.list_aliases().get("aliases", []) or _alias_target(client, alias):
-        client.alter_alias(name, alias)
-    else:
+    if _alias_target(client, alias) is None:
         client.create_alias(name, alias)
+    else:
+        client.alter_alias(name, alias)
 
 
 def _alias_target(client: MilvusClient, alias: str) -> str | None:
-    try:
-        info = client.describe_alias(alias)
-    except Exception:  # no such alias
+    """The collection behind the alias, None when there is no such alias."""
+    if alias not in client.list_aliases().get("aliases", []):
         return None
-    target = info.get("collection_name") if isinstance(info, dict) else None
+    target = client.describe_alias(alias).get("collection_name")
     return str(target) if target else None
 
 
