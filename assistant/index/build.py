@@ -248,15 +248,20 @@ def _write_build(
     tokens: list[list[str]] = []
     for report in reports:
         ready = (prepared or {}).get(report.report_id)
+        body, fact_rows = None, None
         if ready is not None and ready.report.passages == report.passages:
             report, facts, own_tokens = ready.report, ready.facts, ready.tokens
+            body, fact_rows = ready.body, ready.fact_rows
         else:
             (report, facts), own_tokens = _with_facts(report), None
         if own_tokens is None or len(own_tokens) != len(report.passages):
             own_tokens = [segment.tokenize(p.embedding_text()) for p in report.passages]
         store.add_tokens(next_id, own_tokens)
-        next_id = store.add_report(report, next_id)
-        store.add_facts(facts)
+        next_id = store.add_report(report, next_id, body)
+        if fact_rows is not None:
+            store.add_fact_rows(report.report_id, fact_rows)
+        else:
+            store.add_facts(facts)
         passages.extend(report.passages)
         tokens.extend(own_tokens)
     store.commit()
@@ -301,6 +306,8 @@ class Prepared:
     report: Report
     facts: list[Fact]
     tokens: list[list[str]] | None
+    body: str | None = None  # the report's JSON, carried as stored
+    fact_rows: list[tuple[str, str]] | None = None  # (table, fact JSON), carried as stored
 
 
 def old_ids(old_reports: dict[str, Report]) -> set[str]:
@@ -343,11 +350,11 @@ def _carry_over(index_dir: Path, reports: list[Report]) -> dict[str, Prepared]:
     except AssistantError:
         return {}
     try:
-        facts = store.facts_of(r.report_id for r in reports)
-        return {r.report_id: Prepared(r, facts.get(r.report_id, []), store.tokens_of(r.report_id))
-                for r in reports}
+        rows = store.carried_rows([r.report_id for r in reports])
     finally:
         store.close()
+    return {r.report_id: Prepared(r, [], rows[r.report_id][2], rows[r.report_id][0], rows[r.report_id][1])
+            for r in reports if r.report_id in rows}
 
 
 def _prepare_file(path: Path, max_bytes: int) -> Prepared | tuple[type[IngestError], str]:

@@ -130,12 +130,13 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
-    def add_report(self, report: Report, first_vector_id: int) -> int:
-        """Insert a report and its passages; returns the next free vector id."""
+    def add_report(self, report: Report, first_vector_id: int, body: str | None = None) -> int:
+        """Insert a report and its passages; returns the next free vector id.
+        `body` is the report's JSON when already at hand (carried from an earlier build)."""
         m = report.meta
         self.conn.execute(
             "INSERT INTO reports VALUES (?,?,?,?,?,?,?)",
-            (report.report_id, m.source_file, m.sha256, m.title, m.agency, m.year, to_json(report)),
+            (report.report_id, m.source_file, m.sha256, m.title, m.agency, m.year, body or to_json(report)),
         )
         rows = [
             (first_vector_id + i, p.passage_id, p.report_id, p.section, p.kind, p.start, p.end, p.text)
@@ -149,6 +150,40 @@ class Store:
         self.conn.executemany(
             "INSERT INTO facts VALUES (?,?,?)", [(f.report_id, f.table, to_json(f)) for f in facts]
         )
+
+    def add_fact_rows(self, report_id: str, rows: Sequence[tuple[str, str]]) -> None:
+        """Facts already serialised: (table, JSON body) pairs, as carried_rows() gives them."""
+        self.conn.executemany("INSERT INTO facts VALUES (?,?,?)", [(report_id, tbl, body) for tbl, body in rows])
+
+    def carried_rows(self, report_ids: Sequence[str]) -> dict[str, tuple[str, list[tuple[str, str]], list[list[str]] | None]]:
+        """report id -> (report JSON, [(table, fact JSON)], tokens per passage or None), read in bulk
+        without decoding, so a rebuild copies unchanged reports instead of re-serialising them."""
+        found: dict[str, tuple[str, list[tuple[str, str]], list[list[str]] | None]] = {}
+        for start in range(0, len(report_ids), 500):
+            chunk = list(report_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            bodies = dict(self.conn.execute(f"SELECT report_id, body FROM reports WHERE report_id IN ({marks})", chunk))
+            facts: dict[str, list[tuple[str, str]]] = {}
+            for rid, tbl, body in self.conn.execute(
+                f"SELECT report_id, tbl, body FROM facts WHERE report_id IN ({marks}) ORDER BY rowid", chunk
+            ):
+                facts.setdefault(rid, []).append((tbl, body))
+            tokens: dict[str, list[list[str]] | None] = {}
+            try:
+                for rid, text in self.conn.execute(
+                    "SELECT p.report_id, t.tokens FROM passages p LEFT JOIN passage_tokens t ON t.vector_id = "
+                    f"p.vector_id WHERE p.report_id IN ({marks}) ORDER BY p.vector_id", chunk
+                ):
+                    own = tokens.setdefault(rid, [])
+                    if text is None or own is None:
+                        tokens[rid] = None
+                    else:
+                        own.append(text.split(" ") if text else [])
+            except sqlite3.OperationalError:  # a build from before tokens were stored
+                tokens = {}
+            for rid, body in bodies.items():
+                found[rid] = (body, facts.get(rid, []), tokens.get(rid))
+        return found
 
     def add_tokens(self, first_vector_id: int, token_lists: Sequence[Sequence[str]]) -> None:
         """Keyword tokens of consecutive passages (tokens never contain spaces)."""
@@ -219,19 +254,6 @@ class Store:
                 found.setdefault(report_id, []).append(fact_from_dict(json.loads(body)))
         return found
 
-    def tokens_of(self, report_id: str) -> list[list[str]] | None:
-        """The stored keyword tokens of a report's passages in passage order (None if not stored)."""
-        try:
-            rows = self.conn.execute(
-                "SELECT t.tokens FROM passages p LEFT JOIN passage_tokens t ON t.vector_id = p.vector_id "
-                "WHERE p.report_id=? ORDER BY p.vector_id", (report_id,),
-            ).fetchall()
-        except sqlite3.OperationalError:  # a build from before tokens were stored
-            return None
-        if not rows or any(tokens is None for (tokens,) in rows):
-            return None
-        return [tokens.split(" ") if tokens else [] for (tokens,) in rows]
-
     def reports(self) -> list[Report]:
         rows = self.conn.execute("SELECT body FROM reports ORDER BY agency, year, title").fetchall()
         return [report_from_dict(json.loads(body)) for (body,) in rows]
@@ -290,7 +312,7 @@ class EmbeddingCache:
 class LazyReports(Mapping[str, Report]):
     """report id -> Report, decoded from SQLite on first use and kept in a bounded cache."""
 
-    def __init__(self, store: Store, metas: dict[str, ReportMeta], cache_size: int = 256) -> None:
+    def __init__(self, store: Store, metas: dict[str, ReportMeta], cache_size: int = 4096) -> None:
         self._store = store
         self._metas = metas
         self._lock = threading.Lock()
