@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -66,6 +67,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    # Idle OpenMP threads of the build sleep instead of spinning, so queries served on the same
+    # machine get the cores between the encoder's parallel steps (read when libgomp loads).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from assistant.index.build import build_index
 
     settings = _settings(args).with_overrides(
