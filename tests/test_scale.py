@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import faiss
+import numpy as np
 import pytest
 
 from assistant import segment
@@ -109,3 +110,36 @@ def test_throughput_numbers() -> None:
     meter.started -= 2.0  # two seconds ago
     per_second, left = meter.update(50, 100)
     assert per_second == pytest.approx(25, rel=0.05) and left == pytest.approx(2.0, rel=0.05)
+
+
+def test_memory_mapped_faiss_gives_the_same_results(tmp_path: Path) -> None:
+    from assistant.index.vector import FaissVectorStore, load_vector_store
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = FaissVectorStore(16)
+    store.add(np.arange(300) * 3, vectors)
+    store.save(tmp_path / "v.faiss")
+    mapped = load_vector_store(tmp_path / "v.faiss", mmap=True)
+    queries = vectors[:5] + 0.01
+    for allowed in (None, np.arange(0, 900, 9)):
+        expected, got = store.search(queries, 7, allowed), mapped.search(queries, 7, allowed)
+        assert np.array_equal(expected[1], got[1]) and np.allclose(expected[0], got[0])
+
+
+def test_bm25s_saved_format_round_trip(tmp_path: Path) -> None:
+    from assistant.index.keyword import KeywordStore
+
+    store = KeywordStore()
+    docs = ["依申请公开 政府 信息 申请 数量", "行政复议 行政诉讼 情况", "主动公开 政府 信息 条", "政府 网站 信息"]
+    store.add([10, 20, 30, 40], [d.split() for d in docs])
+    store.save_index(tmp_path / "bm25")
+    loaded = KeywordStore.load_index(tmp_path / "bm25")
+    for query in (["政府", "信息"], ["行政复议"], ["没有"]):
+        for allowed in (None, [10, 40]):
+            a, b = store.search(query, 3, allowed), loaded.search(query, 3, allowed)
+            assert list(a[1]) == list(b[1]) and np.allclose(a[0], b[0])
+    assert len(loaded) == 4 and 30 in loaded and 31 not in loaded
+    with pytest.raises(TypeError):
+        loaded.add([50], [["新"]])

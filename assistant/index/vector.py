@@ -1,4 +1,4 @@
-"""Dense vector stores: the VectorStore interface and its FAISS backend (the only faiss user)."""
+"""Dense vector stores: the VectorStore interface and its FAISS backend (threads.py sets FAISS threads)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hybrid retrieval over a built index: dense (FAISS) and BM25 legs fused, with filters."""
+"""Hybrid retrieval over a built index: dense and BM25 legs of its passage index fused, with filters."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class Filters:
 
 
 class Retriever:
-    """An opened index: reports, passages, both stores and the encoder, loaded once."""
+    """An opened index: its SQLite store (read on demand), its passage index and the encoder."""
 
     def __init__(self, index_dir: Path, settings: Settings) -> None:
         self.settings = settings
