@@ -188,8 +188,8 @@ def serve(started: float, busy_env: dict[str, str] | None) -> dict[str, Any]:
         "ask_p50_ms": pct(ask, 50), "ask_p95_ms": pct(ask, 95),
         "passages": len(retriever.passages), "reports": len(retriever.metas),
     }
+    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the floors' copies
     result.update(floors(retriever, qs))
-    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if busy_env is not None:
         result.update(while_busy(assistant, qs, busy_env))
     return result
