@@ -214,7 +214,8 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
                 f"{settings.corpus_dir} 中没有可以索引的报告（{len(summary.failures)} 个文件解析失败）。"
                 "现有索引保持不变。"
             )
-        prepared = {**_carry_over(index_dir, [r for r in reports if r.report_id in old_ids(old_reports)]),
+        carried = old_ids(old_reports)
+        prepared = {**_carry_over(index_dir, [r for r in reports if r.report_id in carried]),
                     **{p.report.report_id: p for p in parsed.values() if isinstance(p, Prepared)}}
         build_dir = _write_build(settings, reports, documents, summary, progress, prepared)
         _publish(settings, build_dir)

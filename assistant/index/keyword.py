@@ -66,7 +66,7 @@ class KeywordStore:
         self._check_writable()
         with self._lock:
             for doc_id, tokens in zip(id_list, token_lists, strict=True):
-                self._docs[doc_id] = [str(t) for t in tokens]
+                self._docs[doc_id] = list(map(str, tokens))
             self._stale = True
 
     def delete(self, ids: Sequence[int] | np.ndarray) -> int:
