@@ -5,26 +5,36 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test install install-dev build serve lint browser-deps clean
+.PHONY: run test install install-dev build serve lint browser-deps clean clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-install: $(BIN)/python
+# Stamp files: pip runs again only when pyproject.toml changed (the package itself is installed
+# editable, so code changes need no reinstall). `make clean-venv` forces a fresh environment.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
+	touch $@
 
-install-dev: $(BIN)/python
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	# torch pinned first: 2.13.0 is the CPU build on this machine's disk.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
 	bash scripts/install-browser.sh
 
 build: install
 	$(BIN)/assistant build --corpus corpus --index index
 
-serve:
-	$(BIN)/streamlit run app.py --server.headless true --server.port $(PORT)
+# Run from the repository root: streamlit reads .streamlit/config.toml (no usage statistics,
+# no Deploy button or developer menu) from the working directory.
+serve: install
+	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 run: build serve
 
@@ -36,4 +46,8 @@ test: install-dev lint
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf index artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf index .pytest_cache .mypy_cache .ruff_cache
+	find artifacts -type f ! -name '*.png' -delete 2>/dev/null || true  # the screenshots are committed
+
+clean-venv:
+	rm -rf $(VENV)

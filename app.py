@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import hmac
-import io
 import math
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +16,19 @@ from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, IndexMissingError, IngestError
 from assistant.index.build import build_index
 from assistant.index.layout import live_build_dir
-from assistant.ingest import ingest_file
+from assistant.ingest import ParseLimits, ingest_file_bounded
+from assistant.ingest.injection import WARNING_CODE as INSTRUCTION_WARNING
 from assistant.records import SECTION_KEYS, Citation, Hit, Report
 from assistant.search.retriever import Filters
 from assistant.web import ui_text as ui
+from assistant.web.admin_auth import ADMIN_LOGIN_NOTICE, client_id, shared_throttle
+from assistant.web.corpus_admin import (
+    REMOVED_DIR,
+    corpus_reports,
+    remove_report,
+    replace_report,
+    undo_replace,
+)
 from assistant.web.jobs import BuildJob
 from assistant.web.uploads import save_upload
 
@@ -77,7 +84,10 @@ def sidebar_filters(assistant: Assistant) -> tuple[str | None, int | None]:
     agency = _select("机关", [ui.ALL_AGENCIES, *agencies], "filter_agency")
     year = _select("年度", [ui.ALL_YEARS, *years], "filter_year",
                    format_func=lambda y: y if y == ui.ALL_YEARS else f"{y}年")
-    st.sidebar.caption(f"已收录 {len(reports)} 份报告 · 索引版本 {assistant.build_id}")
+    st.sidebar.caption(ui.index_caption(len(reports), assistant.retriever.manifest.get("built_at")))
+    with st.sidebar.expander(ui.STAFF_INDEX_HEADING):
+        st.caption(ui.escape_markdown(f"索引版本：{assistant.build_id}"))
+        st.caption(ui.escape_markdown(f"编码器：{assistant.retriever.manifest.get('encoder_id', '未知')}"))
     return (None if agency == ui.ALL_AGENCIES else agency), (None if year == ui.ALL_YEARS else int(year))
 
 
@@ -131,7 +141,7 @@ def hit_label(hit: Hit) -> str:
 
 
 def render_hit_body(hit: Hit, terms: tuple[str, ...], settings: Settings, key: str) -> None:
-    st.caption(ui.escape_markdown(f"机关：{hit.agency or '未识别'}　相关度：{hit.score:.4f}"))
+    st.caption(ui.escape_markdown(f"机关：{hit.agency or '未识别'}"))
     st.markdown(ui.highlight(hit.text, terms))
     render_source(hit.source_url, hit.source_file, settings, key)
 
@@ -139,14 +149,23 @@ def render_hit_body(hit: Hit, terms: tuple[str, ...], settings: Settings, key: s
 # --- 问答 -----------------------------------------------------------------------------------
 
 
-def ask(assistant: Assistant, question: str, history: list[ui.ChatTurn], filters: Filters | None) -> ui.ChatTurn:
+def ask(
+    assistant: Assistant, question: str, history: list[ui.ChatTurn], filters: Filters | None, note: str | None = None,
+) -> ui.ChatTurn:
     previous = [t.answer for t in history if t.answer is not None]
     terms = tuple(ui.highlight_terms(question))
     try:
         answer = assistant.ask(question, history=previous, filters=filters)
     except AssistantError as err:
-        return ui.ChatTurn(question=question, error=str(err), terms=terms)
-    return ui.ChatTurn(question=question, answer=answer, terms=terms)
+        return ui.ChatTurn(question=question, error=str(err), terms=terms, note=note)
+    return ui.ChatTurn(question=question, answer=answer, terms=terms, note=note)
+
+
+def render_question(turn_question: str, note: str | None) -> None:
+    with st.chat_message("user"):
+        st.markdown(ui.escape_markdown(turn_question))
+        if note:
+            st.caption(ui.escape_markdown(note))
 
 
 def render_answer(index: int, turn: ui.ChatTurn, settings: Settings) -> None:
@@ -195,12 +214,13 @@ def page_chat(assistant: Assistant, settings: Settings, agency: str | None, year
     if caption:
         st.caption(caption)
     for index, turn in enumerate(turns):
-        with st.chat_message("user"):
-            st.markdown(ui.escape_markdown(turn.question))
+        render_question(turn.question, turn.note)
         with st.chat_message("assistant"):
             render_answer(index, turn, settings)
-    typed = st.chat_input(ui.CHAT_PLACEHOLDER, key="chat_input", max_chars=settings.max_query_chars)
-    question = typed or st.session_state.pop("pending_question", None)
+    # no max_chars: the browser would silently drop the rest of a long paste; it is cut below, with a note
+    typed = st.chat_input(ui.CHAT_PLACEHOLDER, key="chat_input")
+    question, note = ui.clip_question(typed or st.session_state.pop("pending_question", None) or "",
+                                      settings.max_query_chars)
     if not turns and not question:
         st.markdown(ui.CHAT_INTRO)
         st.markdown("**试试这些问题：**")
@@ -210,11 +230,10 @@ def page_chat(assistant: Assistant, settings: Settings, agency: str | None, year
     if not question:
         return
     filters = Filters(years=(year,) if year else (), agency=agency) if (agency or year) else None
-    with st.chat_message("user"):
-        st.markdown(ui.escape_markdown(question))
+    render_question(question, note)
     with st.chat_message("assistant"):
         with st.spinner("正在查找报告…"):
-            turn = ask(assistant, question, turns, filters)
+            turn = ask(assistant, question, turns, filters, note)
         render_answer(len(turns), turn, settings)
     turns.append(turn)
 
@@ -240,9 +259,12 @@ def page_search(assistant: Assistant, settings: Settings, agency: str | None, ye
     if not query.strip():
         st.info("输入检索内容后按回车。")
         return
+    query, note = ui.clip_question(query, settings.max_query_chars)
+    if note:
+        st.caption(ui.escape_markdown(note))
     try:
         hits = cached_search(
-            assistant.build_id, query.strip(), int(k), year, agency,
+            assistant.build_id, query, int(k), year, agency,
             None if section == ui.ALL_SECTIONS else section, ui.SEARCH_MODES[mode_label], _assistant=assistant,
         )
     except AssistantError as err:
@@ -285,8 +307,10 @@ FACT_LABELS = {"agency": "机关", "year": "年度", "table": "表", "row": "行
 
 def report_extras_hook(assistant: Assistant, report: Report, reports: list[Report]) -> None:
     """Table facts of the chosen report, its arithmetic check results, CSV, and a row across years."""
-    st.subheader("表格数据（T2/T3/T4）")
     facts = [f for f in assistant.retriever.facts if f.report_id == report.report_id]
+    if not facts and ui.tables_lost(report):
+        return  # the note above the report's text already says that its tables are missing
+    st.subheader("表格数据（T2/T3/T4）")
     problems = [v for v in assistant.violations() if v.report_id == report.report_id]
     if problems:
         for v in problems:
@@ -294,15 +318,12 @@ def report_extras_hook(assistant: Assistant, report: Report, reports: list[Repor
     elif facts:
         st.success("表格数据符合模板的勾稽关系。")
     if not facts:
-        st.info("该报告没有可提取的表格数据（表格缺失或无法识别）。")
+        st.info("该报告没有可提取的表格数据（表格无法识别）。")
         return
-    rows = [{FACT_LABELS[k]: v for k, v in fact_row(f).items()} for f in facts]
+    rows = [{FACT_LABELS[k]: ui.plain_value(v) for k, v in fact_row(f).items()} for f in facts]
     st.dataframe(rows, hide_index=True)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[FACT_LABELS[k] for k in FACT_FIELDS])
-    writer.writeheader()
-    writer.writerows(rows)
-    st.download_button("下载 CSV", buffer.getvalue().encode("utf-8-sig"), file_name=f"{report.report_id}-facts.csv",
+    data = ui.csv_bytes(rows, [FACT_LABELS[k] for k in FACT_FIELDS])
+    st.download_button("下载 CSV", data, file_name=f"{report.report_id}-facts.csv",
                        mime="text/csv", key=f"facts-csv-{report.report_id}")
     st.markdown("**历年对比**（同一机关各年度的同一格）")
     cells = sorted({(f.table, " › ".join(f.row_path), f.column) for f in facts})
@@ -315,8 +336,11 @@ def report_extras_hook(assistant: Assistant, report: Report, reports: list[Repor
                   and f.value is not None}
         if len(series) < 2:
             st.caption("只有一个年度的数据，无法比较。")
-        st.bar_chart({"年度": [str(y) for y in sorted(series)], "数值": [series[y] for y in sorted(series)]},
-                     x="年度", y="数值")
+            return
+        st.vega_lite_chart(
+            {"年度": [str(y) for y in sorted(series)], "数值": [ui.plain_value(series[y]) for y in sorted(series)]},
+            ui.year_bar_spec("年度", "数值"),
+        )
 
 
 def page_reports(assistant: Assistant, settings: Settings, agency: str | None, year: int | None) -> None:
@@ -342,8 +366,9 @@ def page_reports(assistant: Assistant, settings: Settings, agency: str | None, y
         f"模板：{meta.template_version or '未识别'}　文件：{Path(meta.source_file).name}"
     ))
     render_source(meta.source_url, meta.source_file, settings, key=f"report-src-{report.report_id}")
-    for warning in report.warnings:
-        st.warning(ui.escape_markdown(warning.message))
+    notes = ui.report_notes(report)
+    if notes:
+        st.warning("  \n".join(ui.escape_markdown(n) for n in notes))
     render_report_text(report)
     report_extras_hook(assistant, report, reports)
 
@@ -375,7 +400,7 @@ def page_commitments(assistant: Assistant, settings: Settings, agency: str | Non
                     st.caption("下一年度报告尚未收录，无法判断落实情况。" if c.status == "暂无下一年度报告"
                                else "下一年度报告中没有找到相关说明。")
                 for hit in c.evidence:
-                    st.markdown(f"**{ui.escape_markdown(hit_label(hit))}**")
+                    st.markdown(f"**{hit_label(hit)}**")  # hit_label is escaped already
                     st.markdown(ui.escape_markdown(hit.text))
         problems = [p for p in records if p.kind == "problem" and p.report_id == report_id]
         if problems:
@@ -391,20 +416,53 @@ def _password_token(password: str) -> str:
     return hashlib.sha256(password.encode("utf-8")).hexdigest()
 
 
+def _client() -> str:
+    """This visitor's address as Streamlit sees it (socket peer, else forwarding headers)."""
+    try:
+        return client_id(st.context.ip_address, dict(st.context.headers))
+    except Exception:  # no request context (e.g. some test runners): the session and overall limits still hold
+        return client_id(None)
+
+
 def admin_login(settings: Settings) -> bool:
     """True when this session is logged in with the current password; otherwise shows the login form."""
     password = settings.admin_password or ""
     if st.session_state.get("admin_token") == _password_token(password):
         return True
+    session = st.session_state.setdefault("admin_session", secrets.token_hex(8))
+    throttle = shared_throttle(str(settings.index_dir))
+    st.caption(ADMIN_LOGIN_NOTICE)
     with st.form("admin_login", clear_on_submit=True):
         typed = st.text_input("管理员密码", type="password", key="admin_password")
+        st.caption(ui.LOGIN_HINT)
         submitted = st.form_submit_button("登录")
     if submitted:
-        if hmac.compare_digest(typed.encode("utf-8"), password.encode("utf-8")):
+        result = throttle.attempt(typed, password, session, _client())
+        if result.ok:
             st.session_state["admin_token"] = _password_token(password)
             st.rerun()
-        st.error("密码错误。")
+        st.error(result.message())
+    elif (pending := throttle.pending(session, _client())) is not None and pending.status == "locked":
+        st.warning(pending.message())  # locked before this visit (e.g. from another session of the address)
     return False
+
+
+def parse_preview(settings: Settings, name: str, path: Path) -> dict[str, Any]:
+    """Parse a stored upload for the preview, in a worker under the build's limits (never in this process):
+    {"ok": True, "row", "sections"} or {"ok": False, "error"}."""
+    try:
+        report = ingest_file_bounded(path, ParseLimits.from_settings(settings))
+    except IngestError as err:
+        return {"name": name, "ok": False, "error": f"{name}：{err.reason}" + (f"（{err.detail}）" if err.detail else "")}
+    except Exception as err:  # a parser bug must not keep a broken file in the corpus
+        return {"name": name, "ok": False, "error": f"{name}：解析时出现意外错误 {type(err).__name__}: {err}"}
+    sections = [
+        {"部分": ui.section_label(s.key), "标题": s.title, "字数": s.end - s.body_start, "为空": "是" if s.empty else ""}
+        for s in report.sections
+    ]
+    flagged = [w.message for w in report.warnings if w.code == INSTRUCTION_WARNING]
+    return {"name": name, "ok": True, "saved_as": path.name, "row": ui.report_row(report), "sections": sections,
+            "flagged": flagged}
 
 
 def process_upload(settings: Settings, name: str, data: bytes) -> dict[str, Any]:
@@ -413,19 +471,10 @@ def process_upload(settings: Settings, name: str, data: bytes) -> dict[str, Any]
         path = save_upload(settings.corpus_dir, name, data, settings.max_file_bytes)
     except AssistantError as err:
         return {"name": name, "ok": False, "error": str(err)}
-    try:
-        report = ingest_file(path, settings.max_file_bytes)
-    except IngestError as err:
+    result = parse_preview(settings, name, path)
+    if not result["ok"]:
         ui.remove_quietly(path)
-        return {"name": name, "ok": False, "error": f"{name}：{err.reason}" + (f"（{err.detail}）" if err.detail else "")}
-    except Exception as err:  # a parser bug must not keep a broken file in the corpus
-        ui.remove_quietly(path)
-        return {"name": name, "ok": False, "error": f"{name}：解析时出现意外错误 {type(err).__name__}: {err}"}
-    sections = [
-        {"部分": ui.section_label(s.key), "标题": s.title, "字数": s.end - s.body_start, "为空": "是" if s.empty else ""}
-        for s in report.sections
-    ]
-    return {"name": name, "ok": True, "saved_as": path.name, "row": ui.report_row(report), "sections": sections}
+    return result
 
 
 def render_upload_result(result: dict[str, Any]) -> None:
@@ -433,6 +482,8 @@ def render_upload_result(result: dict[str, Any]) -> None:
         st.error(ui.escape_markdown(result["error"]))
         return
     st.success(ui.escape_markdown(f"{result['name']} 已保存为 {result['saved_as']}，解析结果如下。"))
+    for message in result.get("flagged", []):
+        st.warning(ui.escape_markdown(message))
     st.dataframe([result["row"]], hide_index=True)
     st.dataframe(result["sections"], hide_index=True)
 
@@ -477,14 +528,19 @@ def page_admin(settings: Settings, assistant: Assistant | None) -> None:
         f"支持 {'、'.join('.' + t for t in ui.UPLOAD_TYPES)}，每个文件不超过 {settings.max_file_mb:g} MB。"
         f"文件保存到报告目录 {ui.escape_markdown(str(settings.corpus_dir))}，重建索引后才能被检索。"
     )
+    # a new key empties the uploader: each file's outcome is listed below it, rejected files are not left in it
+    round_ = st.session_state.setdefault("uploader_round", 0)
     uploads = st.file_uploader(
-        "选择报告文件", type=list(ui.UPLOAD_TYPES), accept_multiple_files=True, key="uploader",
+        "选择报告文件", type=list(ui.UPLOAD_TYPES), accept_multiple_files=True, key=f"uploader-{round_}",
         max_upload_size=max(1, math.ceil(settings.max_file_mb)),
     )
     results: dict[str, dict[str, Any]] = st.session_state.setdefault("upload_results", {})
-    for upload in uploads or []:
-        if upload.file_id not in results:
-            results[upload.file_id] = process_upload(settings, upload.name, upload.getvalue())
+    if uploads:
+        for upload in uploads:
+            if upload.file_id not in results:
+                results[upload.file_id] = process_upload(settings, upload.name, upload.getvalue())
+        st.session_state["uploader_round"] = round_ + 1
+        st.rerun()
     for result in results.values():
         render_upload_result(result)
     with st.expander("报告目录中的文件"):
@@ -494,9 +550,11 @@ def page_admin(settings: Settings, assistant: Assistant | None) -> None:
         else:
             st.caption("报告目录为空。")
 
+    job = build_job(str(settings.index_dir))
+    manage_reports(settings, job)
+
     st.subheader("重建索引")
     st.caption("新索引建在现有索引旁边，完成后一次性切换；重建期间其他页面照常回答。")
-    job = build_job(str(settings.index_dir))
     if st.button("重建索引", key="rebuild", type="primary", disabled=job.snapshot()["running"]):
         if not job.start(lambda progress: build_index(settings, progress)):
             st.info("已有一个重建任务在进行。")
@@ -506,6 +564,53 @@ def page_admin(settings: Settings, assistant: Assistant | None) -> None:
         st.session_state["build_seen"] = state["finished_at"]  # once per build: no rerun loop
         if _live_build_name(settings) != (assistant.build_id if assistant else None):
             st.rerun()  # the build finished during this run: show the new index everywhere, sidebar included
+
+
+def manage_reports(settings: Settings, job: BuildJob) -> None:
+    """Remove a report from the corpus (kept in .removed/) or replace its file; either starts a rebuild."""
+    st.subheader("删除或替换报告")
+    for notice in st.session_state.pop("manage_notices", []):
+        st.success(ui.escape_markdown(notice))
+    reports = corpus_reports(settings.corpus_dir)
+    if not reports:
+        st.caption("报告目录中没有报告。")
+        return
+    if st.session_state.get("manage_choice") not in reports:
+        st.session_state["manage_choice"] = reports[0]
+    relative = str(st.selectbox("报告文件", reports, key="manage_choice"))
+    st.caption(f"删除的文件移到报告目录下的 {REMOVED_DIR} 文件夹（不会被索引，需要时可移回）。删除或替换后自动重建索引。")
+    remove_col, replace_col = st.columns(2)
+    confirm = remove_col.checkbox("确认删除所选报告", key="manage_confirm")
+    if remove_col.button("删除并重建索引", key="manage_remove", disabled=not confirm):
+        try:
+            moved = remove_report(settings.corpus_dir, relative)
+        except AssistantError as err:
+            st.error(ui.escape_markdown(str(err)))
+        else:
+            _after_corpus_change(settings, job, f"已删除 {relative}（移到 {moved.relative_to(settings.corpus_dir.resolve())}）。")
+    replacement = replace_col.file_uploader("用新文件替换所选报告", type=list(ui.UPLOAD_TYPES), key="manage_file",
+                                            max_upload_size=max(1, math.ceil(settings.max_file_mb)))
+    if replacement is not None and replace_col.button("替换并重建索引", key="manage_replace"):
+        try:
+            new, archived = replace_report(settings.corpus_dir, relative, replacement.name, replacement.getvalue(),
+                                           settings.max_file_bytes)
+        except AssistantError as err:
+            st.error(ui.escape_markdown(str(err)))
+            return
+        result = parse_preview(settings, replacement.name, new)
+        if not result["ok"]:
+            undo_replace(new, archived, settings.corpus_dir, relative)
+            st.error(ui.escape_markdown(result["error"] + "；原报告保持不变。"))
+            return
+        _after_corpus_change(settings, job, f"已用 {replacement.name} 替换 {relative}（原文件移到 {REMOVED_DIR}）。")
+
+
+def _after_corpus_change(settings: Settings, job: BuildJob, notice: str) -> None:
+    started = job.request(lambda progress: build_index(settings, progress))
+    suffix = "正在重建索引。" if started else "当前重建完成后会再重建一次。"
+    st.session_state["manage_notices"] = [notice + suffix]
+    st.session_state.pop("manage_confirm", None)
+    st.rerun()
 
 
 def _live_build_name(settings: Settings) -> str | None:
@@ -529,6 +634,7 @@ PAGES = {
 def main() -> None:
     st.set_page_config(page_title=ui.APP_TITLE, page_icon="📑", layout="wide")
     settings = load_settings()
+    st.html(ui.chrome_css(settings.max_file_mb))
     st.sidebar.title(ui.APP_TITLE)
     page = st.sidebar.radio("页面", ui.PAGES, key="page", label_visibility="collapsed")
     assistant, problem = current_assistant(settings)

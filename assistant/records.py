@@ -37,6 +37,9 @@ class ReportMeta:
     source_file: str  # path of the file as given to the loader
     sha256: str  # of the file's bytes
     source_url: str | None = None
+    # other ways the report itself writes its agency, never another agency's name: full names first
+    # (孝感市政府办公室), then in-report short forms that start with a level word (市政府办公室, 以下简称区政府办公室)
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ class Passage:
     end: int
     text: str  # == cleaned_text[start:end]
     heading_path: tuple[str, ...]  # (report title, section title)
-    kind: str = "text"  # "text" or "table_row"
+    kind: str = "text"  # "text", "table_row" or "lost_table" (run-together cells: never a source of numbers)
     table_id: str | None = None
     table_row: int | None = None
 
@@ -246,3 +249,43 @@ class Commitment:
     end: int
     status: str | None = None  # 已落实 / 部分落实 / 未见说明 / 暂无下一年度报告
     evidence: tuple[Hit, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableCheck:
+    """How far one statutory table of one report could be checked, and why not further."""
+
+    report_id: str
+    report_title: str
+    agency: str
+    year: int | None
+    table: str  # "T2", "T3" or "T4"
+    status: str  # "checked", "violations", "not_filled", "lost", "unconfirmed", "missing", "no_identity"
+    message: str  # Chinese, one line
+    cells: int = 0  # cells read from the table
+    identities_checked: int = 0
+    identities_failed: int = 0
+    identities_skipped: int = 0  # skipped because a cell is blank
+    blank_total_rows: tuple[str, ...] = ()  # rows whose 总计 is blank although the row holds figures
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """A figure a report states twice that does not agree: prose against a table cell, or one year's carried-over
+    requests against the previous year's carried-forward ones."""
+
+    report_id: str
+    report_title: str
+    agency: str
+    year: int | None
+    kind: str  # "prose_table", "prose_percent", "upheld_pending" or "year_to_year"
+    rule: str  # short Chinese name, e.g. "正文“受理申请数” = 表三 一、本年新收 总计"
+    description: str  # Chinese, naming both figures and where they are
+    stated: float | None  # the figure in the prose (year_to_year: this year's 上年结转)
+    table_value: float | None  # the figure in the table (year_to_year: last year's 结转下年度)
+    passage_id: str | None = None  # the prose passage holding the statement
+    quote: str | None = None  # the clause of the prose, == cleaned_text[quote_start:quote_end]
+    quote_start: int | None = None
+    quote_end: int | None = None
+    cells: tuple[Fact, ...] = ()  # the table cells compared
+    other_report_id: str | None = None  # year_to_year: the previous year's report

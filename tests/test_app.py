@@ -1,10 +1,16 @@
-"""The Streamlit app (AppTest, every page) and its streamlit-free helpers (ui_text, uploads, jobs)."""
+"""The Streamlit app (AppTest, every page), its streamlit-free helpers (ui_text, uploads, jobs), and the
+command line's edges the public meets (help, long questions, exit codes, progress, `make run`)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import os
 import re
 import shutil
 import string
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,8 +19,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as hst
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
+from assistant.analyse.checks import FACT_FIELDS, fact_row
+from assistant.api import Assistant
+from assistant.cli import main as cli_main
+from assistant.cli import translate_error, wrap_columns
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.index.build import build_index
@@ -33,6 +44,8 @@ QINGHE_TITLE = "青禾县人民政府办公室2021年政府信息公开工作年
 DEV_QUESTION = "龙泉市2020年办理了多少件政府信息公开申请？"
 NOT_FOUND_QUESTION = "龙泉市2020年因政府信息公开被申请行政复议后结果纠正的有几件？"
 PASSWORD = "correct horse battery"
+SEARCH_QUERY = "政府信息公开申请 办理"
+ENGLISH_HELP = ("usage:", "options:", "positional arguments", "optional arguments", "show this help")
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,19 @@ def built(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
     summary = build_index(settings)
     assert summary.reports == 2, summary.line()
     return BuiltIndex(corpus, settings.index_dir, cache)
+
+
+@pytest.fixture(scope="module")
+def qinghe_pair(tmp_path_factory: pytest.TempPathFactory, built: BuiltIndex) -> BuiltIndex:
+    """青禾县 2021 and 2022: commitments of 2021 with their follow-up in the 2022 report."""
+    root = tmp_path_factory.mktemp("pair")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name in ("qinghe-county-2021.html", "qinghe-county-2022.pdf"):
+        shutil.copy(_samples() / name, corpus / name)
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", cache_dir=built.cache_dir)
+    assert build_index(settings).reports == 2
+    return BuiltIndex(corpus, settings.index_dir, built.cache_dir)
 
 
 def _point_at(monkeypatch: pytest.MonkeyPatch, index: BuiltIndex, password: str | None = None) -> None:
@@ -144,6 +170,29 @@ def test_highlight_terms_drop_question_words() -> None:
 
 def test_answer_markdown_marks_citation_markers() -> None:
     assert ui.answer_markdown("共15件[1][2]") == "共15件:blue-background[\\[1\\]]:blue-background[\\[2\\]]"
+
+
+def test_clip_question_cuts_long_pastes_and_says_so() -> None:
+    assert ui.clip_question("  电话是多少？ ", 500) == ("电话是多少？", None)
+    text, note = ui.clip_question("问" * 501, 500)
+    assert text == "问" * 500 and note == "问题过长（共 501 字），已截取前 500 字进行查询。"
+    assert ui.clip_question("问" * 500, 500) == ("问" * 500, None)
+
+
+def test_index_caption_and_stage_text() -> None:
+    assert ui.index_caption(3, "2026-12-01T09:05:07+0000") == "已收录 3 份报告 · 更新于 2026年12月1日"
+    assert ui.index_caption(3, "not a date") == "已收录 3 份报告"
+    assert ui.stage_text("解析", 3, 12) == "解析报告文件：3/12 个文件"
+    assert ui.stage_text("向量化", 32, 37) == "向量化新段落：32/37 个新段落"
+    assert ui.stage_text("写入索引", 0, 0) == "写入索引…"
+
+
+def test_chrome_css_replaces_streamlits_english_hints() -> None:
+    css = ui.chrome_css(50)
+    assert css.startswith("<style>") and css.endswith("</style>")
+    assert '[data-testid="InputInstructions"] { display: none; }' in css
+    assert '"选择文件"' in css and '"或把文件拖放到这里。每个文件不超过 50 MB，支持 TXT、HTML、PDF、DOCX"' in css
+    assert "12.5 MB" in ui.chrome_css(12.5)
 
 
 def test_safe_url_and_source_path(tmp_path: Path) -> None:
@@ -281,6 +330,23 @@ def test_example_button_follow_up_and_restart(app: AppTest) -> None:
     assert app.button(key="example-0").label == DEV_QUESTION
 
 
+def test_a_long_paste_is_answered_and_the_cut_is_said(app: AppTest) -> None:
+    pasted = DEV_QUESTION + "以下是我复制的报告原文：" + SEED.read_text(encoding="utf-8")[:900]
+    assert len(pasted) > 900
+    app.chat_input(key="chat_input").set_value(pasted).run()
+    assert not app.exception, app.exception
+    user = [m for m in app.chat_message if m.name == "user"][0]
+    assert [c.value for c in user.caption] == [
+        ui.escape_markdown(f"问题过长（共 {len(pasted.strip())} 字），已截取前 500 字进行查询。")
+    ]
+    assert _unescape(user.markdown[0].value) == pasted.strip()[:500].rstrip()
+    reply = [m for m in app.chat_message if m.name == "assistant"][0]
+    assert reply.markdown and not reply.warning  # answered (found or not), not refused
+    assert app.session_state["turns"][0].note  # the note stays with the turn on later reruns
+    app.chat_input(key="chat_input").set_value("那2021年呢？").run()
+    assert [c.value for m in app.chat_message if m.name == "user" for c in m.caption][0].startswith("问题过长")
+
+
 def test_not_found_question_shows_the_not_found_text(app: AppTest) -> None:
     app.chat_input(key="chat_input").set_value(NOT_FOUND_QUESTION).run()
     assert not app.exception, app.exception
@@ -292,14 +358,27 @@ def test_sidebar_filters_list_the_indexed_reports(app: AppTest) -> None:
     assert app.sidebar.selectbox(key="filter_year").options == [ui.ALL_YEARS, "2021年", "2020年"]
 
 
+def test_sidebar_shows_reports_and_update_date_with_the_build_id_for_staff(app: AppTest, built: BuiltIndex) -> None:
+    build_id = live_build_dir(built.index_dir).name
+    built_at = json.loads((live_build_dir(built.index_dir) / "manifest.json").read_text(encoding="utf-8"))["built_at"]
+    day = time.strptime(built_at, "%Y-%m-%dT%H:%M:%S%z")
+    public = [c.value for c in app.sidebar.caption if c.value.startswith("已收录")]
+    assert public == [f"已收录 2 份报告 · 更新于 {day.tm_year}年{day.tm_mon}月{day.tm_mday}日"]
+    staff = next(e for e in app.sidebar.expander if e.label == ui.STAFF_INDEX_HEADING)
+    assert any(ui.escape_markdown(build_id) in c.value for c in staff.caption)
+    outside = [c.value for c in app.sidebar.caption if c not in staff.caption]
+    assert not any(ui.escape_markdown(build_id) in v or build_id in v for v in outside)
+
+
 def test_search_page_ranks_passages_and_the_agency_filter_narrows_them(app: AppTest) -> None:
     _go(app, ui.PAGE_SEARCH)
     app.number_input(key="search_k").set_value(12)
-    app.text_input(key="search_query").input("政府信息公开申请 办理").run()
+    app.text_input(key="search_query").input(SEARCH_QUERY).run()
     assert not app.exception, app.exception
     headings = [m.value for m in app.markdown if m.value.startswith("**") and "·" in m.value]
     assert len(headings) == 12
     assert headings[0].startswith("**1\\. ")
+    assert not [c.value for c in app.caption if "相关度：" in c.value]  # fused scores mean nothing to a reader
     assert any(SEED_TITLE in h for h in headings) and any(QINGHE_TITLE in h for h in headings)
     app.sidebar.selectbox(key="filter_agency").set_value("龙泉市").run()
     narrowed = [m.value for m in app.markdown if m.value.startswith("**") and "·" in m.value]
@@ -308,6 +387,24 @@ def test_search_page_ranks_passages_and_the_agency_filter_narrows_them(app: AppT
     app.sidebar.selectbox(key="filter_year").set_value("2021").run()
     by_year = [m.value for m in app.markdown if m.value.startswith("**") and "·" in m.value]
     assert by_year and all(QINGHE_TITLE in h for h in by_year)
+
+
+def test_a_bare_section_heading_does_not_rank_first(app: AppTest, built: BuiltIndex) -> None:
+    _go(app, ui.PAGE_SEARCH)
+    app.text_input(key="search_query").input(SEARCH_QUERY).run()
+    markdown = [m.value for m in app.markdown]
+    first = _unescape(markdown[markdown.index(next(v for v in markdown if v.startswith("**1\\. "))) + 1])
+    assert "。" in first and len(first) > 40, first  # a passage, not the bare heading "三、收到和处理…"
+    # headings belong to the passage they head: none is a passage of its own
+    for name in (SEED.name, "qinghe-county-2021.html"):
+        report = ingest_file(built.corpus_dir / name)
+        sections = {section.key: section for section in report.sections}
+        for passage in report.passages:
+            section = sections[passage.section]
+            assert passage.end > section.body_start, passage.text  # never the heading alone
+        one = next(p for p in report.passages if p.section == "一")
+        assert one.text.startswith("一、总体情况") and len(one.text) > 40
+        assert not [p for p in report.passages if p.text == "三、收到和处理政府信息公开申请情况"]
 
 
 def test_reports_page_lists_reports_and_shows_a_report_by_section(app: AppTest) -> None:
@@ -321,7 +418,11 @@ def test_reports_page_lists_reports_and_shows_a_report_by_section(app: AppTest) 
     assert any(SEED_TITLE in s.value for s in app.subheader)
     labels = [e.label for e in app.expander]
     assert labels[0] == "前言" and any("总体情况" in label for label in labels)
-    assert any("表格缺失" in w.value for w in app.warning)  # the seed lost its tables
+    notes = [w.value for w in app.warning]  # the seed lost its three tables: one note says so, in Chinese
+    assert len(notes) == 1 and "第二、三、四部分的表格缺失" in notes[0], notes
+    assert not re.search(r"[A-Za-z]", notes[0])
+    seed_row = next(r for _, r in app.dataframe[0].value.iterrows() if r["标题"] == SEED_TITLE)
+    assert seed_row["警告"].count("表格缺失") == 1 and "table" not in seed_row["警告"]
     app.selectbox(key="report_choice").select_index(choice.options.index(QINGHE_TITLE)).run()
     assert any(QINGHE_TITLE in s.value for s in app.subheader)
     assert any(e.label.startswith("表格") for e in app.expander)  # the HTML report's tables as grids
@@ -336,8 +437,23 @@ def test_reports_page_shows_table_facts_and_checks(app: AppTest) -> None:
     assert list(new_requests["原文"]) == ["63"]
     assert any("符合模板的勾稽关系" in m.value for m in app.success)
     assert any(b.label == "下载 CSV" for b in app.get("download_button"))
+    assert not app.get("vega_lite_chart") and any("只有一个年度" in c.value for c in app.caption)  # nothing to compare
     choice.select_index(choice.options.index(SEED_TITLE)).run()
-    assert any("没有可提取的表格数据" in i.value for i in app.info)
+    assert not app.info and len(app.warning) == 1  # the lost tables are said once, not again below the text
+
+
+def test_facts_csv_writes_counts_as_integers(built: BuiltIndex) -> None:
+    assistant = Assistant.open(built.index_dir, Settings(index_dir=built.index_dir, cache_dir=built.cache_dir))
+    rows = [fact_row(f) for f in assistant.facts(agency="青禾县")]
+    assert rows and all(isinstance(r["value"], float) for r in rows if r["value"] is not None)  # as stored
+    data = ui.csv_bytes(rows, list(FACT_FIELDS))
+    assert data.startswith("\ufeff".encode())  # opens as UTF-8 in spreadsheet programs
+    table = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert len(table) == len(rows)
+    assert all(re.fullmatch(r"-?\d+", r["value"]) for r in table if r["raw"].isdigit())
+    new_requests = next(r for r in table if r["table"] == "T3" and "本年新收" in r["row"] and r["column"] == "总计")
+    assert new_requests["value"] == "63"
+    assert ui.plain_value(2.5) == 2.5 and ui.plain_value(None) is None and ui.plain_value("0.0") == "0.0"
 
 
 def test_commitments_page_lists_commitments_with_status(app: AppTest) -> None:
@@ -346,6 +462,28 @@ def test_commitments_page_lists_commitments_with_status(app: AppTest) -> None:
     labels = [e.label for e in app.expander]
     assert any("进一步规范发布" in label and "暂无下一年度报告" in label for label in labels)
     assert sum("—— " in label for label in labels) == 6  # three for 龙泉市 2020, three for 青禾县 2021
+
+
+def test_commitment_evidence_headings_are_escaped_once(monkeypatch: pytest.MonkeyPatch, qinghe_pair: BuiltIndex) -> None:
+    _point_at(monkeypatch, qinghe_pair)
+    at = _go(AppTest.from_file(APP, default_timeout=120).run(), ui.PAGE_COMMITMENTS)
+    evidence = [m.value for e in at.expander for m in e.markdown if m.value.startswith("**") and "·" in m.value]
+    assert evidence, "no follow-up evidence shown"
+    for heading in evidence:
+        assert "\\\\" not in heading, heading  # "1\\." would show as "1\." in the page
+        assert re.match(r"\*\*\d+\\\. ", heading), heading
+        assert _unescape(heading.strip("*")).split(" ")[0].rstrip(".").isdigit()
+
+
+def test_reports_page_compares_a_cell_across_years(monkeypatch: pytest.MonkeyPatch, qinghe_pair: BuiltIndex) -> None:
+    _point_at(monkeypatch, qinghe_pair)
+    at = _go(AppTest.from_file(APP, default_timeout=120).run(), ui.PAGE_REPORTS)
+    chart = at.get("vega_lite_chart")[0].proto
+    spec = json.loads(chart.spec)
+    assert spec["encoding"]["x"]["axis"]["labelAngle"] == 0  # year labels written horizontally
+    bars = convert_arrow_bytes_to_pandas_df(chart.data.data)
+    assert list(bars["年度"]) == ["2021", "2022"] and bars["数值"].notna().all()
+    assert "只有一个年度" not in " ".join(c.value for c in at.caption)
 
 
 def test_admin_page_explains_how_to_enable_it(app: AppTest) -> None:
@@ -364,6 +502,7 @@ def test_admin_upload_preview_and_rebuild(
     _point_at(monkeypatch, own, password=PASSWORD)
     at = AppTest.from_file(APP, default_timeout=120).run()
     _go(at, ui.PAGE_ADMIN)
+    assert ui.escape_markdown(ui.LOGIN_HINT) in [c.value for c in at.caption]
     at.text_input(key="admin_password").input("wrong password")
     at.button[0].click().run()
     assert any("密码错误" in e.value for e in at.error)
@@ -379,6 +518,11 @@ def test_admin_upload_preview_and_rebuild(
     assert not at.exception, at.exception
     assert any("已保存为 lanxi\\-city\\-2021\\.txt" in s.value for s in at.success)
     assert any("broken\\.pdf" in e.value for e in at.error)
+    assert [u.key for u in at.file_uploader if u.key.startswith("uploader-")] == ["uploader-1"]  # emptied: the rejected file is not left in it
+    assert not at.session_state["uploader-1"]
+    at.run()
+    assert any("broken\\.pdf" in e.value for e in at.error)  # the outcome stays listed below the uploader
+    assert len([s for s in at.success if "已保存为" in s.value]) == 1  # and nothing is processed twice
     assert sorted(p.name for p in own.corpus_dir.iterdir()) == sorted(
         [SEED.name, "qinghe-county-2021.html", "lanxi-city-2021.txt"]
     )
@@ -401,3 +545,115 @@ def test_admin_upload_preview_and_rebuild(
     other.chat_input(key="chat_input").set_value("澜溪市2021年作出了多少件行政许可决定？").run()
     assert not other.exception, other.exception
     assert any("澜溪市人民政府2021年" in e.label for m in other.chat_message for e in m.expander)
+
+
+# --- the command line and `make run` --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [[], ["ingest"], ["build"], ["search"], ["ask"], ["check"], ["facts"],
+                                     ["commitments"]])
+def test_cli_help_is_chinese(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        cli_main([*command, "--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("用法：assistant") and "显示本帮助并退出" in out and "选项：" in out
+    assert not [word for word in ENGLISH_HELP if word in out.lower()], out
+    usage = out.split("\n\n")[0]
+    assert not re.search(r"[A-Z]{2,}", usage), usage  # Chinese placeholders, not CORPUS, INDEX, QUERY...
+    assert not [line for line in out.splitlines() if line and line[0] in "，。、；：）"], out  # no line starts with "，"
+
+
+def test_cli_ingest_help_states_the_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli_main(["ingest", "-h"])
+    assert "有任何文件解析失败或被跳过（不支持的类型）为1" in "".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["search"], "缺少必需的参数：查询"),
+        (["search", "公开", "-k", "x"], "参数 -k 需要一个整数，收到的是 'x'"),
+        (["build", "--vector-index", "ivf"], "参数 --vector-index 的值 'ivf' 无效，可选：'flat', 'hnsw'"),
+        (["facts", "--json", "--csv"], "参数 --csv 不能与 --json 同时使用"),
+        (["nope"], "参数 <命令> 的值 'nope' 无效"),
+        (["check", "--bogus"], "无法识别的参数：--bogus"),
+    ],
+)
+def test_cli_usage_errors_are_chinese(argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        cli_main(argv)
+    assert stop.value.code == 1  # usage errors exit 1, like every other user error
+    err = capsys.readouterr().err
+    assert err.startswith("用法：") and expected in err and "error:" not in err and "usage:" not in err
+
+
+def test_translate_error_and_wrap_columns() -> None:
+    assert translate_error("something new") == "something new"  # unknown messages pass through
+    assert translate_error("argument --year: expected one argument") == "参数 --year 后面需要一个值"
+    lines = wrap_columns("环境变量：ASSISTANT_INDEX（索引目录，默认 index/）、ASSISTANT_CORPUS（报告目录）", 30)
+    assert all(len(line) + sum(ord(ch) > 0x2E80 for ch in line) <= 30 for line in lines)
+    assert "".join(lines).replace(" ", "") == "环境变量：ASSISTANT_INDEX（索引目录，默认index/）、ASSISTANT_CORPUS（报告目录）"
+    assert any("ASSISTANT_INDEX" in line for line in lines)  # an ASCII word is never split
+
+
+def test_cli_ingest_exits_non_zero_when_any_file_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 this is not a pdf")
+    assert cli_main(["ingest", str(SEED)]) == 0
+    assert cli_main(["ingest", str(SEED), str(broken)]) == 1
+    assert cli_main(["ingest", str(SEED), str(tmp_path / "notes.xyz")]) == 1  # named but skipped
+    out = capsys.readouterr().out
+    assert "成功 1 个，失败 1 个" in out
+
+
+def test_cli_long_question_is_cut_and_said(built: BuiltIndex, capsys: pytest.CaptureFixture[str]) -> None:
+    pasted = DEV_QUESTION + "。" + "我把报告的一段话也贴在这里" * 60
+    assert cli_main(["ask", pasted, "--index", str(built.index_dir), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert f"提示：问题过长（共 {len(pasted)} 字），已截取前 500 字进行查询。" in err
+    answer = json.loads(out)
+    assert answer["question"] == pasted[:500] and "15" in answer["answer"]
+    assert cli_main(["search", pasted, "--index", str(built.index_dir), "--json"]) == 0
+    assert "已截取前 500 字" in capsys.readouterr().err
+
+
+def test_build_progress_says_what_it_does(
+    built: BuiltIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(corpus_dir=built.corpus_dir, index_dir=tmp_path / "index", cache_dir=built.cache_dir)
+    calls: list[tuple[str, int, int]] = []
+    build_index(settings, lambda stage, done, total: calls.append((stage, done, total)))
+    stages = list(dict.fromkeys(stage for stage, _, _ in calls))
+    assert stages in (["解析", "写入索引"], ["解析", "向量化", "写入索引"])  # embeddings may all be cached
+    assert calls[0] == ("解析", 0, 2) and ("解析", 2, 2) in calls
+    assert calls[-1] == ("写入索引", 3, 3) and ("写入索引", 0, 3) in calls
+    monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(built.cache_dir))
+    code = cli_main(["build", "--corpus", str(built.corpus_dir), "--index", str(tmp_path / "index")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "解析 2 个文件" in err and "写入索引" in err
+    assert "向量化" not in err  # nothing changed: no passage is embedded again
+    assert "/s" not in err and "个/s" not in err and "it/s" not in err  # no rates for work that was not done
+
+
+def test_make_run_does_not_reinstall_an_up_to_date_environment(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(shutil.which("python3") or "/usr/bin/python3")
+
+    def plan(target: str) -> str:
+        result = subprocess.run(["make", "-n", target, f"VENV={venv}"], cwd=REPO_ROOT, capture_output=True,
+                                text=True, check=True)
+        return result.stdout
+
+    assert "pip install" in plan("install")  # a new environment is installed
+    (venv / ".installed").touch()
+    assert "pip install" not in plan("install")
+    assert "pip install" not in plan("run") and "streamlit run app.py" in plan("run")
+    (venv / ".installed-dev").touch()
+    assert "pip install" not in plan("install-dev")
+    stale = (REPO_ROOT / "pyproject.toml").stat().st_mtime - 60
+    os.utime(venv / ".installed", (stale, stale))  # pyproject.toml changed since: install again
+    assert "pip install" in plan("install")

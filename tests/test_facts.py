@@ -66,12 +66,12 @@ def _variant(label: str) -> str:
 
 
 def t3_rows(version: str = "2021", numbered: bool = True) -> list[list[Spec]]:
-    """A complete T3 grid whose every value is the row's ordinal (so identities do not matter here)."""
+    """A complete T3 grid: every applicant cell holds the row's ordinal, 总计 six times it (rows add up)."""
     paths = t3_template_rows(version)
     label = (lambda t: t) if numbered else _variant
     body: list[list[Spec]] = []
     for i, path in enumerate(paths):
-        values: list[Spec] = [str(i)] * 7
+        values: list[Spec] = [str(i)] * 6 + [str(6 * i)]
         lead: list[Spec] = [(label(T3_RESULTS), len(paths) - 3, 1)] if path[1:2] == ("（一）予以公开",) else []
         if len(path) == 1:
             body.append([(label(path[0]), 1, 3), *values])
@@ -103,7 +103,8 @@ def test_t3_every_template_row_and_column(version: str) -> None:
     for i, path in enumerate(paths):
         for col in ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"):
             fact = keys[("T3", path, col)]
-            assert fact.value == i and fact.unit == "件" and fact.raw == str(i)
+            value = 6 * i if col == "总计" else i
+            assert fact.value == value and fact.unit == "件" and fact.raw == str(value)
     assert [w.code for w in warnings] == ["facts_missing", "facts_missing"]  # T2 and T4
 
 
@@ -112,8 +113,8 @@ def test_t3_label_variants_without_numerals_and_halfwidth() -> None:
     keys = by_key(facts)
     paths = t3_template_rows("2021")
     assert len(facts) == 25 * 7
-    assert keys[("T3", (T3_RESULTS, "（三）不予公开", "3.危及“三安全一稳定”"), "总计")].value == 6
-    assert keys[("T3", (T3_RESULTS, "（六）其他处理", "3.其他"), "总计")].value == paths.index(
+    assert keys[("T3", (T3_RESULTS, "（三）不予公开", "3.危及“三安全一稳定”"), "总计")].value == 36
+    assert keys[("T3", (T3_RESULTS, "（六）其他处理", "3.其他"), "总计")].value == 6 * paths.index(
         (T3_RESULTS, "（六）其他处理", "3.其他"))
 
 
@@ -139,11 +140,11 @@ def test_t3_single_header_row_and_unresolved_rowspans() -> None:
 
 
 def test_t3_split_over_two_tables_without_header_in_second() -> None:
-    first = make_table(T3_HEADER + [[(T3_NEW, 1, 3), *"1234567"]], "r:t0")
+    first = make_table(T3_HEADER + [[(T3_NEW, 1, 3), *"2111117"]], "r:t0")
     second = make_table([
-        [(T3_RESULTS, 2, 1), ("（一）予以公开", 1, 2), *"7654321"],
-        [("（二）部分公开", 1, 2), *"1111111"],
-        [(T3_CARRIED_OUT, 1, 3), *"0000009"],
+        [(T3_RESULTS, 2, 1), ("（一）予以公开", 1, 2), *"7000007"],
+        [("（二）部分公开", 1, 2), *"1111116"],
+        [(T3_CARRIED_OUT, 1, 3), *"4000509"],
     ], "r:t1")
     keys = by_key(extract_facts(make_report(first, second))[0])
     assert keys[("T3", (T3_NEW,), "总计")].value == 7
@@ -180,7 +181,7 @@ T4_GRID: list[list[Spec]] = [
     [("结果维持", 2, 1), ("结果纠正", 2, 1), ("其他结果", 2, 1), ("尚未审结", 2, 1), ("总计", 2, 1),
      ("未经复议直接起诉", 1, 5), ("复议后起诉", 1, 5)],
     ["结果维持", "结果纠正", "其他结果", "尚未审结", "总计"] * 2,
-    [str(v) for v in range(1, 16)],
+    [str(v) for v in (1, 2, 1, 1, 5, 6, 0, 1, 0, 7, 4, 3, 2, 6, 15)],
 ]
 
 
@@ -194,7 +195,8 @@ def test_t4_columns_by_header_meaning() -> None:
 
 
 def test_t4_without_usable_header_falls_back_to_position() -> None:
-    rows: list[list[Spec]] = [["行政复议", "行政诉讼"] + [""] * 13, [str(v) for v in range(15)]]
+    rows: list[list[Spec]] = [["行政复议", "行政诉讼"] + [""] * 13,
+                              [str(v) for v in (0, 1, 2, 3, 6, 1, 1, 1, 1, 4, 1, 0, 0, 13, 14)]]
     keys = by_key(extract_facts(make_report(make_table(rows, section="四")))[0])
     assert keys[("T4", ("行政复议",), "行政复议·结果维持")].value == 0
     assert keys[("T4", ("行政诉讼", "复议后起诉"), "行政诉讼·复议后起诉·尚未审结")].value == 13

@@ -243,8 +243,7 @@ def test_sentence_transformers_backend_builds_index(tmp_path: Path) -> None:
 
 
 def test_hnsw_index_finds_what_flat_finds(full_index: Path, tmp_path: Path, cache_dir: Path) -> None:
-    manifest = json.loads((live_build_dir(full_index) / "manifest.json").read_text())
-    source_dir = Path(next(iter(manifest["documents"]))).parent  # the corpus the full index was built from
+    source_dir = full_index.parent / "corpus"  # the corpus the full index was built from (conftest._build)
     settings = Settings(corpus_dir=source_dir, index_dir=tmp_path / "hnsw", cache_dir=cache_dir,
                         vector_index="hnsw")
     summary = build_index(settings)

@@ -122,11 +122,11 @@ def test_killed_milvus_build_leaves_old_collection_serving(tmp_path: Path, cache
     assert process.stderr is not None
     deadline = time.monotonic() + 300
     seen = ""
-    while "写入" not in seen and time.monotonic() < deadline and process.poll() is None:
+    while "写入 Milvus" not in seen and time.monotonic() < deadline and process.poll() is None:
         seen += process.stderr.read(1)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert "写入" in seen, f"the build never reached the Milvus insert stage: {seen[-500:]}"
+    assert "写入 Milvus" in seen, f"the build never reached the Milvus insert stage: {seen[-500:]}"
     client = client_for(uri)
     orphans = [c for c in client.list_collections() if c != old_collection]
     assert orphans, "the killed build should have left its half-written collection"

@@ -60,7 +60,7 @@ def test_add_one_carries_facts_and_tokens(tmp_path: Path, cache_dir: Path, sampl
     name = next(iter(SAMPLE_FILES))
     shutil.copy(samples_dir / name, corpus / name)
     summary = build_index(settings)
-    assert summary.added == [str(corpus / name)] and summary.unchanged == [str(corpus / SEED_FILE.name)]
+    assert summary.added == [name] and summary.unchanged == [SEED_FILE.name]
     after_passages, after_tokens, after_facts = _stored(settings.index_dir)
     seed_rows = [i for i, row in enumerate(after_passages) if row[1] == passages[0][1]]
     assert [after_passages[i] for i in seed_rows] == passages

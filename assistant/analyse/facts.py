@@ -132,8 +132,16 @@ def _t3_row(labels: list[str], block: str | None) -> tuple[tuple[str, ...] | Non
 
 
 def _t3_column(path: list[str]) -> str | None:
-    leaf = normalize(path[-1]).replace("法人或其他组织", "") if path else ""
-    return next((c for c, k in zip(T3_COLUMNS, T3_COLUMN_KEYS, strict=True) if _key(k, leaf)), None)
+    """The applicant column a header path names; a header word printed over two or three stacked cells
+    ("社会公益" over "组织") is read joined."""
+    for size in (1, 2, 3):
+        if len(path) < size:
+            break
+        leaf = normalize("".join(path[-size:])).replace("法人或其他组织", "")
+        found = next((c for c, k in zip(T3_COLUMNS, T3_COLUMN_KEYS, strict=True) if _key(k, leaf)), None)
+        if found:
+            return found
+    return None
 
 
 def _t4_column(path: list[str]) -> str | None:
@@ -189,16 +197,78 @@ class _Grid:
         return c if c is not None and c.row == row and c.col == col else None
 
 
-def _column_map(grid: _Grid, names: Sequence[str], namer: Callable[[list[str]], str | None]) -> dict[int, str]:
-    """Data columns of a T3/T4 grid by header meaning, else by position from the right."""
+def _sum_score(groups: Iterable[list[float | None]]) -> tuple[int, int]:
+    """(groups that can tell, groups that pass): a group tells when it is filled and not all zeros, and passes when
+    its last value is the sum of the others."""
+    told = passed = 0
+    for values in groups:
+        if len(values) < 2 or any(v is None for v in values) or not any(values):
+            continue
+        numbers = [v or 0.0 for v in values]
+        told += 1
+        passed += abs(sum(numbers[:-1]) - numbers[-1]) < 1e-6
+    return told, passed
+
+
+def _t3_confirms(grid: _Grid, columns: dict[int, str]) -> tuple[int, int]:
+    """The row check of T3: the six applicant columns add up to 总计 (in most rows that can tell)."""
+    order = sorted(columns, key=lambda k: T3_COLUMNS.index(columns[k]))
+    rows = []
+    for r in range(grid.first_data_row(), grid.table.n_rows):
+        cells = [grid.value_cell(r, k) for k in order]
+        rows.append([parse_value(c.text) if c is not None else None for c in cells])
+    return _sum_score(rows)
+
+
+def _t4_confirms(grid: _Grid, columns: dict[int, str]) -> tuple[int, int]:
+    """The T4 check: each block's 总计 is the sum of the four results before it."""
+    by_name = {name: k for k, name in columns.items()}
+    groups = []
+    for r in range(grid.first_data_row(), grid.table.n_rows):
+        for block in T4_BLOCKS:
+            cells = [grid.value_cell(r, by_name[t4_column(block, x)]) if t4_column(block, x) in by_name else None
+                     for x in T4_RESULTS]
+            groups.append([parse_value(c.text) if c is not None else None for c in cells])
+    return _sum_score(groups)
+
+
+Confirm = Callable[[_Grid, dict[int, str]], tuple[int, int]]
+
+
+def _column_map(grid: _Grid, names: Sequence[str], namer: Callable[[list[str]], str | None],
+                confirm: Confirm) -> tuple[dict[int, str], str]:
+    """Data columns of a T3/T4 grid and how they were confirmed by the sums (row cells add up to 总计):
+    "header" (the header words name every column and the sums do not favour another reading), "position" (read
+    from the right: the sums agree with it better than with the header words, or the words name too few columns)
+    or "unconfirmed" (no reading that most sums support: the table is kept as text only)."""
     first = grid.first_data_row()
-    mapped = {k: n for k, p in grid.column_paths(first).items() if (n := namer(p))}
+    by_header = {k: n for k, p in grid.column_paths(first).items() if (n := namer(p))}
     width = grid.table.n_cols
-    if first < grid.table.n_rows:
-        row_ok = all(is_value_text(grid.at[(first, k)].text) for k in mapped if (first, k) in grid.at)
-        if sorted(mapped.values()) != sorted(names) or not row_ok:
-            mapped = dict(zip(range(width - len(names), width), names, strict=True)) if width >= len(names) else {}
-    return mapped
+    complete = sorted(by_header.values()) == sorted(names) and all(
+        is_value_text(grid.at[(first, k)].text) for k in by_header if (first, k) in grid.at)
+    told, passed = confirm(grid, by_header) if complete else (0, 0)
+    if complete and passed == told:
+        return by_header, "header"
+    by_position = dict(zip(range(width - len(names), width), names, strict=True)) if width >= len(names) else {}
+    if by_position and by_position != by_header:
+        p_told, p_passed = confirm(grid, by_position)
+        if p_passed * 2 >= p_told > 0 and p_told - p_passed < (told - passed if complete else p_told + 1):
+            return by_position, "position"
+    if complete and passed * 2 >= told:
+        return by_header, "header"  # a few sums fail under every reading: the report's own errors, checked later
+    return {}, "unconfirmed"
+
+
+def _mapping_warning(kind: str, how: str) -> ParseWarning | None:
+    section = TABLE_SECTIONS[kind]
+    if how == "position":
+        return ParseWarning("table_columns_by_position",
+                            f"表{kind}的表头未能逐列识别，已按列的位置读取，并经“各列之和等于总计”核对确认", section)
+    if how == "unconfirmed":
+        return ParseWarning("table_unconfirmed",
+                            f"表{kind}的列无法确认（按表头或按位置读取，各行之和都与总计不符），"
+                            "该表只作为文本保留，不从中提取数字", section)
+    return None
 
 
 def _table_kind(table: Table) -> str | None:
@@ -214,7 +284,11 @@ def _table_kind(table: Table) -> str | None:
 
 def _rows_t3(grid: _Grid, state: dict[str, str | None],
              warnings: list[ParseWarning]) -> Iterable[tuple[tuple[str, ...], str, TableCell, str]]:
-    columns = _column_map(grid, T3_COLUMNS, _t3_column)
+    columns, how = _column_map(grid, T3_COLUMNS, _t3_column, _t3_confirms)
+    if (warning := _mapping_warning("T3", how)) is not None:
+        warnings.append(warning)
+    if how == "unconfirmed":
+        return
     label_cols = range(min(columns, default=0))
     for r in range(grid.first_data_row(), grid.table.n_rows):
         picked = {name: grid.value_cell(r, k) for k, name in columns.items()}
@@ -228,6 +302,11 @@ def _rows_t3(grid: _Grid, state: dict[str, str | None],
                 continue
             picked = dict(zip(T3_COLUMNS, tail[-len(T3_COLUMNS):], strict=True))
             labels = [c.text for c in own[: len(own) - len(tail)]]
+            told, passed = _sum_score([[parse_value(c.text) for c in tail[-len(T3_COLUMNS):]]])
+            if told > passed:  # read by position, and the row's sum does not confirm it
+                warnings.append(ParseWarning("table_row_unconfirmed",
+                                             f"表T3 的行“{' / '.join(labels)}”与表头错位且各列之和不等于总计，未提取", "三"))
+                continue
         path, state["block"] = _t3_row(labels, state.get("block"))
         if path is None:
             warnings.append(ParseWarning("facts_row_unmatched", f"表T3 未识别的行：{' / '.join(labels)}", "三"))
@@ -236,8 +315,11 @@ def _rows_t3(grid: _Grid, state: dict[str, str | None],
                 yield path, name, cell, "件"
 
 
-def _rows_t4(grid: _Grid) -> Iterable[tuple[tuple[str, ...], str, TableCell, str]]:
-    columns = _column_map(grid, [t4_column(b, r) for b in T4_BLOCKS for r in T4_RESULTS], _t4_column)
+def _rows_t4(grid: _Grid, warnings: list[ParseWarning]) -> Iterable[tuple[tuple[str, ...], str, TableCell, str]]:
+    names = [t4_column(b, r) for b in T4_BLOCKS for r in T4_RESULTS]
+    columns, how = _column_map(grid, names, _t4_column, _t4_confirms)
+    if (warning := _mapping_warning("T4", how)) is not None:
+        warnings.append(warning)
     for r in range(grid.first_data_row(), grid.table.n_rows):
         for k, name in columns.items():
             if (cell := grid.value_cell(r, k)) is not None and is_value_text(cell.text):
@@ -259,7 +341,15 @@ def _rows_t2(grid: _Grid) -> Iterable[tuple[tuple[str, ...], str, TableCell, str
             for c in cells[1:]:
                 if c.col in headers:
                     column, money = headers[c.col]
-                    yield (row[0], name), column, c, "万元" if money or column in MONEY_COLUMNS else "件"
+                    yield (row[0], name), column, c, _t2_unit(c.text, column, money)
+
+
+def _t2_unit(text: str, column: str, money_header: bool) -> str:
+    """件 for counts; for amounts 万元 (the template's unit) unless the cell itself says 元 ("251000元")."""
+    printed = normalize(text)
+    if printed.endswith("元") and not printed.endswith("万元"):
+        return "元"
+    return "万元" if money_header or column in MONEY_COLUMNS else "件"
 
 
 def extract_facts(report: Report) -> tuple[list[Fact], list[ParseWarning]]:
@@ -272,7 +362,7 @@ def extract_facts(report: Report) -> tuple[list[Fact], list[ParseWarning]]:
         kind, grid = _table_kind(table), _Grid(table)
         if kind is None:
             continue
-        rows = _rows_t3(grid, state, warnings) if kind == "T3" else _rows_t4(grid) if kind == "T4" else _rows_t2(grid)
+        rows = _rows_t3(grid, state, warnings) if kind == "T3" else _rows_t4(grid, warnings) if kind == "T4" else _rows_t2(grid)
         for path, column, cell, unit in rows:
             key = (kind, path, column)
             if key in facts:

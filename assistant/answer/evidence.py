@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import cn2an
 
 from assistant import segment
+from assistant.ingest.injection import overlaps_instruction
 from assistant.records import Hit
 
 # Words the reports use for what a question asks in other words (only counted at a discount).
@@ -85,7 +86,7 @@ def sentences(hit: Hit) -> list[Span]:
         end = min(match.end(), len(hit.text))
         piece = hit.text[start:end]
         stripped = piece.strip()
-        if len(stripped) >= 2:
+        if len(stripped) >= 2 and not overlaps_instruction(hit.text, start, end):  # never quote an injection
             offset = start + piece.index(stripped)
             spans.append(Span(hit, stripped, hit.start + offset, hit.start + offset + len(stripped)))
         start = end

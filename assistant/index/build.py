@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,11 +24,7 @@ import numpy as np
 from assistant import segment
 from assistant.analyse.facts import extract_facts
 from assistant.config import Settings
-from assistant.errors import (
-    AssistantError,
-    IndexLockedError,
-    IngestError,
-)
+from assistant.errors import AssistantError, DiskFullError, IndexLockedError, IngestError
 from assistant.index.backends import (
     PassageRecord,
     prune_passage_indexes,
@@ -41,14 +40,17 @@ from assistant.index.layout import (
     live_build_dir,
     read_manifest,
 )
-from assistant.index.store import EmbeddingCache, Store, text_hash
+from assistant.index.store import EmbeddingCache, Store, database_problem, text_hash
 from assistant.index.threads import threads
-from assistant.ingest import check_size, corpus_files, ingest_file
+from assistant.ingest import ParseLimits, check_size, ingest_file_bounded, scan_corpus
 from assistant.records import Fact, Passage, Report
 
 KEEP_OLD_BUILDS = 1  # builds kept beside the live one, for readers that opened them
+KEYS_RELATIVE = "relative-to-corpus"  # manifest "document_keys": paths relative to the resolved corpus
 
-# progress(stage, done, total): stage is "解析" (parsing), "向量化" (embedding) or "写入" (Milvus rows)
+# progress(stage, done, total): stage is "解析" (files parsed), "向量化" (new passages embedded; absent when all
+# are cached), "写入索引" (steps written) or "写入 Milvus" (rows, Milvus backend); each stage is first
+# announced with done=0
 Progress = Callable[[str, int, int], None]
 
 
@@ -67,6 +69,7 @@ class BuildSummary:
     embed_seconds: float = 0.0  # time spent embedding (and reading cached vectors)
     seconds: float = 0.0
     build_dir: Path | None = None
+    notices: list[str] = field(default_factory=list)  # what the build discarded or repaired, and why
 
     def line(self) -> str:
         return (
@@ -106,23 +109,49 @@ def _file_key(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _previous(index_dir: Path) -> tuple[dict[str, str], dict[str, Report]]:
-    """(source file -> file key, file key -> report) of the live build, if it is compatible."""
+def _previous(index_dir: Path, root: Path, notices: list[str]) -> tuple[dict[str, str], dict[str, Report]]:
+    """(document key -> file key, file key -> report) of the live build, when it can be trusted;
+    otherwise nothing (the build starts afresh) and a notice saying why."""
+    if not (index_dir / CURRENT_FILE).exists():
+        return {}, {}
     try:
         build_dir = live_build_dir(index_dir)
         manifest = read_manifest(build_dir)
         check_manifest(manifest, None)
-    except AssistantError:
+        problem = database_problem(build_dir / "store.sqlite")
+        if problem:
+            raise AssistantError(problem)
+        documents = manifest["documents"]
+        if not isinstance(documents, dict) or not documents:
+            raise AssistantError("索引清单中没有文档记录")
+        store = Store(build_dir / "store.sqlite", readonly=True)
+        try:
+            by_id = {r.report_id: r for r in store.reports()}
+        finally:
+            store.close()
+        relative = manifest.get("document_keys") == KEYS_RELATIVE
+        keys = {_document_key(path, root, relative): str(doc["file_key"]) for path, doc in documents.items()}
+        reports = {doc["file_key"]: by_id[doc["report_id"]] for doc in documents.values() if doc["report_id"] in by_id}
+    except AssistantError as err:
+        notices.append(f"现有索引无法信任，已放弃沿用并从头重建：{err}")
         return {}, {}
-    documents: dict[str, dict[str, Any]] = manifest.get("documents", {})
-    store = Store(build_dir / "store.sqlite", readonly=True)
-    try:
-        by_id = {r.report_id: r for r in store.reports()}
-    finally:
-        store.close()
-    keys = {path: doc["file_key"] for path, doc in documents.items()}
-    reports = {doc["file_key"]: by_id[doc["report_id"]] for doc in documents.values() if doc["report_id"] in by_id}
+    except (KeyError, TypeError, AttributeError, ValueError, sqlite3.Error) as err:
+        notices.append(f"现有索引内容不完整，已放弃沿用并从头重建：{type(err).__name__}: {err}")
+        return {}, {}
     return keys, reports
+
+
+def _document_key(path: str, root: Path, relative: bool) -> str:
+    """A report's key in the manifest: its path relative to the resolved corpus folder, so a relative
+    and an absolute --corpus name the same documents. Manifests before KEYS_RELATIVE stored the path
+    as given; those keys are resolved against the current folder."""
+    if relative:
+        return path
+    candidate = Path(path) if Path(path).is_absolute() else Path.cwd() / path
+    try:
+        return candidate.resolve().relative_to(root).as_posix()
+    except (ValueError, OSError):
+        return path
 
 
 class Throughput:
@@ -151,7 +180,7 @@ def _embed(
 ) -> tuple[np.ndarray, int]:
     texts = [p.embedding_text() for p in passages]
     hashes = [text_hash(t) for t in texts]
-    cached = cache.get_many(encoder.encoder_id, hashes)
+    cached = _usable_vectors(cache.get_many(encoder.encoder_id, hashes), encoder.dim)
     missing = sorted({h: i for i, h in enumerate(hashes) if h not in cached}.values())
     if missing:
         if progress:
@@ -173,42 +202,50 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
     index_dir = settings.index_dir
     if not settings.corpus_dir.is_dir():
         raise AssistantError(f"报告目录 {settings.corpus_dir} 不存在。请把报告文件放进该目录，或用 --corpus 指定。")
+    root = settings.corpus_dir.resolve()
+    limits = ParseLimits.from_settings(settings)
     with build_lock(index_dir):
-        files = corpus_files([settings.corpus_dir])
-        unchanged = _unchanged_live_build(settings, index_dir, files)
+        files, refused = scan_corpus([root])
+        unchanged = None if refused else _unchanged_live_build(settings, index_dir, root, files)
         if unchanged is not None:
             unchanged.seconds = time.monotonic() - started
             return unchanged
-        old_keys, old_reports = _previous(index_dir)
-        parsed = _parse_in_workers(settings, files, old_keys)
         summary = BuildSummary()
+        _remove_leftovers(index_dir, summary.notices)
+        old_keys, old_reports = _previous(index_dir, root, summary.notices)
+        summary.failures.extend(refused)
+        parsed = _parse_in_workers(settings, files, root, old_keys, limits)
         reports: list[Report] = []
         documents: dict[str, dict[str, Any]] = {}
-        seen_ids: dict[str, str] = {}
+        seen: dict[str, str] = {}  # report id and normalised text hash -> document key
+        if progress:
+            progress("解析", 0, len(files))
         for done, path in enumerate(files, 1):
-            name = str(path)
+            name = path.relative_to(root).as_posix()
             try:
                 check_size(path, settings.max_file_bytes)  # before _file_key reads the whole file
                 key = _file_key(path)
                 report = old_reports.get(key) if old_keys.get(name) == key else None
                 if report is None:
-                    report = _take_parsed(parsed, path) or ingest_file(path, settings.max_file_bytes)
-                if report.report_id in seen_ids:
-                    raise IngestError(path, f"与 {seen_ids[report.report_id]} 内容相同，已跳过")
+                    report = _take_parsed(parsed, name, path) or ingest_file_bounded(path, limits)
+                _check_duplicate(path, report, seen)
             except IngestError as err:
                 summary.failures.append(err)
+                continue
+            except OSError as err:
+                summary.failures.append(IngestError(path, f"无法读取：{err.strerror or err}"))
                 continue
             finally:
                 if progress:
                     progress("解析", done, len(files))
-            seen_ids[report.report_id] = name
+            seen[report.report_id] = seen[_content_hash(report)] = name
             reports.append(report)
             documents[name] = {"file_key": key, "sha256": report.meta.sha256, "report_id": report.report_id,
                                "title": report.meta.title, "passages": len(report.passages)}
             bucket = summary.unchanged if old_keys.get(name) == key else (
                 summary.updated if name in old_keys else summary.added)
             bucket.append(name)
-        summary.deleted.extend(sorted(set(old_keys) - {str(p) for p in files}))
+        summary.deleted.extend(sorted(set(old_keys) - set(documents) - {e.path for e in summary.failures}))
         if not reports:
             raise AssistantError(
                 f"{settings.corpus_dir} 中没有可以索引的报告（{len(summary.failures)} 个文件解析失败）。"
@@ -217,7 +254,9 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
         carried = old_ids(old_reports)
         prepared = {**_carry_over(index_dir, [r for r in reports if r.report_id in carried]),
                     **{p.report.report_id: p for p in parsed.values() if isinstance(p, Prepared)}}
-        build_dir = _write_build(settings, reports, documents, summary, progress, prepared)
+        build_dir = _commit_build(
+            settings, lambda tmp: _write_build(settings, tmp, reports, documents, summary, progress, prepared)
+        )
         _publish(settings, build_dir)
         _switch(index_dir, build_dir)
         _prune(index_dir, keep=build_dir.name)
@@ -229,19 +268,123 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
     return summary
 
 
+# --- trust and repair: duplicates, leftovers, damaged caches, full disks, durable switching ----
+
+
+def _content_hash(report: Report) -> str:
+    """Hash of the cleaned text with Unicode forms and all white space normalised away: the same
+    report saved in another encoding or under another name hashes the same."""
+    text = "".join(unicodedata.normalize("NFKC", report.cleaned_text).split())
+    return "text:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _check_duplicate(path: Path, report: Report, seen: dict[str, str]) -> None:
+    """IngestError when an earlier file of this build has the same bytes or the same text."""
+    for mark in (report.report_id, _content_hash(report)):
+        if mark in seen:
+            raise IngestError(path, f"与 {seen[mark]} 是同一份报告（内容相同），已跳过")
+
+
+def _remove_leftovers(index_dir: Path, notices: list[str]) -> None:
+    """Delete what failed or killed builds left behind. Called under the build lock, so no other
+    build can be writing them."""
+    builds = index_dir / BUILDS_DIR
+    stale = sorted(builds.glob(".tmp-*")) if builds.is_dir() else []
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    (index_dir / (CURRENT_FILE + ".tmp")).unlink(missing_ok=True)
+    if stale:
+        notices.append(f"已删除 {len(stale)} 个中断的构建留下的临时文件夹。")
+
+
+def _open_cache(path: Path, notices: list[str]) -> EmbeddingCache:
+    """The embedding cache; a damaged one is discarded (its vectors are recomputed), saying so."""
+    problem = database_problem(path, table="embeddings") if path.exists() else None
+    if problem is None:
+        try:
+            return EmbeddingCache(path)
+        except sqlite3.DatabaseError as err:
+            problem = str(err)
+    for leftover in (path, path.with_name(path.name + "-journal"), path.with_name(path.name + "-wal")):
+        leftover.unlink(missing_ok=True)
+    notices.append(f"嵌入缓存 {path} 已损坏（{problem}），已丢弃，本次重新计算向量。")
+    return EmbeddingCache(path)
+
+
+def _usable_vectors(found: dict[str, np.ndarray], dim: int) -> dict[str, np.ndarray]:
+    """Cached vectors of the right size with finite values; others are recomputed."""
+    return {h: v for h, v in found.items() if v.shape == (dim,) and bool(np.isfinite(v).all())}
+
+
+def _is_disk_full(err: BaseException) -> bool:
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(err, sqlite3.Error):
+        return getattr(err, "sqlite_errorcode", None) == 13 or "disk is full" in str(err)  # SQLITE_FULL
+    return "No space left on device" in str(err)
+
+
+def _commit_build(settings: Settings, write: Callable[[Path], None]) -> Path:
+    """Run write(tmp folder), make it durable and give it its final name; on any failure remove the
+    temporary folder and leave the live index as it was (a full disk gets its own message)."""
+    builds = settings.index_dir / BUILDS_DIR
+    name = time.strftime("%Y%m%d-%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
+    tmp_dir = builds / f".tmp-{name}"
+    try:
+        builds.mkdir(parents=True, exist_ok=True)
+        tmp_dir.mkdir()
+        write(tmp_dir)
+        _fsync_tree(tmp_dir)
+        final_dir = builds / name
+        os.replace(tmp_dir, final_dir)
+        _fsync_dir(builds)
+    except (OSError, sqlite3.Error, RuntimeError) as err:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        if _is_disk_full(err):
+            raise DiskFullError(
+                f"磁盘空间不足，无法写入新索引（{err}）。已删除本次未完成的临时文件；现有索引保持不变，"
+                f"继续提供服务。请释放 {settings.index_dir.resolve()} 所在磁盘的空间后重新运行 assistant build。"
+            ) from err
+        if isinstance(err, OSError):
+            raise AssistantError(
+                f"无法写入索引目录 {settings.index_dir}：{err.strerror or err}。现有索引保持不变。"
+            ) from err
+        raise
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return final_dir
+
+
+def _fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file below `folder` and the folders themselves to disk."""
+    for here, _, names in os.walk(folder):
+        for name in names:
+            descriptor = os.open(Path(here) / name, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        _fsync_dir(Path(here))
+
+
 def _write_build(
     settings: Settings,
+    tmp_dir: Path,
     reports: list[Report],
     documents: dict[str, dict[str, Any]],
     summary: BuildSummary,
     progress: Progress | None,
     prepared: dict[str, Prepared] | None = None,
-) -> Path:
-    builds = settings.index_dir / BUILDS_DIR
-    builds.mkdir(parents=True, exist_ok=True)
-    name = time.strftime("%Y%m%d-%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
-    tmp_dir = builds / f".tmp-{name}"
-    tmp_dir.mkdir()
+) -> None:
     encoder = load_encoder(settings.encoder, settings.device, settings.encode_batch)
     store = Store(tmp_dir / "store.sqlite")
     next_id = 0
@@ -268,7 +411,7 @@ def _write_build(
     store.commit()
     store.close()
     settings.cache_path.parent.mkdir(parents=True, exist_ok=True)
-    cache = EmbeddingCache(settings.cache_path)
+    cache = _open_cache(settings.cache_path, summary.notices)
     try:
         started = time.monotonic()
         with threads(settings.build_threads):
@@ -277,7 +420,12 @@ def _write_build(
     finally:
         cache.close()
     summary.embedded = embedded
-    store_entry = _write_passage_index(settings, tmp_dir, name, reports, passages, vectors, tokens, progress)
+    if progress:
+        progress("写入索引", 0, 2)
+    build_name = tmp_dir.name.removeprefix(".tmp-")
+    store_entry = _write_passage_index(settings, tmp_dir, build_name, reports, passages, vectors, tokens, progress)
+    if progress:
+        progress("写入索引", 1, 2)
     manifest = {
         "format_version": FORMAT_VERSION,
         "encoder_spec": settings.encoder,
@@ -288,13 +436,13 @@ def _write_build(
         "dictionary_hash": segment.dictionary_hash(),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "counts": {"reports": len(reports), "passages": len(passages)},
+        "document_keys": KEYS_RELATIVE,
         "documents": documents,
         "failures": [{"file": e.path, "error": str(e)} for e in summary.failures],
     }
     (tmp_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    final_dir = builds / name
-    os.replace(tmp_dir, final_dir)
-    return final_dir
+    if progress:
+        progress("写入索引", 2, 2)
 
 
 # --- work proportional to change: no-change builds, carried facts and tokens, parallel parsing --
@@ -315,25 +463,30 @@ def old_ids(old_reports: dict[str, Report]) -> set[str]:
     return {r.report_id for r in old_reports.values()}
 
 
-def _unchanged_live_build(settings: Settings, index_dir: Path, files: list[Path]) -> BuildSummary | None:
+def _unchanged_live_build(
+    settings: Settings, index_dir: Path, root: Path, files: list[Path]
+) -> BuildSummary | None:
     """The live build's summary when nothing it was built from or with has changed, else None."""
     try:
         build_dir = live_build_dir(index_dir)
         manifest = read_manifest(build_dir)
         check_manifest(manifest, settings.encoder)
-    except AssistantError:
+        if manifest.get("document_keys") != KEYS_RELATIVE or database_problem(build_dir / "store.sqlite"):
+            return None
+    except (AssistantError, OSError, sqlite3.Error):
         return None
     entry = manifest.get("store") or {"backend": "local"}
     if (manifest.get("failures") or manifest.get("vector_index") != settings.vector_index
             or entry.get("backend") != settings.store):
         return None
     documents: dict[str, dict[str, Any]] = manifest.get("documents", {})
-    if set(documents) != {str(p) for p in files}:
+    names = {path.relative_to(root).as_posix(): path for path in files}
+    if set(documents) != set(names):
         return None
-    for path in files:
+    for name, path in names.items():
         try:
             check_size(path, settings.max_file_bytes)
-            if _file_key(path) != documents[str(path)]["file_key"]:
+            if _file_key(path) != documents[name]["file_key"]:
                 return None
         except (IngestError, OSError):
             return None
@@ -358,26 +511,27 @@ def _carry_over(index_dir: Path, reports: list[Report]) -> dict[str, Prepared]:
             for r in reports if r.report_id in rows}
 
 
-def _prepare_file(path: Path, max_bytes: int) -> Prepared | tuple[type[IngestError], str]:
+def _prepare_file(path: Path, limits: ParseLimits) -> Prepared | tuple[type[IngestError], str]:
     """Parse one file, extract its facts and tokenise its passages (runs in a worker process)."""
     try:
-        report, facts = _with_facts(ingest_file(path, max_bytes))
+        report, facts = _with_facts(ingest_file_bounded(path, limits))
     except IngestError as err:
         return type(err), err.detail
     return Prepared(report, facts, [segment.tokenize(p.embedding_text()) for p in report.passages])
 
 
 def _parse_in_workers(
-    settings: Settings, files: list[Path], old_keys: dict[str, str]
+    settings: Settings, files: list[Path], root: Path, old_keys: dict[str, str], limits: ParseLimits
 ) -> dict[str, Prepared | tuple[type[IngestError], str]]:
-    """With settings.workers > 1: parse the new and changed files in that many processes."""
+    """With settings.workers > 1: parse the new and changed files in that many processes
+    (keyed by document key, the path relative to the corpus)."""
     if settings.workers <= 1:
         return {}
     todo = []
     for path in files:
         try:
             check_size(path, settings.max_file_bytes)
-            if old_keys.get(str(path)) != _file_key(path):
+            if old_keys.get(path.relative_to(root).as_posix()) != _file_key(path):
                 todo.append(path)
         except (IngestError, OSError):
             continue  # the main loop reports it
@@ -387,13 +541,15 @@ def _parse_in_workers(
     from multiprocessing import get_context
 
     with ProcessPoolExecutor(max_workers=settings.workers, mp_context=get_context("spawn")) as pool:
-        results = pool.map(_prepare_file, todo, [settings.max_file_bytes] * len(todo), chunksize=4)
-        return {str(path): result for path, result in zip(todo, results, strict=True)}
+        results = pool.map(_prepare_file, todo, [limits] * len(todo), chunksize=4)
+        return {path.relative_to(root).as_posix(): result for path, result in zip(todo, results, strict=True)}
 
 
-def _take_parsed(parsed: dict[str, Prepared | tuple[type[IngestError], str]], path: Path) -> Report | None:
-    """The report a worker parsed for `path`, or its error raised here; None when not parsed."""
-    result = parsed.get(str(path))
+def _take_parsed(
+    parsed: dict[str, Prepared | tuple[type[IngestError], str]], name: str, path: Path
+) -> Report | None:
+    """The report a worker parsed for document `name`, or its error raised here; None when not parsed."""
+    result = parsed.get(name)
     if result is None:
         return None
     if isinstance(result, Prepared):
@@ -440,13 +596,22 @@ def _with_facts(report: Report) -> tuple[Report, list[Fact]]:
 
 
 def _switch(index_dir: Path, build_dir: Path) -> None:
-    """Point CURRENT at the new build with one atomic rename."""
+    """Point CURRENT at the new (already flushed) build: temporary file, fsync, one atomic rename,
+    fsync of the folder, so a power cut leaves CURRENT naming the old build or the new one."""
     tmp = index_dir / (CURRENT_FILE + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(build_dir.name + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, index_dir / CURRENT_FILE)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(build_dir.name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, index_dir / CURRENT_FILE)
+        _fsync_dir(index_dir)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        what = "磁盘空间不足" if _is_disk_full(err) else (err.strerror or str(err))
+        raise (DiskFullError if _is_disk_full(err) else AssistantError)(
+            f"无法切换到新索引（{what}）。现有索引保持不变，继续提供服务；请处理后重新运行 assistant build。"
+        ) from err
 
 
 def _prune(index_dir: Path, keep: str) -> None:

@@ -7,33 +7,57 @@ from pathlib import Path
 from typing import Any
 
 from assistant import segment
-from assistant.errors import IndexMismatchError, IndexMissingError
+from assistant.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 
 FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
 BUILDS_DIR = "builds"
-
+# every build has these; the passage index's own files depend on its backend (index/backends.py checks them)
+BUILD_FILES = ("manifest.json", "store.sqlite")
+_REBUILD = "请重新运行 assistant build（它会丢弃损坏的部分并重建）。"
+# manifest field -> the JSON types it must have
+_MANIFEST_FIELDS: dict[str, tuple[type, ...]] = {
+    "format_version": (int,), "encoder_spec": (str,), "dictionary_hash": (str,), "documents": (dict,),
+    "counts": (dict,),
+}
 
 
 def live_build_dir(index_dir: Path) -> Path:
-    """The folder of the build being served; IndexMissingError when there is none."""
-    try:
-        name = (index_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
-    except OSError:
-        raise IndexMissingError(index_dir) from None
-    build_dir = index_dir / BUILDS_DIR / name
-    if not name or not build_dir.is_dir():
+    """The folder of the build being served: IndexMissingError when no index was built here,
+    IndexCorruptError when CURRENT is unreadable or names a build that is not there whole."""
+    current = index_dir / CURRENT_FILE
+    if not current.exists() and not current.is_symlink():
         raise IndexMissingError(index_dir)
+    try:
+        name = current.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as err:
+        raise IndexCorruptError(f"索引目录 {index_dir} 中的 {CURRENT_FILE} 无法读取（{err}）。{_REBUILD}") from None
+    if not name or "/" in name or name.startswith("."):
+        raise IndexCorruptError(f"索引目录 {index_dir} 中的 {CURRENT_FILE} 内容无效（“{name[:40]}”）。{_REBUILD}")
+    build_dir = index_dir / BUILDS_DIR / name
+    if not build_dir.is_dir():
+        raise IndexCorruptError(f"{CURRENT_FILE} 指向的构建 {build_dir} 不存在，索引已损坏。{_REBUILD}")
+    missing = [f for f in BUILD_FILES if not (build_dir / f).is_file()]
+    if missing:
+        raise IndexCorruptError(f"构建 {build_dir} 缺少文件 {'、'.join(missing)}，索引已损坏。{_REBUILD}")
     return build_dir
 
 
 def read_manifest(build_dir: Path) -> dict[str, Any]:
+    """The build's manifest; IndexCorruptError when it is unreadable or lacks a field of the right type."""
+    path = build_dir / "manifest.json"
     try:
-        manifest: dict[str, Any] = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise IndexMismatchError(
-            f"索引清单 {build_dir / 'manifest.json'} 无法读取（{err}）。请重新运行 assistant build。"
-        ) from err
+        raise IndexCorruptError(f"索引清单 {path} 无法读取（{err}）。{_REBUILD}") from err
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"索引清单 {path} 不是一个 JSON 对象。{_REBUILD}")
+    wrong = [k for k, kinds in _MANIFEST_FIELDS.items() if not isinstance(manifest.get(k), kinds)]
+    if wrong:
+        raise IndexCorruptError(f"索引清单 {path} 缺少或损坏了字段 {'、'.join(wrong)}。{_REBUILD}")
+    documents = manifest["documents"]
+    if not documents or not all(isinstance(d, dict) and {"file_key", "report_id"} <= set(d) for d in documents.values()):
+        raise IndexCorruptError(f"索引清单 {path} 中的文档记录为空或不完整。{_REBUILD}")
     return manifest
 
 

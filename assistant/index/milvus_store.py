@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from pymilvus import MilvusClient
 
 LITE_FILE = "milvus.db"
-WRITE_STAGE = "写入"
+WRITE_STAGE = "写入 Milvus"
 INSERT_BATCH = 1000
 TEXT_MAX_BYTES = 65_535
 HNSW_PARAMS = {"M": 32, "efConstruction": 80}
@@ -116,7 +116,7 @@ def write_collection(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Create and fill this build's collection; returns the manifest's "store" entry.
-    progress("写入", done, total) is called after creating it and after each batch."""
+    progress("写入 Milvus", done, total) is called after creating it and after each batch."""
     uri = milvus_uri(settings)
     client = client_for(uri)
     name = collection_name(settings, build_name)

@@ -71,6 +71,26 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def database_problem(path: Path, table: str = "reports") -> str | None:
+    """Why the SQLite file at `path` cannot be trusted (missing, not a database, damaged pages, no
+    `table`), or None when it passes SQLite's quick check."""
+    if not path.is_file():
+        return f"{path} 不存在"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            result = conn.execute("PRAGMA quick_check(1)").fetchone()
+            if result is None or result[0] != "ok":
+                return f"{path} 已损坏（{result[0] if result else '无结果'}）"
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone() is None:
+                return f"{path} 中没有 {table} 表"
+        finally:
+            conn.close()
+    except sqlite3.Error as err:
+        return f"{path} 无法读取（{err}）"
+    return None
+
+
 # --- records <-> JSON -------------------------------------------------------------------------
 
 
@@ -96,7 +116,7 @@ def report_from_dict(d: dict[str, Any]) -> Report:
     )
     return Report(
         report_id=d["report_id"],
-        meta=ReportMeta(**d["meta"]),
+        meta=ReportMeta(**{**d["meta"], "aliases": tuple(d["meta"].get("aliases", ()))}),
         cleaned_text=d["cleaned_text"],
         sections=tuple(Section(**s) for s in d["sections"]),
         tables=tables,
@@ -201,12 +221,6 @@ class Store:
         row = self.conn.execute("SELECT body FROM reports WHERE report_id=?", (report_id,)).fetchone()
         return report_from_dict(json.loads(row[0])) if row else None
 
-    def report_metas(self) -> list[tuple[str, str, str, int | None, str]]:
-        """(report_id, agency, title, year, source_file) of every report, without decoding bodies."""
-        return self.conn.execute(
-            "SELECT report_id, agency, title, year, source_file FROM reports ORDER BY agency, year, title"
-        ).fetchall()
-
     def metas(self) -> dict[str, ReportMeta]:
         """Every report's metadata by report id, in (agency, year, title) order; bodies stay on disk."""
         try:
@@ -254,19 +268,34 @@ class Store:
                 found.setdefault(report_id, []).append(fact_from_dict(json.loads(body)))
         return found
 
+    def _damaged(self, err: Exception) -> IndexCorruptError:
+        return IndexCorruptError(
+            f"索引数据库 {self.path} 的内容已损坏（{type(err).__name__}: {err}）。请重新运行 assistant build。"
+        )
+
     def reports(self) -> list[Report]:
-        rows = self.conn.execute("SELECT body FROM reports ORDER BY agency, year, title").fetchall()
-        return [report_from_dict(json.loads(body)) for (body,) in rows]
+        try:
+            rows = self.conn.execute("SELECT body FROM reports ORDER BY agency, year, title").fetchall()
+            return [report_from_dict(json.loads(body)) for (body,) in rows]
+        except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise self._damaged(err) from err
 
     def passage_rows(self) -> list[tuple[int, str, str]]:
         """(vector_id, passage_id, report_id) in vector-id order."""
-        return self.conn.execute(
-            "SELECT vector_id, passage_id, report_id FROM passages ORDER BY vector_id"
-        ).fetchall()
+        try:
+            rows: list[tuple[int, str, str]] = self.conn.execute(
+                "SELECT vector_id, passage_id, report_id FROM passages ORDER BY vector_id"
+            ).fetchall()
+        except sqlite3.Error as err:
+            raise self._damaged(err) from err
+        return rows
 
     def facts(self) -> list[Fact]:
-        rows = self.conn.execute("SELECT body FROM facts").fetchall()
-        return [fact_from_dict(json.loads(body)) for (body,) in rows]
+        try:
+            rows = self.conn.execute("SELECT body FROM facts").fetchall()
+            return [fact_from_dict(json.loads(body)) for (body,) in rows]
+        except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise self._damaged(err) from err
 
 
 # --- the embedding cache, shared by all builds ----------------------------------------------

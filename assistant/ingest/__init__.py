@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -11,11 +12,13 @@ from assistant.errors import (
     EmptyFileError,
     FileTooLargeError,
     IngestError,
+    LimitExceededError,
     UnsupportedFormatError,
 )
 from assistant.ingest.blocks import LoadedDocument
 from assistant.ingest.docx import load_docx
 from assistant.ingest.html import load_html
+from assistant.ingest.limits import OverLimit, ParseLimits
 from assistant.ingest.meta import is_sidecar, read_sidecars
 from assistant.ingest.pdf import load_pdf
 from assistant.ingest.report import build_report
@@ -35,7 +38,8 @@ _LOADERS: dict[str, tuple[str, Loader]] = {
     ".docx": ("docx", load_docx),
 }
 
-__all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_SUFFIXES", "check_size", "corpus_files", "ingest_file", "iter_ingest"]
+__all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_SUFFIXES", "ParseLimits", "check_size", "corpus_files", "ingest_file",
+           "ingest_file_bounded", "iter_ingest", "scan_corpus"]
 
 
 def check_size(path: Path, max_bytes: int) -> int:
@@ -70,38 +74,72 @@ def ingest_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Report:
         doc = loader(path, data)
     except RecursionError as err:
         raise CorruptFileError(path, "结构嵌套过深") from err
+    except OverLimit as err:
+        raise LimitExceededError(path, err.detail) from None
     overrides, problems = read_sidecars(path)
     doc.notes.extend(problems)
-    report = build_report(
-        doc, source_file=str(path), fmt=fmt, sha256=hashlib.sha256(data).hexdigest(), overrides=overrides
-    )
+    try:
+        report = build_report(
+            doc, source_file=str(path), fmt=fmt, sha256=hashlib.sha256(data).hexdigest(), overrides=overrides
+        )
+    except OverLimit as err:
+        raise LimitExceededError(path, err.detail) from None
     if not has_content(report.cleaned_text):
         raise EmptyFileError(path, "去除网页框架后没有正文")
     return report
 
 
-def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand folders into the report files below them (sidecars excluded), sorted."""
+def scan_corpus(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestError]]:
+    """Expand folders into the report files below them (sidecars and hidden files excluded), sorted;
+    plus a warning for each symbolic link under a folder that points outside it (not followed)."""
     found: set[Path] = set()
+    refused: list[IngestError] = []
     for path in map(Path, paths):
-        if path.is_dir():
-            for child in path.rglob("*"):
-                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
-                if child.is_file() and not hidden and not is_sidecar(child):
-                    found.add(child)
-        elif not is_sidecar(path):
-            found.add(path)
-    return sorted(found)
+        if not path.is_dir():
+            if not is_sidecar(path):
+                found.add(path)
+            continue
+        root = path.resolve()
+        for folder, dirs, names in os.walk(path):  # does not descend into linked folders
+            here = Path(folder)
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in [*dirs, *names]:
+                child = here / name
+                if name.startswith(".") or not child.is_symlink():
+                    continue
+                target = child.resolve()
+                if not target.is_relative_to(root):
+                    refused.append(IngestError(child, f"是指向报告目录以外（{target}）的符号链接，未读取"))
+                elif target.is_dir():
+                    refused.append(IngestError(child, "是指向文件夹的符号链接，未读取（请直接放入报告目录）"))
+            for name in names:
+                child = here / name
+                if name.startswith(".") or is_sidecar(child) or not child.is_file():
+                    continue
+                if child.is_symlink() and not child.resolve().is_relative_to(root):
+                    continue
+                found.add(child)
+    return sorted(found), refused
+
+
+def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The report files of scan_corpus, without its warnings."""
+    return scan_corpus(paths)[0]
 
 
 def iter_ingest(
-    paths: Iterable[str | Path], max_bytes: int = DEFAULT_MAX_BYTES
+    paths: Iterable[str | Path], max_bytes: int = DEFAULT_MAX_BYTES, limits: ParseLimits | None = None
 ) -> Iterator[tuple[Path, Report | IngestError]]:
-    """Ingest every file, yielding (path, report) or (path, error); never stops at a bad file."""
+    """Ingest every file under the parse limits (default: ParseLimits with max_bytes), yielding
+    (path, report) or (path, error); never stops at a bad file."""
+    limits = limits or ParseLimits(max_file_bytes=max_bytes)
     for path in corpus_files(paths):
         try:
-            yield path, ingest_file(path, max_bytes=max_bytes)
+            yield path, ingest_file_bounded(path, limits)
         except IngestError as err:
             yield path, err
         except Exception as err:  # a parser bug must not stop the other files
             yield path, CorruptFileError(path, f"解析时出现意外错误 {type(err).__name__}: {err}")
+
+
+from assistant.ingest.bounded import ingest_file_bounded  # noqa: E402  (uses ingest_file above)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from assistant.ingest import limits
+
 
 @dataclass
 class SourceCell:
@@ -51,6 +53,7 @@ def place_rows(rows: list[list[tuple[str, int, int]]], origin: str) -> SourceTab
                 c += 1
             rowspan = max(1, min(rowspan, len(rows) - r))
             colspan = max(1, colspan)
+            limits.check_cells(len(rows) * max(n_cols, c + colspan))  # before the slots are allocated
             cells.append(SourceCell(r, c, text, rowspan, colspan))
             for dr in range(rowspan):
                 for dc in range(colspan):

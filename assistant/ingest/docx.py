@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from pathlib import Path
 
 import docx
@@ -11,28 +12,47 @@ from docx.oxml.ns import qn
 from docx.text.paragraph import Paragraph
 from lxml import etree
 
-from assistant.errors import CorruptFileError, FileTooLargeError
+from assistant.errors import CorruptFileError
+from assistant.ingest import limits
 from assistant.ingest.blocks import Block, LoadedDocument, SourceCell, SourceTable
 from assistant.ingest.clean import cell_text
 
-# Refuse archives whose document part would unpack to more than this (zip bombs).
-MAX_UNPACKED_BYTES = 300 * 1024 * 1024
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_CHUNK = 1 << 20
+
+
+def _verify_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """Unpack one member in chunks and count its bytes; OverLimit past the limit, whatever it declares."""
+    size = 0
+    with archive.open(info) as member:  # zipfile checks the CRC at the end
+        while chunk := member.read(_CHUNK):
+            size += len(chunk)
+            limits.check_unpacked(info.filename, size)
+    return size
 
 
 def _check_archive(path: str | Path, data: bytes) -> None:
+    """Zip-bomb and fake-size checks: declared sizes from the central directory, then each member
+    unpacked once in bounded chunks, its real size compared with the declared one."""
     if data.startswith(_OLE_MAGIC):
         raise CorruptFileError(path, "这是旧版 Word（.doc）或加密的文档，请另存为 .docx")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
-            if "word/document.xml" not in names:
+            infos = archive.infolist()
+            if "word/document.xml" not in {info.filename for info in infos}:
                 raise CorruptFileError(path, "压缩包中没有 word/document.xml，不是 Word 文档")
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile as err:
+            limits.check_unpacked("文档", sum(info.file_size for info in infos))
+            total = 0
+            for info in infos:
+                real = _verify_member(archive, info)
+                if real != info.file_size:
+                    raise CorruptFileError(path, f"{info.filename} 声明大小 {info.file_size} 字节，实际 {real} 字节")
+                total += real
+                limits.check_unpacked("文档", total)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as err:
         raise CorruptFileError(path, f"不是有效的 DOCX（zip）文件：{err}") from err
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise FileTooLargeError(path, f"解压后 {unpacked // 1024 // 1024} MB，超过上限")
+    except (OSError, zlib.error) as err:
+        raise CorruptFileError(path, f"DOCX 压缩数据已损坏：{err}") from err
 
 
 def _paragraph_text(element: etree._Element, parent: object) -> str:
@@ -45,12 +65,14 @@ def _cell_text(tc: etree._Element, parent: object) -> str:
 
 
 def _int_attr(element: etree._Element | None, default: int) -> int:
+    """A span-like attribute (gridSpan, gridBefore); OverLimit above the span limit."""
     if element is None:
         return default
     try:
-        return max(1, int(element.get(qn("w:val"), default)))
+        value = max(default, int(element.get(qn("w:val"), default)))
     except ValueError:
         return default
+    return limits.check_span(value)
 
 
 def _table(tbl: etree._Element, parent: object) -> SourceTable:
@@ -74,6 +96,7 @@ def _table(tbl: etree._Element, parent: object) -> SourceTable:
                 open_cells[col] = cell
             col += span
         n_cols = max(n_cols, col)
+        limits.check_cells((r + 1) * n_cols)
     return SourceTable(cells=cells, n_rows=len(rows), n_cols=n_cols, origin="docx")
 
 
@@ -92,6 +115,8 @@ def load_docx(path: str | Path, data: bytes) -> LoadedDocument:
     _check_archive(path, data)
     try:
         document = docx.Document(io.BytesIO(data))
+    except MemoryError:
+        raise  # the parse worker reports it as the memory limit
     except Exception as err:  # python-docx raises several unrelated types on a bad package
         raise CorruptFileError(path, f"Word 文档无法读取：{err}") from err
     blocks: list[Block] = []

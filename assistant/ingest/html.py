@@ -9,9 +9,11 @@ import lxml.html
 from lxml import etree
 
 from assistant.errors import CorruptFileError, EmptyFileError
-from assistant.ingest.blocks import Block, LoadedDocument, place_rows
+from assistant.ingest import limits
+from assistant.ingest.blocks import Block, LoadedDocument, SourceTable, place_rows
 from assistant.ingest.clean import cell_text
 from assistant.ingest.decode import declared_html_charset, decode_bytes
+from assistant.ingest.tables import split_statutory
 
 # The main content is the deepest element holding at least this share of the page's text.
 MAIN_CONTENT_SHARE = 0.7
@@ -91,11 +93,11 @@ def _is_data_table(table: etree._Element) -> bool:
 
 
 def _span(value: str | None) -> int:
-    digits = re.sub(r"\D", "", value or "")
-    return min(MAX_SPAN, int(digits)) if digits else 1
+    digits = re.sub(r"\D", "", value or "")[:12]
+    return min(MAX_SPAN, limits.check_span(int(digits))) if digits else 1
 
 
-def _table_block(table: etree._Element) -> Block:
+def _table_block(table: etree._Element) -> SourceTable:
     rows: list[list[tuple[str, int, int]]] = []
     for tr in table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr"):
         row = [(cell_text(_inline_text(td)), _span(td.get("rowspan")), _span(td.get("colspan")))
@@ -135,7 +137,7 @@ class _Walker:
         tag = el.tag if isinstance(el.tag, str) else ""
         if tag == "table" and _is_data_table(el):
             self.flush()
-            self.blocks.append(_table_block(el))
+            self.blocks.extend(split_statutory(_table_block(el)))
         elif tag == "br":
             self.buffer.append(_BREAK)
         elif tag:

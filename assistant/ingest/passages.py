@@ -16,12 +16,13 @@ _SOFT_BREAK = re.compile(r"[，、,：:]")
 
 @dataclass(frozen=True)
 class RowSpan:
-    """Where a rendered table row sits in the cleaned text."""
+    """Where a rendered table row sits in the cleaned text (or a lost table's run-together cells)."""
 
-    table_id: str
-    row: int
+    table_id: str | None
+    row: int | None
     start: int
     end: int
+    kind: str = "table_row"  # or "lost_table": cells that cannot be read, never a source of numbers
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -71,6 +72,23 @@ def chunk_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return chunks
 
 
+def _merge_heading(
+    spans: list[tuple[int, int, Section, RowSpan | None]], section: Section
+) -> list[tuple[int, int, Section, RowSpan | None]]:
+    """The section's spans with a chunk that is only its heading joined to the text chunk after it.
+
+    A bare heading ("三、收到和处理政府信息公开申请情况") answers nothing and would outrank the passages it heads.
+    When no text chunk follows it (a table row does, or nothing: the section is empty), it is left out:
+    every passage of the section carries the heading in its heading_path, which is what gets indexed.
+    """
+    if not spans or spans[0][3] is not None or spans[0][1] > section.body_start:
+        return spans
+    heading, rest = spans[0], spans[1:]
+    if rest and rest[0][3] is None and rest[0][1] - heading[0] <= CHUNK_MAX_CHARS:
+        return [(heading[0], rest[0][1], section, None), *rest[1:]]
+    return rest
+
+
 def build_passages(
     report_id: str, title: str, text: str, sections: list[Section], rows: list[RowSpan]
 ) -> list[Passage]:
@@ -79,12 +97,14 @@ def build_passages(
     for section in sections:
         inside = sorted((r for r in rows if section.start <= r.start < section.end), key=lambda r: r.start)
         position = section.start
+        own: list[tuple[int, int, Section, RowSpan | None]] = []
         for row in [*inside, None]:
             stop = row.start if row else section.end
-            spans.extend((s, e, section, None) for s, e in chunk_spans(text, position, stop))
+            own.extend((s, e, section, None) for s, e in chunk_spans(text, position, stop))
             if row is not None:
-                spans.append((row.start, row.end, section, row))
+                own.append((row.start, row.end, section, row))
                 position = row.end
+        spans.extend(_merge_heading(own, section))
     passages: list[Passage] = []
     for ordinal, (start, end, section, row) in enumerate(sorted(spans, key=lambda s: s[0])):
         passages.append(
@@ -96,7 +116,7 @@ def build_passages(
                 end=end,
                 text=text[start:end],
                 heading_path=(title, section.title),
-                kind="table_row" if row else "text",
+                kind=row.kind if row else "text",
                 table_id=row.table_id if row else None,
                 table_row=row.row if row else None,
             )

@@ -16,6 +16,7 @@ from pdfminer.pdfdocument import PDFPasswordIncorrect
 from assistant.errors import CorruptFileError, EncryptedPdfError, FileTooLargeError, NoTextLayerError
 from assistant.ingest.blocks import Block, LoadedDocument, SourceCell, SourceTable
 from assistant.ingest.clean import cell_text, join_wrapped
+from assistant.ingest.tables import split_statutory
 
 MAX_PAGES = 500
 TIME_BUDGET_SECONDS = 20.0
@@ -169,7 +170,7 @@ def _blocks(items: list[_Line | _Fragment]) -> list[Block]:
             paragraph.append(item.text)
         previous = item
     flush()
-    return [b if isinstance(b, str) else _grid(b) for b in blocks]
+    return [piece for b in blocks for piece in ([b] if isinstance(b, str) else split_statutory(_grid(b)))]
 
 
 def load_pdf(path: str | Path, data: bytes, deadline: float | None = None) -> LoadedDocument:

@@ -14,6 +14,7 @@ MAX_OPEN_CELLS = 16  # bound on the rowspan search of one header row
 MAX_COLSPAN = 60  # a longer run of "|" is page decoration, not a merged cell
 
 _PIPE_RUN = re.compile(r"\s*(\|+)")
+_ITEM = re.compile(r"\s*(?:\d+\s*[.、．)）]|[（(][一二三四五六七八九十\d]+[）)]|[一二三四五六七八九十]+、)")
 
 Row = list[tuple[str, int]]  # (text, colspan)
 
@@ -124,7 +125,9 @@ def place_pipe_rows(rows: list[Row]) -> SourceTable:
         extended: list[SourceCell] | None = []
         if missing > 0:
             if any(is_number(text) for text, _ in row):
-                extended = _extend_labels(above, missing)
+                # a row of figures sits under the labels above only when its own label is a numbered item
+                # (a block's "2.重复申请"); a peer row cut short ("其他主动公开文件 | 56 | 45") stays left-aligned
+                extended = _extend_labels(above, missing) if is_value(row[0][0]) or _ITEM.match(row[0][0]) else None
             else:
                 extended = _extend_headers(above, row, missing, width)
         taken = {x for c in extended or [] for x in range(c.col, c.col + c.colspan)}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from assistant.ingest.blocks import LoadedDocument, SourceTable
 from assistant.ingest.clean import clean_paragraph
-from assistant.ingest.meta import find_title, find_year, template_version
+from assistant.ingest.injection import instruction_warnings
+from assistant.ingest.lost_tables import TABLE_SECTIONS as LOST_SECTIONS
+from assistant.ingest.lost_tables import find_lost_tables, section_spans, warning_message
+from assistant.ingest.meta import apply_overrides, find_identity, template_version
 from assistant.ingest.passages import RowSpan, build_passages
 from assistant.ingest.sections import build_sections, find_headings
 from assistant.ingest.tables import TableLayout, analyze_table
@@ -74,7 +76,7 @@ def _warnings(sections: list[Section], tables: list[Table], notes: list[str]) ->
         elif key in TABLE_SECTIONS and not any(t.section == key for t in tables):
             state = "内容为空" if section.empty else "没有表格"
             warnings.append(
-                ParseWarning("table_missing", f"第{key}部分{state}，表格缺失（table missing）", key)
+                ParseWarning("table_missing", f"第{key}部分{state}，表格缺失", key)
             )
     return warnings
 
@@ -99,17 +101,20 @@ def build_report(doc: LoadedDocument, *, source_file: str, fmt: str, sha256: str
             )
         )
         row_spans.extend(RowSpan(table_id, row, start, end) for row, start, end in table.rows)
-    found = find_title(doc.title_hint, text.split("\n"))
-    title, agency, year = found if found else (Path(source_file).stem, "", None)
-    year = year or find_year(text)
-    title = overrides.get("title", title)
-    agency = overrides.get("agency", agency)
-    year = overrides.get("year", year)
+    identity = apply_overrides(find_identity(doc.title_hint, text, source_file), overrides)
     header_texts = [c.text for t in tables for c in t.cells if c.is_header or c.col < 3]
     meta = ReportMeta(
-        title=title, agency=agency, year=year, template_version=template_version(header_texts, year),
-        format=fmt, source_file=source_file, sha256=sha256, source_url=overrides.get("source_url"),
+        title=identity.title, agency=identity.agency, year=identity.year,
+        template_version=template_version(header_texts, identity.year), format=fmt, source_file=source_file,
+        sha256=sha256, source_url=overrides.get("source_url"), aliases=identity.aliases,
     )
-    passages = build_passages(report_id, title, text, sections, row_spans)
-    warnings = _warnings(sections, tables, doc.notes)
+    lost = find_lost_tables(text, excluded)
+    row_spans.extend(RowSpan(None, None, start, end, kind="lost_table")
+                     for table in lost for _, start, end in section_spans(table, sections))
+    passages = build_passages(report_id, identity.title, text, sections, row_spans)
+    lost_sections = {LOST_SECTIONS[t.kind] for t in lost}
+    warnings = [*identity.warnings, *(w for w in _warnings(sections, tables, doc.notes)
+                                      if not (w.code == "table_missing" and w.section in lost_sections))]
+    warnings += [ParseWarning("table_unreadable", warning_message(t), LOST_SECTIONS[t.kind]) for t in lost]
+    warnings += instruction_warnings(text, sections)
     return Report(report_id, meta, text, tuple(sections), tuple(tables), tuple(passages), tuple(warnings))

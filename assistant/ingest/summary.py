@@ -9,6 +9,50 @@ from assistant.errors import IngestError
 from assistant.records import Report
 
 SKIPPED_REASON = "不是报告文件（说明、目录、附属元数据等），已跳过"
+# Short Chinese names of the identity warnings, for the one-line view.
+IDENTITY_WARNINGS = {
+    "identity_guessed": "身份按文件名推测",
+    "agency_missing": "未写明机关",
+    "agency_from_chrome": "机关取自发布机构栏",
+    "agency_from_text": "机关取自正文",
+    "year_missing": "年度未知",
+    "year_mismatch": "标题与统计期限年度不一致",
+    "year_from_publication": "年度按发布日期推定",
+}
+TABLE_NAMES = {"二": "表二", "三": "表三", "四": "表四"}
+
+
+def report_identity(report: Report) -> dict[str, Any]:
+    """What a report is, as the ingest identity line, `assistant reports --json` and the build show it."""
+    meta = report.meta
+    return {
+        "report_id": report.report_id,
+        "title": meta.title,
+        "agency": meta.agency,
+        "aliases": list(meta.aliases),
+        "year": meta.year,
+        "template_version": meta.template_version,
+        "format": meta.format,
+        "source_file": meta.source_file,
+        "tables": [TABLE_NAMES.get(t.section, f"第{t.section}部分") for t in report.tables],
+        "warnings": [{"code": w.code, "message": w.message} for w in report.warnings],
+    }
+
+
+def identity_line(identity: dict[str, Any]) -> str:
+    """One line: title ｜ agency ｜ year ｜ template ｜ tables ｜ warnings."""
+    tables = identity["tables"]
+    codes = [w["code"] for w in identity["warnings"]]
+    named = [IDENTITY_WARNINGS[c] for c in codes if c in IDENTITY_WARNINGS]
+    warned = f"警告 {len(codes)} 条" + (f"（{'、'.join(named)}）" if named else "")
+    return "｜".join([
+        identity["title"],
+        f"机关：{identity['agency'] or '（未识别）'}",
+        f"年度：{identity['year'] or '（未识别）'}",
+        f"模板：{identity['template_version'] + '版' if identity['template_version'] else '（未识别）'}",
+        f"表格：{len(tables)} 张" + (f"（{'、'.join(dict.fromkeys(tables))}）" if tables else ""),
+        warned,
+    ])
 
 
 def report_summary(path: Path, report: Report) -> dict[str, Any]:
@@ -18,10 +62,12 @@ def report_summary(path: Path, report: Report) -> dict[str, Any]:
     return {
         "file": str(path),
         "ok": True,
+        "identity": identity_line(report_identity(report)),
         "report": {
             "report_id": report.report_id,
             "title": meta.title,
             "agency": meta.agency,
+            "aliases": list(meta.aliases),
             "year": meta.year,
             "template_version": meta.template_version,
             "format": meta.format,
@@ -62,11 +108,14 @@ def format_report(summary: dict[str, Any]) -> str:
     r = summary["report"]
     lines = [
         f"== {summary['file']}",
+        f"  身份：{summary['identity']}",
         f"  标题：{r['title']}",
         f"  机关：{r['agency'] or '（未识别）'}　年度：{r['year'] or '（未识别）'}　"
         f"模板：{r['template_version'] or '（未识别）'}版　格式：{r['format']}",
         f"  报告编号：{r['report_id']}　SHA-256：{r['sha256'][:16]}…　正文 {r['cleaned_chars']} 字",
     ]
+    if r["aliases"]:
+        lines.append(f"  别名：{'、'.join(r['aliases'])}")
     if r["source_url"]:
         lines.append(f"  来源：{r['source_url']}")
     lines.append("  章节：")

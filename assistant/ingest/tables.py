@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from assistant.ingest.blocks import SourceCell, SourceTable
+from assistant.ingest.lost_tables import KIND_WORDS
 from assistant.records import TableCell
 
 PATH_SEPARATOR = " › "
@@ -173,3 +174,42 @@ def _render_row(label_path: tuple[str, ...], col_paths: list[tuple[str, ...]], v
     label = PATH_SEPARATOR.join(label_path)
     body = ITEM_SEPARATOR.join(items)
     return f"{label}{LABEL_SEPARATOR}{body}" if label and body else label or body
+
+
+def _row_kind(texts: list[str]) -> str | None:
+    joined = "".join(texts)
+    for kind, words in KIND_WORDS:
+        if any(w in joined for w in words):
+            return kind
+    return None
+
+
+def split_statutory(table: SourceTable) -> list[SourceTable]:
+    """One grid per template table when a page put several in one <table> (T3 rows, then T4's header …).
+
+    A new table starts at a header row (no figures) after figures, whose words name another template table;
+    T2's 第二十条 sub-headers all name T2, so T2 stays one table."""
+    starting: dict[int, list[SourceCell]] = {}
+    for cell in table.cells:
+        starting.setdefault(cell.row, []).append(cell)
+    cuts: list[int] = []
+    current: str | None = None
+    seen_figures = False
+    for r in range(table.n_rows):
+        texts = [c.text for c in starting.get(r, []) if c.text]
+        figures = any(is_number(t) for t in texts)
+        kind = _row_kind(texts)
+        if not figures and kind is not None and current is not None and kind != current and seen_figures:
+            cuts.append(r)
+            seen_figures = False
+        current = kind or current
+        seen_figures = seen_figures or figures
+    if not cuts:
+        return [table]
+    pieces: list[SourceTable] = []
+    for start, end in zip([0, *cuts], [*cuts, table.n_rows], strict=True):
+        cells = [SourceCell(c.row - start, c.col, c.text, min(c.rowspan, end - c.row), c.colspan)
+                 for c in table.cells if start <= c.row < end]
+        n_cols = max((c.col + c.colspan for c in cells), default=1)
+        pieces.append(SourceTable(cells, end - start, n_cols, table.origin, table.source_span))
+    return pieces

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import shlex
@@ -9,12 +11,13 @@ import string
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from assistant import segment
-from assistant.records import SECTION_TITLES, Answer, Report
+from assistant.records import SECTION_KEYS, SECTION_TITLES, Answer, ParseWarning, Report
 
 APP_TITLE = "政府信息公开年报助手"
 PAGE_CHAT = "问答"
@@ -41,6 +44,8 @@ CHAT_INTRO = (
     "点开引用可以看到原文段落和来源；报告里找不到时会如实说明，并列出可能相关的段落。"
 )
 RELATED_HEADING = "可能相关的段落"
+STAFF_INDEX_HEADING = "索引信息（供工作人员查看）"
+LOGIN_HINT = "输入密码后按回车键或点击“登录”。"
 UPLOAD_TYPES: tuple[str, ...] = ("txt", "html", "htm", "pdf", "docx")
 
 SEARCH_MODES: dict[str, str] = {"混合检索": "hybrid", "语义向量": "dense", "关键词 BM25": "bm25"}
@@ -81,6 +86,19 @@ class ChatTurn:
     answer: Answer | None = None
     error: str | None = None
     terms: tuple[str, ...] = ()
+    note: str | None = None  # e.g. that the question was cut to the length limit
+
+
+def clip_question(text: str, max_chars: int) -> tuple[str, str | None]:
+    """(the question cut to max_chars, a note saying so) — or (the question, None) when it fits.
+
+    The length limit itself is enforced by understand.query.validate; the app and the CLI cut a long
+    paste here so that it is answered, and say so, instead of failing or vanishing.
+    """
+    stripped = text.strip()
+    if len(stripped) <= max_chars:
+        return stripped, None
+    return stripped[:max_chars].rstrip(), f"问题过长（共 {len(stripped)} 字），已截取前 {max_chars} 字进行查询。"
 
 
 def section_label(key: str) -> str:
@@ -93,6 +111,23 @@ def section_label(key: str) -> str:
 
 def year_label(year: int | None) -> str:
     return f"{year}年" if year else "年度未识别"
+
+
+def date_label(timestamp: str | None) -> str | None:
+    """"2026-12-01T09:05:07+0000" (a manifest's built_at) -> "2026年12月1日"; None when unreadable."""
+    if not timestamp:
+        return None
+    try:
+        moment = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return None
+    return f"{moment.year}年{moment.month}月{moment.day}日"
+
+
+def index_caption(n_reports: int, built_at: str | None) -> str:
+    """The sidebar line the public sees: how many reports, and when the index was last updated."""
+    date = date_label(built_at)
+    return f"已收录 {n_reports} 份报告" + (f" · 更新于 {date}" if date else "")
 
 
 # --- markdown escaping and highlighting -----------------------------------------------------
@@ -231,8 +266,48 @@ def report_row(report: Report) -> dict[str, Any]:
         "已识别部分": " ".join("前言" if k == "preamble" else k for k in found),
         "表格数": len(report.tables),
         "段落数": len(report.passages),
-        "警告": "；".join(w.message for w in report.warnings),
+        "警告": "；".join(report_notes(report)),
     }
+
+
+_TABLE_WARNINGS = ("table_missing", "facts_missing")
+
+
+def report_notes(report: Report) -> list[str]:
+    """The report's parse warnings for people: lost tables said once, in one sentence, then the rest."""
+    lost = sorted({w.section for w in report.warnings if w.code in _TABLE_WARNINGS and w.section},
+                  key=lambda key: SECTION_KEYS.index(key) if key in SECTION_KEYS else len(SECTION_KEYS))
+    notes = []
+    if lost:
+        parts = "、".join(lost)
+        notes.append(f"原文件中第{parts}部分的表格缺失或无法识别，这些表格里的数字无法从本报告中查询。")
+    notes.extend(w.message for w in report.warnings if not _is_table_warning(w))
+    return notes
+
+
+def _is_table_warning(warning: ParseWarning) -> bool:
+    return warning.code in _TABLE_WARNINGS and bool(warning.section)
+
+
+def tables_lost(report: Report) -> bool:
+    """True when the report's notes already say that its tables are missing."""
+    return any(_is_table_warning(w) for w in report.warnings)
+
+
+def plain_value(value: object) -> object:
+    """A number as a person writes it: 15.0 -> 15, 2.5 stays 2.5; anything else unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def csv_bytes(rows: list[dict[str, Any]], fieldnames: list[str]) -> bytes:
+    """Rows as a CSV file that spreadsheet programs open as UTF-8; counts written as 15, not 15.0."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames)
+    writer.writeheader()
+    writer.writerows({k: plain_value(v) for k, v in row.items()} for row in rows)
+    return buffer.getvalue().encode("utf-8-sig")
 
 
 def table_grid(n_rows: int, n_cols: int, cells: Iterable[tuple[int, int, str]]) -> list[list[str]]:
@@ -244,13 +319,58 @@ def table_grid(n_rows: int, n_cols: int, cells: Iterable[tuple[int, int, str]]) 
     return grid
 
 
+def year_bar_spec(x: str, y: str) -> dict[str, Any]:
+    """A Vega-Lite bar chart of one value by year, the year labels written horizontally."""
+    return {
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {"field": x, "type": "ordinal", "axis": {"labelAngle": 0, "title": x}},
+            "y": {"field": y, "type": "quantitative", "axis": {"tickMinStep": 1, "title": y}},
+        },
+    }
+
+
+# --- Streamlit's own English hints ------------------------------------------------------------
+
+
+def _css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def chrome_css(max_file_mb: float, types: Iterable[str] = UPLOAD_TYPES) -> str:
+    """A <style> block that replaces the English hints Streamlit draws itself (no option turns them off):
+    "Press Enter to apply / submit form" is hidden (the pages say it in Chinese), the uploader's
+    "Upload" button and "50MB per file • TXT…" line are written in Chinese."""
+    kinds = "、".join(dict.fromkeys(t.upper() for t in types if t != "htm"))  # .htm is just .html
+    drop = f"或把文件拖放到这里。每个文件不超过 {max_file_mb:g} MB，支持 {kinds}"
+    uploader = '[data-testid="stFileUploaderDropzone"]'
+    return (
+        "<style>\n"
+        '[data-testid="InputInstructions"] { display: none; }\n'
+        f"{uploader} button [data-testid=\"stMarkdownContainer\"] p {{ font-size: 0; }}\n"
+        f"{uploader} button [data-testid=\"stMarkdownContainer\"] p::after "
+        f"{{ content: {_css_string('选择文件')}; font-size: 0.875rem; }}\n"
+        '[data-testid="stFileUploaderDropzoneInstructions"] span { font-size: 0; }\n'
+        '[data-testid="stFileUploaderDropzoneInstructions"] span::after '
+        f"{{ content: {_css_string(drop)}; font-size: 0.875rem; }}\n"
+        "</style>"
+    )
+
+
 # --- build progress and the corpus folder -------------------------------------------------------
 
 
+# stage names sent by index.build, with what is counted in each
+STAGE_UNITS: dict[str, str] = {"解析": "个文件", "向量化": "个新段落", "写入索引": "步"}
+STAGE_ACTIONS: dict[str, str] = {"解析": "解析报告文件", "向量化": "向量化新段落", "写入索引": "写入索引"}
+
+
 def stage_text(stage: str, done: int, total: int) -> str:
+    """"解析报告文件：3/12 个文件" — what the build is doing, with what it counts."""
+    action = STAGE_ACTIONS.get(stage, stage)
     if not total:
-        return f"{stage}…" if stage else "准备中…"
-    return f"{stage}：{done}/{total}"
+        return f"{action}…" if action else "准备中…"
+    return f"{action}：{done}/{total} {STAGE_UNITS.get(stage, '')}".rstrip()
 
 
 def progress_fraction(done: int, total: int) -> float:

@@ -10,15 +10,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.errors import AssistantError
-from assistant.web.ui_text import UPLOAD_TYPES
+from assistant.ingest.meta import META_SUFFIX
+from assistant.web.ui_text import UPLOAD_TYPES, remove_quietly
 
 
 class UploadError(AssistantError):
     """An uploaded file that cannot be stored (bad name, type, size or a duplicate)."""
 
 
-MAX_NAME_CHARS = 120
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+MAX_NAME_BYTES = 255  # NAME_MAX of ext4, XFS, btrfs, APFS: a limit in bytes of the encoded name
+# Room kept for what may be added to a stored name: the "-999" of a name taken and a FILE.meta.json sidecar.
+_RESERVED_BYTES = len("-999") + len(META_SUFFIX)
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")  # incl. rare place-name characters
 _ALLOWED_ASCII = set(string.ascii_letters + string.digits + ".-_")
 
 
@@ -28,7 +31,8 @@ def _keep(ch: str) -> bool:
 
 def sanitize_filename(name: str, allowed_suffixes: Sequence[str] = UPLOAD_TYPES) -> str:
     """A safe file name: no directories, only CJK letters, ASCII letters/digits and . - _, not hidden,
-    with an allowed (lower-cased) suffix; raises UploadError otherwise."""
+    with an allowed (lower-cased) suffix, at most MAX_NAME_BYTES in UTF-8 with a "-999" counter and a
+    .meta.json sidecar suffix added; raises UploadError otherwise."""
     base = unicodedata.normalize("NFKC", name).replace("\\", "/").split("/")[-1]
     stem, dot, suffix = base.rpartition(".")
     if not dot:
@@ -38,8 +42,13 @@ def sanitize_filename(name: str, allowed_suffixes: Sequence[str] = UPLOAD_TYPES)
         raise UploadError(f"{name}：不支持的文件类型，仅支持 {'、'.join('.' + s for s in allowed_suffixes)}")
     cleaned = "".join(ch if _keep(ch) else "_" for ch in stem.replace(" ", "_"))
     cleaned = re.sub(r"_+", "_", re.sub(r"\.{2,}", ".", cleaned)).strip("._-")
-    cleaned = cleaned[: MAX_NAME_CHARS - len(suffix) - 1] or "report"
+    cleaned = truncate_utf8(cleaned, MAX_NAME_BYTES - _RESERVED_BYTES - len(suffix) - 1).rstrip("._-") or "report"
     return f"{cleaned}.{suffix}"
+
+
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """The longest prefix of text whose UTF-8 encoding fits in max_bytes (never half a character)."""
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
 
 
 def _sha256_file(path: Path) -> str:
@@ -51,11 +60,13 @@ def _sha256_file(path: Path) -> str:
 
 
 def find_duplicate(corpus_dir: Path, data: bytes) -> Path | None:
-    """A file in the corpus with exactly these bytes, if any."""
+    """A report in the corpus with exactly these bytes, if any (hidden folders such as .removed/ excluded)."""
     if not corpus_dir.is_dir():
         return None
     wanted = hashlib.sha256(data).hexdigest()
     for path in sorted(corpus_dir.rglob("*")):
+        if any(part.startswith(".") for part in path.relative_to(corpus_dir).parts):
+            continue
         if path.is_file() and path.stat().st_size == len(data) and _sha256_file(path) == wanted:
             return path
     return None
@@ -84,5 +95,8 @@ def save_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int) -> Pat
                 handle.write(data)
         except FileExistsError:
             continue
+        except OSError as err:  # e.g. a file system with shorter names, or a full disk
+            remove_quietly(candidate)  # a partial file of ours (the name was free: "xb")
+            raise UploadError(f"{name}：无法保存到报告目录（{err.strerror or type(err).__name__}）") from err
         return candidate
     raise UploadError(f"{name}：同名文件过多，请改名后再上传")
