@@ -168,6 +168,9 @@ def render_question(turn_question: str, note: str | None) -> None:
             st.caption(ui.escape_markdown(note))
 
 
+DEBUG_LABEL = "问题理解（调试）"
+
+
 def render_answer(index: int, turn: ui.ChatTurn, settings: Settings) -> None:
     if turn.error or turn.answer is None:
         st.warning(ui.escape_markdown(turn.error or "没有得到回答。"))
@@ -193,6 +196,9 @@ def render_answer(index: int, turn: ui.ChatTurn, settings: Settings) -> None:
         for hit in answer.related:
             with st.expander(hit_label(hit)):
                 render_hit_body(hit, turn.terms, settings, key=f"src-{index}-r{hit.rank}")
+    if answer.understanding:  # how the question was read: intent, scope (agency, years, reports), cues
+        with st.expander(DEBUG_LABEL):
+            st.json(answer.understanding, expanded=False)
 
 
 def _queue_question(question: str) -> None:

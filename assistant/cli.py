@@ -235,6 +235,10 @@ def answer_json(answer: Any) -> dict[str, Any]:
         "path": answer.path,
         "note": answer.note,
         "filters": answer.filters,
+        "intent": answer.intent,
+        "scope": answer.understanding.get("scope", {}),
+        "cues": answer.understanding.get("cues", []),
+        "understanding": answer.understanding,
         "citations": [dataclasses.asdict(c) for c in answer.citations],
         "related": [_hit_json(h) for h in answer.related],
     }

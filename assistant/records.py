@@ -195,6 +195,8 @@ class Answer:
     path: str = "extractive"  # "extractive", "facts", "commitments" or "llm"
     filters: dict[str, object] = field(default_factory=dict)
     note: str = ""  # e.g. why the LLM answer was not used
+    intent: str = ""  # the question's intent (assistant/understand)
+    understanding: dict[str, object] = field(default_factory=dict)  # intent, scope, cues: for --json and debug
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,22 @@ import pytest
 from conftest import SAMPLE_FILES, SAMPLES_DIR, SEED_FILE
 
 from assistant.analyse.commitments import DONE, NO_REPORT, PARTLY, UNREPORTED, extract_commitments, follow_up
-from assistant.answer.from_commitments import ask_commitments, commitments_answer, question_mode
+from assistant.answer.from_commitments import answer, commitments_answer
 from assistant.config import Settings
 from assistant.index.build import build_index
-from assistant.records import Commitment, Report
+from assistant.records import Answer, Commitment, Report
 from assistant.search.retriever import Retriever
+from assistant.understand.query import Query, understand
 
 QINGHE = "青禾县人民政府办公室"
+
+
+def read(question: str, retriever: Retriever) -> Query:
+    return understand(question, None, None, {rid: r.meta for rid, r in retriever.reports.items()})
+
+
+def ask_commitments(question: str, retriever: Retriever) -> Answer | None:
+    return answer(read(question, retriever), retriever)
 LANXI = "澜溪市人民政府"
 
 
@@ -140,11 +149,11 @@ def test_unmentioned_commitment_is_unreported_with_evidence(retriever: Retriever
     assert followed.status == UNREPORTED and followed.evidence
 
 
-def test_question_mode() -> None:
-    assert question_mode("龙泉市2020年承诺了哪些改进措施？") == "commitment"
-    assert question_mode("青禾县2021年的承诺落实了吗？") == "follow_up"
-    assert question_mode("青禾县政府办公室在2021年年报中指出了哪些主要问题？") == "problem"
-    assert question_mode("青禾县2021年新收政府信息公开申请多少件？") is None
+def test_question_mode(retriever: Retriever) -> None:
+    assert read("龙泉市2020年承诺了哪些改进措施？", retriever).intent == "commitments"
+    assert read("青禾县2021年的承诺落实了吗？", retriever).intent == "follow_up"
+    assert read("青禾县政府办公室在2021年年报中指出了哪些主要问题？", retriever).intent == "problems"
+    assert read("青禾县2021年新收政府信息公开申请多少件？", retriever).intent == "table_cell"
 
 
 def test_chat_lists_seed_commitments(retriever: Retriever, seed_report: Report) -> None:
@@ -181,7 +190,7 @@ def test_chat_focuses_on_the_commitment_named(retriever: Retriever) -> None:
 def test_chat_helper_declines_other_questions(retriever: Retriever) -> None:
     assert ask_commitments("青禾县2021年新收政府信息公开申请多少件？", retriever) is None
     every = [c for r in retriever.reports.values() for c in extract_commitments(r)]
-    assert commitments_answer("澜溪市2022年行政复议总计多少件？", every, retriever.reports) is None
-    listed = commitments_answer("澜溪市生态环境局2023年打算怎样让群众更容易看懂环境质量数据？", every,
+    assert commitments_answer(read("澜溪市2022年行政复议总计多少件？", retriever), every, retriever.reports) is None
+    listed = commitments_answer(read("澜溪市生态环境局2023年打算怎样让群众更容易看懂环境质量数据？", retriever), every,
                                 retriever.reports)
     assert listed is not None and "一图读懂" in listed.text

@@ -1,14 +1,11 @@
-"""Reasoning over extracted Facts: template identity checks, question-to-cell matching, year-over-year change."""
+"""Reasoning over extracted Facts: template identity checks and selecting the cells a FactQuery names."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from assistant.analyse.facts import (
-    T2_ROWS,
-    T3_BLOCKS,
     T3_CARRIED_IN,
     T3_CARRIED_OUT,
     T3_COLUMNS,
@@ -17,7 +14,6 @@ from assistant.analyse.facts import (
     T3_TOTAL_ROW,
     T4_BLOCKS,
     T4_RESULTS,
-    normalize,
     t3_template_rows,
     t4_column,
 )
@@ -158,128 +154,6 @@ def sum_facts(facts: Sequence[Fact]) -> float | None:
     """Sum of the non-blank values; None when there is none."""
     values = [f.value for f in facts if f.value is not None]
     return sum(values) if values else None
-
-
-def find_fact(facts: Iterable[Fact], table: str, row_keywords: Iterable[str], column: str = "总计") -> Fact | None:
-    """The fact of this table whose row path holds every keyword and whose column is (or ends with) column."""
-    keys = [normalize(k) for k in row_keywords]
-    found = [f for f in facts if f.table == table and (f.column == column or f.column.endswith("·" + column))
-             and all(k in normalize("".join(f.row_path)) for k in keys)]
-    return min(found, key=lambda f: len(f.row_path), default=None)
-
-
-_QUANTITY = "多少|几|数量|总数|总计|合计|金额|变化|增|减|相比|比较|同比|多了|少了|统计"
-_APPLICANT_KEYS = (("自然人", "自然人|个人|公民"), ("商业企业", "企业"), ("科研机构", "科研"),
-                   ("社会公益组织", "公益"), ("法律服务机构", "法律服务|律师"))
-_QUESTION_ITEM_KEYS = {"重新出具|确认": "重新出具", "信访|举报|投诉": "信访|举报投诉", "^其他$": "$^"}
-_T4_RESULT_KEYS = (("结果维持", "维持"), ("结果纠正", "纠正"), ("其他结果", "其他结果"), ("尚未审结", "未审结"))
-
-
-def _pick(facts: Sequence[Fact], table: str, rows: Sequence[tuple[str, ...]], columns: Sequence[str]) -> FactQuery:
-    """The first (row, column) of the alternatives present in facts (template versions differ), else the first."""
-    for row in rows:
-        for col in columns:
-            if any(f.table == table and f.row_path == row and f.column == col for f in facts):
-                return FactQuery(table, row, col)
-    return FactQuery(table, rows[0], columns[0])
-
-
-def _t4_query(q: str) -> FactQuery:
-    result = next((r for r, k in _T4_RESULT_KEYS if re.search(k, q)), "总计")
-    if re.search("诉讼|起诉", q):
-        if "复议后" in q:
-            return FactQuery("T4", T4_BLOCKS[2], t4_column(T4_BLOCKS[2], result))
-        if re.search("直接起诉|未经复议", q):
-            return FactQuery("T4", T4_BLOCKS[1], t4_column(T4_BLOCKS[1], result))
-        return FactQuery("T4", ("行政诉讼",), result, aggregate=True)
-    return FactQuery("T4", T4_BLOCKS[0], t4_column(T4_BLOCKS[0], result))
-
-
-# Question words that pick a T2 column, most specific first; each maps to the 2021 and 2019 names.
-_T2_DOC_COLUMNS = (("废止", ["本年废止件数"]), ("现行有效|有效", ["现行有效件数"]),
-                   ("对外公开总|公开总数", ["对外公开总数量"]), ("新公开|本年公开", ["本年新公开数量"]))
-_T2_ITEM_COLUMNS = (("上一?年.{0,2}项目|上年项目|上一年", ["上一年项目数量"]), ("增.?减|增加|减少", ["本年增/减"]))
-
-
-def _t2_columns(q: str, choices: Sequence[tuple[str, list[str]]], default: list[str]) -> list[str]:
-    return next((columns for pattern, columns in choices if re.search(pattern, q)), default)
-
-
-def _t2_query(q: str, facts: Sequence[Fact]) -> FactQuery | None:
-    rows = {label: (block, label) for block, label, _ in T2_ROWS}
-    for label in ("行政许可", "行政处罚", "行政强制"):
-        if label in q:
-            columns = _t2_columns(q, _T2_ITEM_COLUMNS, ["本年处理决定数量", "处理决定数量"])
-            return _pick(facts, "T2", [rows[label]], columns)
-    if re.search("行政事业性收费|收费金额", q):
-        columns = _t2_columns(q, _T2_ITEM_COLUMNS, ["本年收费金额"])
-        return _pick(facts, "T2", [rows["行政事业性收费"]], columns)
-    if "采购" in q:
-        return _pick(facts, "T2", [rows["政府集中采购"]], ["采购总金额" if "金额" in q else "采购项目数量"])
-    row = rows["规章"] if "规章" in q else rows["行政规范性文件"] if "规范性文件" in q else None
-    if row is None:
-        return None
-    columns = _t2_columns(q, _T2_DOC_COLUMNS, ["本年制发件数", "本年新制作数量"])
-    return _pick(facts, "T2", [row, (row[0], "规范性文件")], columns)
-
-
-def _t3_query(q: str) -> FactQuery | None:
-    column = next((c for c, k in _APPLICANT_KEYS if re.search(k, q)), "总计")
-    for label, _, items in T3_BLOCKS:
-        for item, pattern in items:
-            if re.search(_QUESTION_ITEM_KEYS.get(pattern, pattern), q):
-                return FactQuery("T3", (T3_RESULTS, label, item), column)
-    for label, pattern, items in T3_BLOCKS[:-1]:
-        if re.search(pattern, q):
-            return FactQuery("T3", (T3_RESULTS, label), column, aggregate=bool(items))
-    if "申请" not in q:
-        return None
-    for pattern, row in (("结转到?下|下一?年度?继续|转入下", (T3_CARRIED_OUT,)),
-                         ("上一?年.{0,4}结转|结转.{0,2}上一?年", (T3_CARRIED_IN,)),
-                         ("新收|收到|受理|接收|共收", (T3_NEW,)), ("办结|办理完毕|办理了|处理了", T3_TOTAL_ROW)):
-        if re.search(pattern, q):
-            return FactQuery("T3", row, column)
-    return None
-
-
-def match_fact_question(question: str, facts: Sequence[Fact] = ()) -> FactQuery | None:
-    """The T2/T3/T4 cell a question asks for, or None when it is not about a table quantity."""
-    q = normalize(question)
-    if "信息处理费" in q or not re.search(_QUANTITY, q):
-        return None
-    if re.search("复议|行政诉讼|起诉", q):
-        return _t4_query(q)
-    return _t2_query(q, facts) or _t3_query(q)
-
-
-@dataclass(frozen=True)
-class YearChange:
-    """The change of one table quantity between two years."""
-
-    earlier: Fact
-    later: Fact
-    difference: float
-    percent: float | None  # None when the earlier value is 0
-
-    def describe(self) -> str:
-        """E.g. "2021年 63件 → 2022年 78件（增加15件，+23.8%）"."""
-        unit, d = self.later.unit, self.difference
-        change = "持平" if d == 0 else f"{'增加' if d > 0 else '减少'}{format_number(abs(d))}{unit}"
-        pct = f"，{self.percent:+.1f}%" if self.percent is not None and d != 0 else ""
-        return (f"{self.earlier.year}年 {format_number(self.earlier.value)}{unit} → "
-                f"{self.later.year}年 {format_number(self.later.value)}{unit}（{change}{pct}）")
-
-
-def year_over_year(a: Fact, b: Fact) -> YearChange | None:
-    """Change from the earlier to the later of two facts of the same cell; None when one is blank."""
-    if (a.table, a.row_path, a.column, a.unit) != (b.table, b.row_path, b.column, b.unit):
-        raise ValueError(f"不是同一单元格：{describe_fact(a)} / {describe_fact(b)}")
-    earlier, later = (a, b) if (a.year or 0) <= (b.year or 0) else (b, a)
-    if earlier.value is None or later.value is None:
-        return None
-    diff = later.value - earlier.value
-    percent = diff / earlier.value * 100 if earlier.value else None
-    return YearChange(earlier, later, diff, percent)
 
 
 FACT_FIELDS = ("agency", "year", "table", "row", "column", "value", "raw", "unit", "table_id", "cell_row", "cell_col")

@@ -22,6 +22,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "公布": ("发布", "公开"),
 }
 SYNONYM_CREDIT = 0.8
+# words in nearly every sentence of a report: they count a little (they still tell 政府信息 from 行政执法)
+_COMMON_TOKENS = {"政府": 0.5, "信息": 0.5, "公开": 0.5}
 SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 _NUMBER = re.compile(
     r"\d+(?:\.\d+)?%?(?:万|亿)?(?:余|多)?[件条人个次项份篇期场家名元户批类]?|[零〇一二两三四五六七八九十百千]{1,6}(?=[件条人个次项份篇期场家名])"
@@ -31,7 +33,7 @@ ENUM_MARK = re.compile(r"([一二三四五六七八九十])是|[（(]([一二三
 _STOP_TOKENS = {
     "多少", "什么", "哪些", "哪个", "是", "的", "了", "吗", "呢", "有", "几", "件", "年", "在", "和", "与",
     "对", "中", "个", "为", "请问", "如何", "怎样", "怎么", "是否", "一共", "共", "应该", "哪里", "哪",
-    "报告", "年报", "年度", "工作", "情况", "政府", "信息", "公开",
+    "报告", "年报", "年度", "工作", "情况",
     "这个", "那个", "这", "那", "它", "其", "该", "此", "吧", "什么时候", "何时", "时候", "哪天",
 }
 
@@ -53,7 +55,7 @@ def content_weights(question: str, ignore: Sequence[str] = ()) -> dict[str, floa
     for token in segment.tokenize(question):
         if token in _STOP_TOKENS or token in ignored or _DIGITS.fullmatch(token):
             continue
-        weights[token] = float(min(len(token), 4))
+        weights[token] = _COMMON_TOKENS.get(token, float(min(len(token), 4)))
     return weights
 
 
@@ -110,13 +112,27 @@ def has_number(text: str) -> bool:
     return False
 
 
-# citation markers, list ordinals, table names (T3) and the labelled computed parts
-_NOT_STATED = re.compile(r"\[\d+\]|（计算：[^）]*）|^\d+\.\s|(?<![A-Za-z0-9])T[234](?![0-9])", re.M)
+# citation markers, list ordinals, table names (T3), report titles and the labelled computed parts
+_NOT_STATED = re.compile(r"\[\d+\]|^\d+\.\s|(?<![A-Za-z0-9])T[234](?![0-9])|《[^》]*》", re.M)
+COMPUTED_OPEN = "（计算："
+
+
+def _without_computed(text: str) -> str:
+    """The text without its labelled computations "（计算：…）" (which may hold brackets of their own)."""
+    out, i = [], 0
+    while (start := text.find(COMPUTED_OPEN, i)) >= 0:
+        out.append(text[i:start])
+        depth, j = 1, start + len(COMPUTED_OPEN)
+        while j < len(text) and depth:
+            depth += {"（": 1, "）": -1}.get(text[j], 0)
+            j += 1
+        i = j
+    return "".join(out) + text[i:]
 
 
 def numbers_in(text: str) -> list[str]:
     """Arabic numbers a text states as facts from the reports."""
-    return _DIGITS.findall(_NOT_STATED.sub("", text))
+    return _DIGITS.findall(_NOT_STATED.sub("", _without_computed(text)))
 
 
 def required_terms_present(weights: dict[str, float], text: str) -> bool:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from assistant import segment
 from assistant.answer.evidence import (
     ENUM_MARK,
     SENTENCE_END,
     Span,
-    content_weights,
+    bigrams,
     enumerations,
     has_number,
     overlap,
@@ -21,32 +22,17 @@ from assistant.records import Answer, Citation, Hit
 NOT_FOUND_PREFIX = "在已收录的报告中没有找到"
 MIN_OVERLAP = 0.34  # share of the question's content weight a chosen sentence must cover
 
-_QUANTITY = re.compile(r"多少|几[件个次条项人名家]?|数量|金额|比例|多大|总数|百分之")
-_LIST = re.compile(r"哪些|有什么|有何|哪几|措施|问题|举措|做法")
-_CONTACT = re.compile(r"电话|邮箱|邮件|e-?mail|地址|邮编|邮政编码|联系方式|传真", re.I)
-_WHO = re.compile(r"哪个部门|哪个单位|哪个机构|谁")
-_WHEN = re.compile(r"什么时候|何时|哪天|哪一天|什么时间|日期|期限")
-_DATE = re.compile(r"\d{1,2}月|\d{1,2}日")  # a "when" question wants a month or a day, not just a year
+DATE = re.compile(r"\d{1,2}月|\d{1,2}日")  # a "when" question wants a month or a day, not just a year
+DOC_NUMBER = re.compile(r"〔(?:19|20)\d{2}〕\d+号|\[(?:19|20)\d{2}\]\d+号")
 _NEGATION = re.compile(r"未|没有|无|均不|不存在")
+# a long run of digits is a table whose cells ran together: never a source of numbers
+_COLLAPSED_TABLE = re.compile(r"\d{7,}")
 _PATTERNS = {
-    "phone": re.compile(r"(?<![\d-])(?:\d{3,4}-\d{7,8}|\d{7,8})(?![\d-])"),
+    "phone": re.compile(r"(?<![\d-])(?:\d{3,4}[-—－]\d{7,8}|\d{7,8})(?![\d-])"),
     "email": re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
     "postcode": re.compile(r"(?<=邮编)[:：]?\s*\d{6}|(?<=邮政编码)[:：]?\s*\d{6}"),
     "address": re.compile(r"(?<=地址)[:：]\s*[^，,；;。)）\n]+"),
 }
-def question_kind(question: str) -> str:
-    """"contact", "contact_owner", "quantity", "date", "list" or "general"."""
-    if _CONTACT.search(question):
-        return "contact_owner" if _WHO.search(question) else "contact"
-    if _QUANTITY.search(question):
-        return "quantity"
-    if _WHEN.search(question):
-        return "date"
-    if _LIST.search(question):
-        return "list"
-    return "general"
-
-
 def _citation(n: int, span: Span) -> Citation:
     hit = span.hit
     return Citation(
@@ -77,42 +63,62 @@ def _ranked_spans(weights: dict[str, float], hits: Sequence[Hit]) -> list[tuple[
     return scored
 
 
-_CONTACT_WORDS = (("email", ("邮箱", "邮件", "mail")), ("postcode", ("邮编", "邮政编码")),
-                  ("address", ("地址", "在哪")), ("phone", ("电话", "传真")))
+_FIELD_NAMES = {"phone": "电话", "email": "电子邮箱", "postcode": "邮编", "address": "地址"}
 
 
-def _answer_contact(hits: Sequence[Hit], question: str, multi_report: bool) -> Answer | None:
-    """Phone, e-mail, postcode or address; with multi_report, one per report among the top hits."""
-    lowered = question.lower()
-    wanted = [name for name, words in _CONTACT_WORDS if any(w in lowered for w in words)] or ["phone"]
-    found: dict[str, tuple[str, Span]] = {}
-    for name in wanted:
-        for hit in hits[: 4 if multi_report else len(hits)]:
-            if hit.report_id in found:
+def _first_contact(hit: Hit, name: str) -> tuple[str, Span] | None:
+    for span in sentences(hit):
+        if match := _PATTERNS[name].search(span.text):
+            return match.group(0).lstrip(":： "), span
+    return None
+
+
+def answer_contact(hits: Sequence[Hit], question: str, wanted: Sequence[str], multi_report: bool) -> Answer | None:
+    """Phone, e-mail, postcode or address (every field wanted); with multi_report, one line per report."""
+    per_report: dict[str, list[tuple[str, str, Span]]] = {}
+    for hit in hits[: 4 if multi_report else len(hits)]:
+        if not multi_report and per_report and hit.report_id not in per_report:
+            continue  # one report answers: its own details only
+        mine = per_report.setdefault(hit.report_id, [])
+        for name in wanted:
+            if any(n == name for n, _, _ in mine):
                 continue
-            first = next(((m, sp) for sp in sentences(hit) if (m := _PATTERNS[name].search(sp.text))), None)
-            if first:
-                match, span = first
-                found[hit.report_id] = (match.group(0).lstrip(":： "), span)
-                if not multi_report:
-                    break
-        if found:
-            break
-    if not found:
+            if (first := _first_contact(hit, name)) is not None:
+                mine.append((name, first[0], first[1]))
+        if not mine:
+            del per_report[hit.report_id]
+    if not per_report:
         return None
-    items = list(found.values())[:3]
-    if len(items) == 1:
-        value, span = items[0]
-        return Answer(question, True, f"{_source_prefix(span.hit)}{value}[1]（原文：{span.text}）",
-                      (_citation(1, span),))
-    lines = ["不同报告的说法："] + [f"《{span.hit.report_title}》：{value}[{n}]" for n, (value, span) in enumerate(items, 1)]
-    return Answer(question, True, "\n".join(lines), tuple(_citation(n, sp) for n, (_, sp) in enumerate(items, 1)))
+    citations: list[Citation] = []
+    spans: dict[tuple[str, int], int] = {}
+
+    def mark(span: Span) -> str:
+        key = (span.hit.report_id, span.start)
+        if key not in spans:
+            citations.append(_citation(len(citations) + 1, span))
+            spans[key] = len(citations)
+        return f"[{spans[key]}]"
+
+    rows = list(per_report.values())[:3]
+    if len(rows) == 1:
+        only = rows[0]
+        if len(only) == 1:
+            value, span = only[0][1], only[0][2]
+            text = f"{_source_prefix(span.hit)}{value}{mark(span)}（原文：{span.text}）"
+        else:
+            text = _source_prefix(only[0][2].hit) + "；".join(
+                f"{_FIELD_NAMES[n]}：{value}{mark(span)}" for n, value, span in only)
+        return Answer(question, True, text, tuple(citations))
+    lines = ["不同报告的说法："] + [
+        f"《{row[0][2].hit.report_title}》：" + "；".join(f"{_FIELD_NAMES[n]} {v}{mark(sp)}" for n, v, sp in row)
+        for row in rows]
+    return Answer(question, True, "\n".join(lines), tuple(citations))
 
 
 _CONTACT_OWNER = re.compile(r"(?:请与|可与|与|向)([\u4e00-\u9fff（）()]{2,40}?)(?:联系|咨询)")
 
 
-def _answer_contact_owner(hits: Sequence[Hit], question: str) -> Answer | None:
+def answer_contact_owner(hits: Sequence[Hit], question: str) -> Answer | None:
     """"这个电话是哪个部门的？": the office named where the report gives its contact details."""
     for hit in hits:
         for span in sentences(hit):
@@ -123,21 +129,60 @@ def _answer_contact_owner(hits: Sequence[Hit], question: str) -> Answer | None:
     return None
 
 
+def _collapsed(text: str) -> bool:
+    """Cells of a lost table run together (…总计000000000…) and no phone number or date explains it."""
+    return any(not _PATTERNS["phone"].fullmatch(m.group(0)) or len(m.group(0)) > 8
+               for m in _COLLAPSED_TABLE.finditer(text))
+
+
 def _number_windows(span: Span) -> list[str]:
     """Each clause holding a number, joined to the clause before it (the subject often sits there)."""
     clauses = [c for c in re.split(r"(?<=[，,：:、])", span.text) if c]
     return ["".join(clauses[max(0, i - 1): i + 1]) for i, c in enumerate(clauses) if has_number(c)]
 
 
-def _answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hit]) -> Answer | None:
+def _has_unit(window: str, unit: str | None) -> bool:
+    """Whether the window states a number of this unit (四次, 1.8万余条); any number when unit is None."""
+    if unit is None:
+        return True
+    return re.search(rf"(?:\d|[零〇一二两三四五六七八九十百千])(?:万|亿)?(?:余|多)?{re.escape(unit)}", window) is not None
+
+
+def _key_concept_present(weights: dict[str, float], text: str) -> bool:
+    """The question's heaviest word (访问量, 新闻发布会) is at least half there (by its bigrams)."""
+    if not weights:
+        return True
+    top = max(weights.values())
+    norm = segment.normalize(text)
+    for token in (t for t, w in weights.items() if w == top and w >= 3):
+        grams = bigrams(token)
+        if token not in norm and sum(1 for g in grams if g in norm) / len(grams) < 0.5:
+            return False
+    return True
+
+
+def _names_subject(text: str, subject: Sequence[str]) -> bool:
+    """One subject word is there, or its start right before the number (the report's typo 公开申15件)."""
+    norm = segment.normalize(text)
+    return any(s in norm or (len(s) >= 2 and re.search(re.escape(s[:-1]) + r"\d", norm)) for s in subject)
+
+
+def answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hit],
+                    unit: str | None = None, subject: Sequence[str] = ()) -> Answer | None:
+    """The sentence stating a number of the unit asked for, whose words cover the question's (the gate):
+    with its key concept, and one of the subject words when the question names a table row (申请, 复议)."""
     best: tuple[float, Span, str] | None = None
     for hit in hits:
         prior = 0.15 / hit.rank
         for span in sentences(hit):
             sentence_score = overlap(weights, span.text)
-            if not required_terms_present(weights, span.text):
+            if not required_terms_present(weights, span.text) or _collapsed(span.text) \
+                    or not _key_concept_present(weights, span.text) \
+                    or (subject and not _names_subject(span.text, subject)):
                 continue
             for window in _number_windows(span):
+                if not _has_unit(window, unit):
+                    continue
                 score = 0.7 * overlap(weights, window) + 0.3 * sentence_score
                 if score >= MIN_OVERLAP and (best is None or score + prior > best[0]):
                     best = (score + prior, span, window)
@@ -148,7 +193,7 @@ def _answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hi
     return Answer(question, True, f"{_source_prefix(span.hit)}{quote}[1]", (_citation(1, span),))
 
 
-def _answer_list(question: str, weights: dict[str, float], hits: Sequence[Hit]) -> Answer | None:
+def answer_list(question: str, weights: dict[str, float], hits: Sequence[Hit]) -> Answer | None:
     best: tuple[float, Hit, list[tuple[int, int]]] | None = None
     for hit in hits:
         for lead_start, items in enumerations(hit.text):
@@ -169,12 +214,12 @@ def _answer_list(question: str, weights: dict[str, float], hits: Sequence[Hit]) 
     return Answer(question, True, "\n".join(lines), tuple(citations))
 
 
-def _answer_negative(question: str, weights: dict[str, float], hits: Sequence[Hit]) -> Answer | None:
+def answer_negative(question: str, weights: dict[str, float], hits: Sequence[Hit]) -> Answer | None:
     """"收了多少？" answered by "本年度未收取…": a closely matching sentence that says there was none."""
     for score, span in _ranked_spans(weights, hits):
         if score - 0.15 / span.hit.rank < 0.6:
             break
-        if _NEGATION.search(span.text) and required_terms_present(weights, span.text):
+        if _NEGATION.search(span.text) and required_terms_present(weights, span.text) and not _collapsed(span.text):
             return Answer(question, True, f"{_source_prefix(span.hit)}{span.text}[1]", (_citation(1, span),))
     return None
 
@@ -193,7 +238,7 @@ def _whole_item(span: Span) -> Span:
     return Span(hit, text, span.start, span.start + len(text))
 
 
-def _answer_general(
+def answer_general(
     question: str, weights: dict[str, float], hits: Sequence[Hit], multi_report: bool = False,
     require: re.Pattern[str] | None = None,
 ) -> Answer | None:
@@ -221,35 +266,3 @@ def _answer_general(
     parts = [f"{span.text}[{n}]" for n, span in enumerate(chosen, 1)]
     citations = tuple(_citation(n, span) for n, span in enumerate(chosen, 1))
     return Answer(question, True, _source_prefix(top.hit) + "".join(parts), citations)
-
-
-def extract_answer(
-    question: str, hits: Sequence[Hit], ignore_terms: Sequence[str] = (), multi_report: bool = False
-) -> Answer:
-    """An extractive answer from the hits, or a not-found answer listing them as related.
-
-    multi_report: the question names no agency and the corpus has several, so a general answer
-    shows what each of the best-matching reports says.
-    """
-    if not hits:
-        return not_found(question, "与该问题相关的内容。")
-    weights = content_weights(question, ignore_terms)
-    kind = question_kind(question)
-    answer: Answer | None = None
-    if kind == "contact":
-        answer = _answer_contact(hits, question, multi_report)
-    elif kind == "contact_owner":
-        answer = _answer_contact_owner(hits, question)
-    elif kind == "quantity":
-        answer = _answer_quantity(question, weights, hits) or _answer_negative(question, weights, hits)
-        if answer is None:
-            return not_found(question, "能回答这个数量问题的内容：报告中没有与之对应的数字。", hits[:3])
-    elif kind == "date":
-        answer = _answer_general(question, weights, hits, multi_report, require=_DATE)
-        if answer is None:
-            return not_found(question, "这个时间的说明。", hits[:3])
-    elif kind == "list":
-        answer = _answer_list(question, weights, hits)
-    if answer is None:
-        answer = _answer_general(question, weights, hits, multi_report)
-    return answer or not_found(question, "与该问题直接相关的内容。", hits[:3])

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
-from assistant import segment
 from assistant.analyse.commitments import (
     NO_REPORT,
     UNREPORTED,
@@ -21,30 +19,22 @@ from assistant.analyse.commitments import (
 )
 from assistant.records import Answer, Citation, Commitment, Report
 from assistant.search.retriever import Retriever
-from assistant.understand.query import agency_aliases, find_agency, find_years
+from assistant.understand.query import Query
 
-_ABOUT_FOLLOW_UP = re.compile(r"落实|兑现|完成|做到|实现了|进展|效果|整改情况|整改了")
-_ABOUT_PLANS = re.compile(r"承诺|改进措施|整改措施|改进情况|下一步|打算|明年|下一年|今后|整改|上年|去年|上一年")
-_ABOUT_PROBLEMS = re.compile(r"(?:存在|主要|哪些|什么)[^？?]{0,6}(?:问题|不足)|问题和不足|不足之处")
 _QUESTION_WORDS = frozenset({"承诺", "落实", "完成", "措施", "改进", "整改", "年报", "提出", "打算", "下一步",
                              "问题", "主要", "存在", "哪些", "指出", "年内"})
+_MODES = {"commitments": "commitment", "follow_up": "follow_up", "problems": "problem"}
 FOCUS_MIN = 0.3  # a question naming one commitment this well (and twice as well as the next) gets only it
 
 
-def question_mode(question: str) -> str | None:
-    """"follow_up", "commitment" or "problem" when the question is about section 五, else None."""
-    if _ABOUT_PLANS.search(question):
-        return "follow_up" if _ABOUT_FOLLOW_UP.search(question) else "commitment"
-    return "problem" if _ABOUT_PROBLEMS.search(question) else None
-
-
-def _select(question: str, commitments: Sequence[Commitment], reports: Mapping[str, Report],
+def _select(query: Query, commitments: Sequence[Commitment], reports: Mapping[str, Report],
             mode: str) -> list[Commitment]:
-    """The commitments (or problems) of the agency and year the question names, or of the latest year."""
+    """The commitments (or problems) of the query's agency and years, or of each agency's latest year."""
     pool = [c for c in commitments if c.kind == ("problem" if mode == "problem" else "commitment")]
-    agency, unknown = find_agency(segment.normalize(question), sorted({c.agency for c in pool}))
-    pool = [] if unknown and not agency else [c for c in pool if agency in (None, c.agency)]
-    years = find_years(question)
+    in_scope = set(query.scope.report_ids)
+    agencies = {reports[r].meta.agency for r in in_scope if r in reports}
+    pool = [c for c in pool if c.agency in agencies]
+    years = query.scope.years
     if years:
         made = [c for c in pool if c.year in years]
         pool = [c for c in made if c.target_year in years] or made or [c for c in pool if c.target_year in years]
@@ -54,8 +44,8 @@ def _select(question: str, commitments: Sequence[Commitment], reports: Mapping[s
             if c.year and (mode != "follow_up" or next_report(c, reports)):
                 latest[c.agency] = max(latest.get(c.agency, c.year), c.year)
         pool = [c for c in pool if latest.get(c.agency, c.year) == c.year]
-    ignored = _QUESTION_WORDS | {a for c in pool for a in agency_aliases(c.agency)}
-    weights = {t: w for t, w in key_terms(question).items() if len(t) > 1 and t not in ignored}
+    ignored = _QUESTION_WORDS | set(query.ignore_terms)
+    weights = {t: w for t, w in key_terms(query.text).items() if len(t) > 1 and t not in ignored}
     fits = sorted(((coverage(weights, c.text), i) for i, c in enumerate(pool)), reverse=True)
     if fits and fits[0][0] >= FOCUS_MIN and (len(fits) == 1 or fits[1][0] * 2 <= fits[0][0]):
         return [pool[fits[0][1]]]
@@ -84,11 +74,11 @@ def _quotes(commitment: Commitment, reports: Mapping[str, Report]) -> list[tuple
     return found
 
 
-def commitments_answer(question: str, commitments: Sequence[Commitment],
+def commitments_answer(query: Query, commitments: Sequence[Commitment],
                        reports: Mapping[str, Report]) -> Answer | None:
     """A cited answer listing commitments (or problems), with their status when asked; None if off-topic."""
-    mode = question_mode(question)
-    chosen = _select(question, commitments, reports, mode) if mode else []
+    mode = _MODES.get(query.intent)
+    chosen = _select(query, commitments, reports, mode) if mode else []
     if not mode or not chosen:
         return None
     lines: list[str] = []
@@ -114,16 +104,19 @@ def commitments_answer(question: str, commitments: Sequence[Commitment],
     agencies = sorted({c.agency for c in chosen})
     filters: dict[str, object] = {"agency": agencies[0] if len(agencies) == 1 else None,
                                   "years": sorted({c.year for c in chosen if c.year is not None})}
-    return Answer(question=question, found=True, text="\n".join(lines), citations=tuple(citations),
+    return Answer(question=query.question, found=True, text="\n".join(lines), citations=tuple(citations),
                   path="commitments", filters=filters)
 
 
-def ask_commitments(question: str, retriever: Retriever) -> Answer | None:
-    """Extract, select and (for 落实 questions) follow up the commitments a question is about."""
-    mode = question_mode(question)
+def answer(query: Query, index: Retriever) -> Answer | None:
+    """Route answerer: extract, select and (for 落实 questions) follow up the commitments asked about."""
+    mode = _MODES.get(query.intent)
     if mode is None:
         return None
-    pool = [c for report in retriever.reports.values() for c in extract_commitments(report)]
-    chosen = _select(question, pool, retriever.reports, mode)
-    return commitments_answer(question, follow_up(chosen, retriever) if mode == "follow_up" else chosen,
-                              retriever.reports)
+    pool = [c for rid in query.scope.report_ids for c in extract_commitments(index.reports[rid])]
+    if mode == "follow_up":  # the commitment may sit in the year before the one asked about
+        agencies = {index.reports[r].meta.agency for r in query.scope.report_ids}
+        pool += [c for r in index.reports.values() if r.meta.agency in agencies
+                 and r.report_id not in query.scope.report_ids for c in extract_commitments(r)]
+    chosen = _select(query, pool, index.reports, mode)
+    return commitments_answer(query, follow_up(chosen, index) if mode == "follow_up" else chosen, index.reports)

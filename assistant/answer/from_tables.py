@@ -1,102 +1,287 @@
-"""Answers from table facts: a cell with its citation, year-on-year changes, a row across years."""
+"""Answers from table facts as Chinese sentences naming the table: cells, sums, years compared, agencies ranked."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
-from assistant.analyse.checks import FactQuery, format_number, match_fact_question, query_facts, sum_facts
+from assistant.analyse.checks import format_number, query_facts, sum_facts
+from assistant.analyse.facts import T3_CARRIED_IN, T3_CARRIED_OUT, T3_NEW, T3_TOTAL_ROW, TABLE_SECTIONS
 from assistant.answer.extractive import not_found
 from assistant.records import Answer, Citation, Fact, Report
-from assistant.search.retriever import Retriever
+from assistant.search.retriever import Filters, Retriever
+from assistant.understand.query import Query
+from assistant.understand.tables import Cell
 
-_COMPARE = re.compile(r"比|相比|变化|增加|减少|多了|少了|增长|下降|同比|对比")
-_PERCENT = re.compile(r"百分|%|比例|幅度|增长率|增幅|降幅")
-COMPUTED = "计算"  # label of numbers derived from cited cells (difference, percentage)
+COMPUTED = "计算"  # label of numbers derived from cited cells (sum, difference, percentage, ranking)
+TABLE_NAMES = {"T2": "表二", "T3": "表三", "T4": "表四"}
+MAX_REPORT_LINES = 8  # more candidate reports than this: ask which agency is meant
+LOST_TABLE = "该报告的表格无法读取，以下是相关章节"
+_LOST_CODES = ("table_unreadable", "facts_missing", "table_missing")
+_T4_PHRASES = {("行政复议",): "因政府信息公开被申请行政复议", ("行政诉讼",): "因政府信息公开被提起行政诉讼",
+               ("行政诉讼", "未经复议直接起诉"): "因政府信息公开被直接提起行政诉讼（未经复议）",
+               ("行政诉讼", "复议后起诉"): "因政府信息公开在复议后被提起行政诉讼"}
 
 
-def _row_label(query: FactQuery) -> str:
-    return " › ".join(query.row_path)
+def _who(report: Report) -> str:
+    meta = report.meta
+    return f"{meta.agency or meta.title}{meta.year}年" if meta.year else (meta.agency or meta.title)
 
 
-def _cell_value(query: FactQuery, facts: Sequence[Fact]) -> tuple[float | None, list[Fact]]:
+def _applicant(column: str) -> str:
+    return "" if column == "总计" else f"{column}提出的"
+
+
+def _item(row_path: tuple[str, ...]) -> str:
+    """（三）不予公开 › 1.属于国家秘密 -> 不予公开（属于国家秘密）."""
+    def bare(label: str) -> str:
+        return label.split("（区分")[0].lstrip("（）一二三四五六七八九十0123456789.")
+    if len(row_path) == 3:
+        return f"{bare(row_path[1])}（{bare(row_path[2])}）"
+    return bare(row_path[-1])
+
+
+def phrase(cell: Cell, column: str) -> str:
+    """What the cell counts, as a sentence part: "新收自然人提出的政府信息公开申请"."""
+    if cell.table == "T3":
+        who = _applicant(column)
+        if cell.row_path == (T3_NEW,):
+            return f"新收{who}政府信息公开申请"
+        if cell.row_path == (T3_CARRIED_IN,):
+            return f"上年结转{who}政府信息公开申请"
+        if cell.row_path == (T3_CARRIED_OUT,):
+            return f"结转下年度继续办理{who}政府信息公开申请"
+        if cell.row_path == T3_TOTAL_ROW:
+            return f"办理完毕{who}政府信息公开申请（办理结果总计）"
+        return f"{who}政府信息公开申请中办理结果为“{_item(cell.row_path)}”的"
+    if cell.table == "T4":
+        block = cell.row_path
+        result = column.split("·")[-1]
+        base = _T4_PHRASES.get(block, "·".join(block))
+        return base if result == "总计" else f"{base}、{result}的"
+    return f"{cell.row_path[-1]}{column}"
+
+
+def _citation(n: int, report: Report, fact: Fact) -> Citation:
+    by_id = {p.passage_id: p for p in report.passages}
+    passage = by_id.get(fact.passage_id or "")
+    meta = report.meta
+    return Citation(
+        n=n, passage_id=fact.passage_id or fact.table_id, report_title=meta.title, agency=meta.agency,
+        year=meta.year, section=passage.section if passage else TABLE_SECTIONS.get(fact.table, "三"),
+        text=passage.text if passage else fact.raw, start=passage.start if passage else 0,
+        end=passage.end if passage else 0, source_file=meta.source_file, source_url=meta.source_url,
+        quote=f"{fact.column}：{fact.raw}", table=fact.table, row=" › ".join(fact.row_path), column=fact.column,
+    )
+
+
+def table_lost(report: Report, table: str, facts: Sequence[Fact]) -> bool:
+    """Whether this report's table cannot be read (lost when parsed, or no cell of it was extracted)."""
+    section = TABLE_SECTIONS[table]
+    if any(w.code in _LOST_CODES and (w.code == "table_unreadable" or table in w.message or w.section == section)
+           for w in report.warnings):
+        return True
+    return not any(f.table == table for f in facts)
+
+
+def _facts_of(index: Retriever, report_id: str) -> list[Fact]:
+    return [f for f in index.facts if f.report_id == report_id]
+
+
+def _value(cell: Cell, facts: Sequence[Fact]) -> tuple[float | None, list[Fact], str]:
+    """The cell's value in these facts (a sum for a block of rows), the cells used and the column."""
+    query = cell.fact_query(facts)
     cells = query_facts(query, facts)
     if not cells:
-        return None, []
+        return None, [], query.column
     if query.aggregate and not (len(cells) == 1 and cells[0].row_path == query.row_path):
-        return sum_facts(cells), cells  # a block of rows (2021 （六）其他处理 has three; 2019 one)
-    return cells[0].value, cells[:1]
+        return sum_facts(cells), cells, query.column
+    return cells[0].value, cells[:1], query.column
 
 
-def _citations(retriever: Retriever, report: Report, cells: Sequence[Fact], start_n: int) -> list[Citation]:
-    by_id = {p.passage_id: p for p in report.passages}
-    citations = []
-    for n, fact in enumerate(cells, start_n):
-        passage = by_id.get(fact.passage_id or "")
-        meta = report.meta
-        citations.append(Citation(
-            n=n, passage_id=fact.passage_id or fact.table_id, report_title=meta.title, agency=meta.agency,
-            year=meta.year, section=passage.section if passage else "三", text=passage.text if passage else fact.raw,
-            start=passage.start if passage else 0, end=passage.end if passage else 0,
-            source_file=meta.source_file, source_url=meta.source_url,
-            quote=f"{fact.column}：{fact.raw}", table=fact.table, row=" › ".join(fact.row_path), column=fact.column,
-        ))
-    return citations
+def _amount(value: float | None, unit: str) -> str:
+    return "为空（表中该格未填）" if value is None else f"{format_number(value)}{unit}"
 
 
-def _value_text(value: float | None, cells: Sequence[Fact]) -> str:
-    if value is None:
-        return "（表中该格为空）"
-    return f"{format_number(value)}{cells[0].unit}"
+class _Lines:
+    """Answer lines with numbered citations."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.citations: list[Citation] = []
+
+    def cite(self, report: Report, facts: Sequence[Fact]) -> str:
+        marks = ""
+        for fact in facts:
+            self.citations.append(_citation(len(self.citations) + 1, report, fact))
+            marks += f"[{len(self.citations)}]"
+        return marks
 
 
-def _missing_table(report: Report, table: str) -> bool:
-    return any(w.code == "facts_missing" and table in w.message for w in report.warnings)
-
-
-def answer_from_facts(
-    question: str, retriever: Retriever, reports: Sequence[Report], facts: Sequence[Fact]
-) -> Answer | None:
-    """An answer from the statutory tables of these reports (one agency), or None if not a table question.
-
-    Returns None as well when a report's table is missing, so that the prose can still answer.
-    """
-    if not reports:
-        return None
-    query = match_fact_question(question, facts)
-    if query is None:
-        return None
-    ordered = sorted(reports, key=lambda r: r.meta.year or 0)
-    if any(_missing_table(r, query.table) for r in ordered):
-        return None
-    per_report = []
-    for report in ordered:
-        own = [f for f in facts if f.report_id == report.report_id]
-        value, cells = _cell_value(query, own)
-        if not cells:
-            return not_found(question, f"《{report.meta.title}》表{query.table}中“{_row_label(query)} · "
-                                       f"{query.column}”这一项的数据（该报告的表格没有这一项）。")
-        per_report.append((report, value, cells))
-    citations: list[Citation] = []
-    lines = []
-    for report, value, cells in per_report:
-        first = len(citations) + 1
-        citations += _citations(retriever, report, cells, first)
-        marks = "".join(f"[{n}]" for n in range(first, len(citations) + 1))
-        if len(cells) > 1:  # the sum is derived: show the cells and label the sum as computed
-            parts = "；".join(f"{f.row_path[-1]} {format_number(f.value)}" for f in cells)
-            lines.append(f"{report.meta.title}：表{query.table} {_row_label(query)} · {query.column}，"
-                         f"各项为 {parts}{marks}（{COMPUTED}：合计 {_value_text(value, cells)}）")
+def _report_sentence(out: _Lines, report: Report, cells: Sequence[Cell], facts: Sequence[Fact]) -> bool:
+    """One sentence for one report answering every cell ("…X件，其中结果纠正Y件（表四）[1][2]")."""
+    parts: list[str] = []
+    tables: list[str] = []
+    first_block: tuple[str, ...] | None = None
+    for cell in cells:
+        value, used, column = _value(cell, facts)
+        if not used:
+            continue
+        unit = used[0].unit
+        if len(used) > 1:  # a block of rows: show its items, label the sum as computed
+            items = "；".join(f"{f.row_path[-1].lstrip('0123456789.')} {format_number(f.value)}"
+                             + out.cite(report, [f]) for f in used)
+            text = f"{phrase(cell, column)}各项为：{items}（{COMPUTED}：合计{_amount(value, unit)}）"
         else:
-            lines.append(f"{report.meta.title}：表{query.table} {_row_label(query)} · {query.column}"
-                         f"为 {_value_text(value, cells)}{marks}")
-    text = "\n".join(lines)
-    if len(per_report) >= 2 and _COMPARE.search(question):
-        (_, earlier, cells), (_, later, _) = per_report[0], per_report[-1]
-        if earlier is not None and later is not None:
-            diff = later - earlier
-            change = "持平" if diff == 0 else f"{'增加' if diff > 0 else '减少'}{format_number(abs(diff))}{cells[0].unit}"
-            if _PERCENT.search(question) and earlier:
-                change += f"，{diff / earlier * 100:+.1f}%"
-            text += f"\n（{COMPUTED}：{per_report[-1][0].meta.year}年比{per_report[0][0].meta.year}年{change}）"
-    return Answer(question=question, found=True, text=text, citations=tuple(citations), path="facts")
+            result = column.split("·")[-1]
+            same = first_block is not None and cell.table == "T4" and cell.row_path == first_block
+            if same and result != "总计":
+                text = f"其中{result}{_amount(value, unit)}{out.cite(report, used)}"
+            else:
+                text = f"{phrase(cell, column)}{_amount(value, unit)}{out.cite(report, used)}"
+        if first_block is None:
+            first_block = cell.row_path
+        parts.append(text)
+        tables.append(TABLE_NAMES[cell.table])
+    if not parts:
+        return False
+    out.lines.append(f"{_who(report)}{'，'.join(parts)}（{'、'.join(dict.fromkeys(tables))}）")
+    return True
+
+
+def _scope_reports(query: Query, index: Retriever) -> list[Report]:
+    return [index.reports[r] for r in query.scope.report_ids if r in index.reports]
+
+
+def agencies_of(reports: Sequence[Report]) -> list[str]:
+    return sorted({r.meta.agency or r.meta.title for r in reports})
+
+
+def ask_which(query: Query, reports: Sequence[Report]) -> Answer:
+    """Too many candidate reports: ask which agency is meant, listing them."""
+    names = agencies_of(reports)
+    text = (f"问题没有指明机关，已收录的报告中有{len(names)}个机关可以回答：{'、'.join(names)}。"
+            "请在问题中指明机关（例如“" + names[0] + "…”），或在筛选中选择机关。")
+    return Answer(question=query.question, found=False, text=text, path="clarify")
+
+
+def cell(query: Query, index: Retriever) -> Answer | None:
+    """The cell(s) asked, one sentence per report in scope (several when no agency is named)."""
+    reports = _scope_reports(query, index)
+    if not reports or not query.cells:
+        return None
+    readable = [(r, _facts_of(index, r.report_id)) for r in reports]
+    readable = [(r, f) for r, f in readable if not any(table_lost(r, c.table, f) for c in query.cells)]
+    if not readable:
+        return None  # the prose may still say it; else lost_table
+    if len(readable) > MAX_REPORT_LINES:
+        return ask_which(query, [r for r, _ in readable])
+    out = _Lines()
+    missing = []
+    for report, facts in readable:
+        if not _report_sentence(out, report, query.cells, facts):
+            missing.append(report)
+    if not out.lines:
+        report = missing[0]
+        labels = "、".join(c.label for c in query.cells)
+        return not_found(query.question, f"《{report.meta.title}》{TABLE_NAMES[query.cells[0].table]}中"
+                                         f"“{labels}”这一项的数据（该报告的表格没有这一项）。")
+    return Answer(question=query.question, found=True, text="\n".join(out.lines), citations=tuple(out.citations),
+                  path="facts")
+
+
+def _change(earlier: float, later: float, unit: str, percent: bool) -> str:
+    diff = later - earlier
+    text = "持平" if diff == 0 else f"{'增加' if diff > 0 else '减少'}{format_number(abs(diff))}{unit}"
+    if percent and earlier and diff:
+        text += f"，{diff / earlier * 100:+.1f}%"
+    return text
+
+
+def compare(query: Query, index: Retriever) -> Answer | None:
+    """One agency's cell over the years in scope (all its years when none is named), with the change."""
+    reports = sorted(_scope_reports(query, index), key=lambda r: r.meta.year or 0)
+    if not reports or not query.cells:
+        return None
+    if len(agencies_of(reports)) > 1:
+        return cell(query, index)  # several agencies: each one's figures, no cross-agency change
+    if query.scope.years_from != "question":  # "历年…": every year of the agency
+        ids = [rid for rid, r in index.reports.items() if (r.meta.agency or r.meta.title) == agencies_of(reports)[0]]
+        reports = sorted((index.reports[i] for i in ids), key=lambda r: r.meta.year or 0)
+    first = query.cells[0]
+    out = _Lines()
+    series: list[tuple[Report, float | None, str]] = []
+    for report in reports:
+        facts = _facts_of(index, report.report_id)
+        if table_lost(report, first.table, facts):
+            continue
+        value, used, column = _value(first, facts)
+        if used and _report_sentence(out, report, [first], facts):
+            series.append((report, value, used[0].unit))
+    if not series:
+        return None
+    known = [(r, v, u) for r, v, u in series if v is not None]
+    mode = query.slot("compare") or "diff"
+    if len(known) >= 2:
+        if mode in ("max", "min"):
+            pick = (max if mode == "max" else min)(known, key=lambda item: item[1] or 0)
+            word = "最多" if mode == "max" else "最少"
+            out.lines.append(f"（{COMPUTED}：{pick[0].meta.year}年{word}，为{format_number(pick[1])}{pick[2]}）")
+        else:
+            (r0, v0, unit), (r1, v1, _) = known[0], known[-1]
+            change = _change(v0 or 0, v1 or 0, unit, query.slot("percent") == "yes")
+            out.lines.append(f"（{COMPUTED}：{r1.meta.year}年比{r0.meta.year}年{change}）")
+    return Answer(question=query.question, found=True, text="\n".join(out.lines), citations=tuple(out.citations),
+                  path="facts")
+
+
+def rank(query: Query, index: Retriever) -> Answer | None:
+    """The cell across agencies (latest report of each unless a year is named), ordered."""
+    reports = _scope_reports(query, index)
+    if not reports or not query.cells:
+        return None
+    if query.scope.years_from != "question":
+        latest: dict[str, Report] = {}
+        for r in reports:
+            key = r.meta.agency or r.meta.title
+            if key not in latest or (r.meta.year or 0) > (latest[key].meta.year or 0):
+                latest[key] = r
+        reports = list(latest.values())
+    first = query.cells[0]
+    values = []
+    for report in reports:
+        facts = _facts_of(index, report.report_id)
+        if table_lost(report, first.table, facts):
+            continue
+        value, used, column = _value(first, facts)
+        if used and value is not None:
+            values.append((value, report, facts))
+    if not values:
+        return None
+    values.sort(key=lambda item: (-item[0] if query.slot("rank") != "min" else item[0], _who(item[1])))
+    out = _Lines()
+    for _, report, facts in values[:MAX_REPORT_LINES]:
+        _report_sentence(out, report, [first], facts)
+    top = values[0]
+    word = "最少" if query.slot("rank") == "min" else "最多"
+    skipped = len(reports) - len(values)
+    note = f"；另有{skipped}份报告的表格无法读取，未参与比较" if skipped else ""
+    out.lines.append(f"（{COMPUTED}：在{len(values)}份可读取表格的报告中，{_who(top[1])}{word}{note}）")
+    return Answer(question=query.question, found=True, text="\n".join(out.lines), citations=tuple(out.citations),
+                  path="facts")
+
+
+def lost_table(query: Query, index: Retriever) -> Answer | None:
+    """A cell asked of a report whose table is unreadable: say so, with that report's section as related."""
+    reports = _scope_reports(query, index)
+    if not reports or not query.cells:
+        return None
+    table = query.cells[0].table
+    lost = [r for r in reports if table_lost(r, table, _facts_of(index, r.report_id))]
+    if not lost:
+        return None
+    section = TABLE_SECTIONS[table]
+    ids = tuple(r.report_id for r in lost)
+    related = index.search(query.text, k=3, filters=Filters(report_ids=ids, section=section)) or index.search(
+        query.text, k=3, filters=Filters(report_ids=ids))
+    titles = "、".join(f"《{r.meta.title}》" for r in lost[:3])
+    return not_found(query.question, f"{titles}{TABLE_NAMES[table]}中的这一数字：{LOST_TABLE}。", related)

@@ -230,7 +230,11 @@ class Store:
             ).fetchall()
         except sqlite3.OperationalError:  # a build from before report_meta existed
             return {r.report_id: r.meta for r in self.reports()}
-        return {report_id: ReportMeta(**json.loads(meta)) for report_id, meta in rows}
+        metas = {}
+        for report_id, meta in rows:
+            fields = json.loads(meta)
+            metas[report_id] = ReportMeta(**{**fields, "aliases": tuple(fields.get("aliases", ()))})
+        return metas
 
     def report_spans(self) -> list[tuple[str, int, int]]:
         """(report_id, first vector id, passage count) per report, in vector-id order."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,17 +20,29 @@ from assistant.index.store import LazyPassages, LazyReports, LazyVectorIds, Stor
 from assistant.index.threads import threads
 from assistant.records import Fact, Hit, Passage, Report, ReportMeta
 from assistant.search.fusion import rrf, weighted
-from assistant.understand.query import QueryIntent, agency_aliases, understand, validate
 
 CANDIDATES = 50  # how many hits each leg contributes before fusion
 # Hybrid = min-max normalised dense and BM25 scores mixed half and half. On the 37 answerable eval
 # questions it beat RRF (MRR 0.905 vs 0.838, hit@5 1.00 vs 0.95); weights 0.5-0.6 were best.
 DENSE_WEIGHT = 0.5
+_MEANINGFUL = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]")
+
+
+def validate(question: str, max_chars: int) -> str:
+    """The question stripped, or a QueryError saying what is wrong with it."""
+    text = (question or "").strip()
+    if not text:
+        raise QueryError("问题为空，请输入要查询的内容。")
+    if not _MEANINGFUL.search(text):
+        raise QueryError("问题里只有标点符号，请输入要查询的内容。")
+    if len(text) > max_chars:
+        raise QueryError(f"问题过长（{len(text)} 字），请精简到 {max_chars} 字以内。")
+    return text
 
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrictions on which passages a search may return."""
+    """Restrictions on which passages a search may return (the agency as the corpus names it)."""
 
     years: tuple[int, ...] = ()
     agency: str | None = None
@@ -61,6 +74,7 @@ class Retriever:
         self._facts: list[Fact] | None = None
         self.index: PassageIndex = open_passage_index(self.build_dir, self.manifest, settings)
         self._encoder: Encoder | None = None
+        self._query_vectors: dict[str, np.ndarray] = {}
         self._warmed = threading.Thread(target=self.warm, name="retriever-warm", daemon=True)
         self._warmed.start()
 
@@ -97,24 +111,6 @@ class Retriever:
             self._encoder = load_encoder(self.manifest["encoder_spec"], self.settings.device)
         return self._encoder
 
-    @property
-    def agencies(self) -> list[str]:
-        return sorted({m.agency for m in self.metas.values()})
-
-    def years_of(self, agency: str | None = None) -> list[int]:
-        return sorted({m.year for m in self.metas.values()
-                       if m.year is not None and (agency is None or m.agency == agency)})
-
-    def understand(self, question: str) -> QueryIntent:
-        return understand(question, self.agencies)
-
-    def filters_for(self, intent: QueryIntent, explicit: Filters | None = None) -> Filters:
-        """Explicit filters win; otherwise the agency and the corpus years the question names."""
-        explicit = explicit or Filters()
-        agency = explicit.agency or intent.agency
-        years = explicit.years or tuple(y for y in intent.years if y in self.years_of(agency))
-        return Filters(years=years, agency=agency, section=explicit.section, report_ids=explicit.report_ids)
-
     def allowed_ids(self, filters: Filters) -> np.ndarray | None:
         scope = self.scope(filters)
         return None if scope is None else scope.ids
@@ -138,12 +134,15 @@ class Retriever:
             return False
         if filters.years and meta.year not in filters.years:
             return False
-        return not filters.agency or filters.agency in agency_aliases(meta.agency) | {meta.title}
+        return not filters.agency or filters.agency in {meta.agency, meta.title, *meta.aliases}
 
     def dense(self, text: str, allowed: Allowed, n: int = CANDIDATES) -> list[tuple[int, float]]:
         with threads(self.settings.query_threads):
-            query_vector = self.encoder.encode_queries([text])
-            return self.index.dense(query_vector, n, allowed)
+            if text not in self._query_vectors:  # several answerers search the same question text
+                if len(self._query_vectors) > 512:
+                    self._query_vectors.clear()
+                self._query_vectors[text] = self.encoder.encode_queries([text])
+            return self.index.dense(self._query_vectors[text], n, allowed)
 
     def bm25(self, text: str, allowed: Allowed, n: int = CANDIDATES) -> list[tuple[int, float]]:
         return self.index.keyword(text, n, allowed)
@@ -151,17 +150,16 @@ class Retriever:
     def search(
         self, query: str, k: int = 5, filters: Filters | None = None, mode: str = "hybrid"
     ) -> list[Hit]:
-        """Top-k passages for the query; mode is "hybrid" (weighted), "rrf", "dense" or "bm25"."""
+        """Top-k passages for the query text within the filters; mode is "hybrid" (weighted), "rrf",
+        "dense" or "bm25". The query is not interpreted: its scope comes in the filters."""
         if k <= 0:
             raise QueryError(f"-k 必须是正整数（收到 {k}）。")
-        text = validate(query, self.settings.max_query_chars)
-        intent = self.understand(text)
-        chosen = self.filters_for(intent, filters)
-        allowed = self.scope(chosen)
+        text = segment.normalize(validate(query, self.settings.max_query_chars))
+        allowed = self.scope(filters or Filters())
         if allowed is not None and len(allowed.ids) == 0:
             return []
-        dense = self.dense(intent.text, allowed) if mode != "bm25" else []
-        keyword = self.bm25(intent.text, allowed) if mode != "dense" else []
+        dense = self.dense(text, allowed) if mode != "bm25" else []
+        keyword = self.bm25(text, allowed) if mode != "dense" else []
         if mode == "dense":
             fused = {i: s for i, s in dense}
         elif mode == "bm25":

@@ -1,98 +1,202 @@
-"""Query understanding: validate a question and find the years and agency it asks about."""
+"""Query understanding, done once: `understand(question, history, explicit_scope, corpus) -> Query`."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from assistant import segment
-from assistant.errors import QueryError
+from assistant.records import Answer, ReportMeta
+from assistant.search.retriever import Filters, validate
+from assistant.understand.intent import TABLE_INTENTS, classify, is_english
+from assistant.understand.lexicon import Lexicon, lexicon
+from assistant.understand.scope import (
+    Scope,
+    agency_names,
+    agency_of,
+    coverage_problem,
+    find_agency,
+    find_years,
+    relative_years,
+    reports_of,
+    resolve_agency,
+    strip_years,
+    years_of,
+)
+from assistant.understand.tables import Cell, match_cells, subject_words
 
-_CN_DIGITS = {"〇": "0", "零": "0", "○": "0", "一": "1", "二": "2", "三": "3", "四": "4",
-              "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
-_CN_YEAR = re.compile(r"([〇零○一二三四五六七八九]{4})年")
-_AGENCY_SUFFIXES = ("人民政府办公室", "人民政府办公厅", "政府办公室", "政府办公厅", "人民政府", "政府")
-# An agency-like name: a place followed by a bureau-like unit (used to spot agencies not in the corpus).
-_PLACE_UNIT = re.compile(r"([\u4e00-\u9fff]{2,4}?[省市县区州])([\u4e00-\u9fff]{1,8}?(?:局|委员会|厅|署))")
-_PLACE = re.compile(r"(?<![全本我该各])([\u4e00-\u9fff]{2,3}[市县区])(?=\d|[\u4e00-\u9fff]|$)")
-_GENERIC_PLACES = ("城市", "城区", "市区", "县区", "市县", "全市", "全县", "全区", "地区", "社区")
-_MEANINGFUL = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]")
-
-
-def validate(question: str, max_chars: int) -> str:
-    """The question stripped, or a QueryError saying what is wrong with it."""
-    text = (question or "").strip()
-    if not text:
-        raise QueryError("问题为空，请输入要查询的内容。")
-    if not _MEANINGFUL.search(text):
-        raise QueryError("问题里只有标点符号，请输入要查询的内容。")
-    if len(text) > max_chars:
-        raise QueryError(f"问题过长（{len(text)} 字），请精简到 {max_chars} 字以内。")
-    return text
-
-
-def agency_base(agency: str) -> str:
-    """青禾县人民政府办公室 -> 青禾县; 澜溪市生态环境局 stays itself."""
-    for suffix in _AGENCY_SUFFIXES:
-        if agency.endswith(suffix) and len(agency) > len(suffix):
-            return agency[: -len(suffix)]
-    return agency
-
-
-def agency_aliases(agency: str) -> set[str]:
-    """Ways a question may name an agency."""
-    base = agency_base(agency)
-    aliases = {agency, base}
-    if base != agency:
-        aliases |= {base + s for s in _AGENCY_SUFFIXES} | {base + "政府办"}
-    return aliases
+__all__ = ["Query", "Scope", "understand", "validate"]
 
 
 @dataclass(frozen=True)
-class QueryIntent:
-    """What a question asks about, beyond its words."""
+class Query:
+    """What a question asks, decided once; nothing downstream parses the question again."""
 
-    text: str  # normalised question
-    years: tuple[int, ...]  # every year it names, in order
-    agency: str | None  # a corpus agency it names
-    unknown_agency: str | None  # an agency-like name it uses that no corpus report is from
+    question: str  # as typed
+    text: str  # normalised; with the previous topic merged in for a follow-up
+    scope: Scope
+    intent: str
+    cells: tuple[Cell, ...] = ()
+    slots: tuple[tuple[str, str], ...] = ()
+    confidence: float = 0.0
+    cues: tuple[str, ...] = ()
+    follow_up: bool = False
+    ignore_terms: tuple[str, ...] = field(default=(), compare=False)  # agency names: not content words
 
+    def slot(self, name: str) -> str | None:
+        return next((v for k, v in self.slots if k == name), None)
 
-def find_years(text: str) -> tuple[int, ...]:
-    years: list[int] = [int(m) for m in _YEAR.findall(text)]
-    for m in _CN_YEAR.findall(text):
-        years.append(int("".join(_CN_DIGITS[c] for c in m)))
-    return tuple(dict.fromkeys(years))
+    def slot_values(self, name: str) -> list[str]:
+        return [v for k, v in self.slots if k == name]
 
+    @property
+    def filters(self) -> Filters:
+        """The search filters of the scope (its reports; the agency is already resolved into them)."""
+        return Filters(years=self.scope.years, section=self.scope.section, report_ids=self.scope.report_ids)
 
-def find_agency(text: str, agencies: Iterable[str]) -> tuple[str | None, str | None]:
-    """(known agency named, unknown agency-like name) in the text; longest alias wins."""
-    best: tuple[int, str] | None = None
-    aliases_seen: set[str] = set()
-    for agency in agencies:
-        for alias in agency_aliases(agency):
-            aliases_seen.add(alias)
-            if alias in text and (best is None or len(alias) > best[0]):
-                best = (len(alias), agency)
-    known = best[1] if best else None
-    for m in _PLACE_UNIT.finditer(text):
-        name = m.group(0)
-        if not any(name in alias or alias in name and len(alias) >= len(name) for alias in aliases_seen):
-            covered = known is not None and any(a in name and len(a) > len(m.group(1)) for a in agency_aliases(known))
-            if not covered:
-                return None, name
-    if known is None:
-        for m in _PLACE.finditer(text):
-            place = m.group(1)
-            if place not in _GENERIC_PLACES and not any(place in alias for alias in aliases_seen):
-                return None, place
-    return known, None
+    def as_dict(self) -> dict[str, object]:
+        return {"intent": self.intent, "scope": self.scope.as_dict(), "cues": list(self.cues),
+                "confidence": self.confidence, "follow_up": self.follow_up, "text": self.text,
+                "cells": [{"table": c.table, "row": " › ".join(c.row_path), "column": c.columns[0]}
+                          for c in self.cells],
+                "slots": [list(s) for s in self.slots]}
 
 
-def understand(question: str, agencies: Sequence[str]) -> QueryIntent:
-    """Normalise the question and read its years and agency."""
-    text = segment.normalize(question)
-    agency, unknown = find_agency(text, agencies)
-    return QueryIntent(text=text, years=find_years(text), agency=agency, unknown_agency=unknown)
+def _own_weight(text: str, names: set[str], lex: Lexicon) -> float:
+    """Content weight of the question's own words (not years, agency names or stop words)."""
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name, "")
+    tokens = [t for t in segment.tokenize(strip_years(text)) if t not in lex.stop_words and not t.isdigit()]
+    return float(sum(min(len(t), 4) for t in tokens))
+
+
+def _is_follow_up(text: str, names: set[str], lex: Lexicon) -> bool:
+    if any(text.startswith(o) for o in lex.follow_up_openers):
+        return True
+    return _own_weight(text, names, lex) < lex.follow_up_min_weight
+
+
+def _merge(previous: str, text: str, limit: int) -> str:
+    """The previous topic (without its years) before the follow-up, within the length limit."""
+    topic = strip_years(segment.normalize(previous)).rstrip("？?。! ")
+    room = max(0, limit - len(text) - 1)
+    return (topic[-room:] + " " + text).strip() if room else text
+
+
+def _years(text: str, lex: Lexicon, covered: Sequence[int]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    absolute = list(find_years(text))
+    relative = relative_years(text, lex)
+    base = absolute[0] if absolute else (max(covered) if covered else None)
+    resolved = [base + offset for _, offset in relative] if base is not None else []
+    if absolute and relative and all(offset == 0 for _, offset in relative):
+        resolved = []
+    return tuple(dict.fromkeys(absolute + resolved)), tuple(w for w, _ in relative)
+
+
+def understand(question: str, history: Sequence[Answer] | None, explicit: Filters | None,
+               corpus: Mapping[str, ReportMeta], max_chars: int = 500) -> Query:
+    """The one Query of a question: normalised text, scope, intent, slots, confidence and cues."""
+    lex = lexicon()
+    typed = validate(question, max_chars)
+    text = _from_english(segment.normalize(typed), lex)
+    explicit = explicit or Filters()
+    found, unknown, _ = find_agency(text, corpus, lex)
+    q_agency = next(iter(found)) if len(found) == 1 else None
+    names = set().union(*(agency_names(a) for a in found)) if found else set()
+    previous = history[-1] if history else None
+    follow = previous is not None and not unknown and _is_follow_up(text, names, lex)
+
+    # agency: question > explicit filter > conversation
+    f_agency = resolve_agency(explicit.agency, corpus) if explicit.agency else None
+    if explicit.agency and f_agency is None:
+        f_agency = explicit.agency  # a name no report has: nothing will match, said below
+    h_agency = _str(previous.filters.get("agency")) if previous is not None and follow else None
+    conflict: list[str] = []
+    if q_agency or unknown:
+        agency, agency_from = q_agency, "question"
+        if f_agency and q_agency != f_agency:
+            conflict.append(f"筛选为{f_agency}，但问题问的是{q_agency or unknown}：按问题回答。")
+    elif f_agency:
+        agency, agency_from = f_agency, "filter"
+    elif h_agency:
+        agency, agency_from = h_agency, "conversation"
+    else:
+        agency, agency_from = None, ""
+
+    covered = years_of(corpus, agency)
+    q_years, rel_words = _years(text, lex, covered)
+    if q_years and any(w in text for w in lex.plan_words):  # "2023年打算…": the plans are in the 2022 report
+        q_years = tuple(y - 1 if y not in covered and y - 1 in covered else y for y in q_years)
+    h_years = tuple(int(y) for y in _ints(previous.filters.get("years"))) if previous is not None and follow else ()
+    if q_years:
+        years, years_from = q_years, "question"
+        if explicit.years and set(explicit.years) != set(q_years):
+            conflict.append(f"筛选为{'、'.join(map(str, explicit.years))}年，但问题问的是"
+                            f"{'、'.join(map(str, q_years))}年：按问题回答。")
+    elif explicit.years:
+        years, years_from = tuple(explicit.years), "filter"
+    elif h_years:
+        years, years_from = h_years, "conversation"
+    else:
+        years, years_from = (), ""
+
+    problem = coverage_problem(corpus, agency, unknown if agency_from == "question" else None, years)
+    if not problem and agency and agency not in {agency_of(m) for m in corpus.values()}:
+        problem = coverage_problem(corpus, None, agency, ())
+    ids = tuple(reports_of(corpus, agency, years)) if not problem and not (unknown and not agency) else ()
+    if len(found) > 1 and agency is None:  # a name several agencies share: only theirs, one line each
+        ids = tuple(i for i in ids if agency_of(corpus[i]) in found)
+    if explicit.report_ids:
+        ids = tuple(i for i in ids if i in explicit.report_ids)
+    scope = Scope(agency=agency, years=years, section=explicit.section, report_ids=ids, unknown_agency=unknown,
+                  agency_from=agency_from, years_from=years_from, relative_years=rel_words,
+                  conflict="".join(conflict), problem=problem)
+
+    merged = _merge(previous.question, text, max_chars) if previous is not None and follow else text
+    cells = match_cells(merged if follow else text, lex)
+    reading = classify(merged if follow else text, cells, lex, len(years), bool(found or unknown))
+    if reading.intent not in TABLE_INTENTS:
+        cells = ()
+    slots = reading.slots
+    unit = _unit(text, lex) if reading.intent in ("quantity", *TABLE_INTENTS) else None
+    if unit:
+        slots += (("unit", unit),)
+    slots += tuple(("subject", w) for w in dict.fromkeys(w for c in cells for w in subject_words(c, lex)))
+    ignore = tuple(sorted(set().union(*(agency_names(a) for a in (agency,) if a)) | names))
+    return Query(question=typed, text=merged, scope=scope, intent=reading.intent, cells=cells,
+                 slots=slots, confidence=reading.confidence, cues=reading.cues, follow_up=follow,
+                 ignore_terms=ignore)
+
+
+def _from_english(text: str, lex: Lexicon) -> str:
+    """An English question with the lexicon's words and place names replaced by Chinese ones."""
+    if not is_english(text):
+        return text
+    lowered = text.lower()
+    for word in sorted(lex.english, key=len, reverse=True):
+        lowered = lowered.replace(word, lex.english[word])
+    return lowered
+
+
+def _unit(text: str, lex: Lexicon) -> str | None:
+    """The unit a quantity question asks in: 多少件 -> 件, 几次 -> 次 (longest unit first)."""
+    units = sorted(lex.units, key=len, reverse=True)
+    for asker in lex.unit_askers:
+        start = text.find(asker)
+        while start >= 0:
+            after = text[start + len(asker):]
+            unit = next((u for u in units if after.startswith(u)), None)
+            if unit:
+                return unit
+            if any(after.startswith(m) for m in lex.money):
+                return "元"
+            start = text.find(asker, start + 1)
+    return None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _ints(value: object) -> list[int]:
+    return [int(v) for v in value] if isinstance(value, list | tuple) else []

@@ -55,6 +55,9 @@ PATH_LABELS: dict[str, str] = {
     "facts": "来自报告中的统计表",
     "commitments": "来自往年承诺的跟踪",
     "llm": "由大模型根据引用段落归纳",
+    "checks": "来自统计表的勾稽关系核对",
+    "clarify": "需要指明机关",
+    "out_of_scope": "不在本助手的范围内",
 }
 
 
@@ -197,12 +200,6 @@ def answer_markdown(text: str) -> str:
     (Bold ** markers would not render after a CJK character and before "[": CommonMark's flanking rules.)
     """
     return _MARKER.sub(r":blue-background[\\[\1\\]]", escape_markdown(text))
-
-
-def plain_excerpt(text: str, limit: int = 60) -> str:
-    """One-line excerpt for labels (expander labels are markdown too: escape before use)."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 # --- sources --------------------------------------------------------------------------------

@@ -1,0 +1,116 @@
+"""Answerers from the reports' prose: quantity, list, contact, date, document number, general."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import lru_cache
+
+from assistant.answer.evidence import content_weights
+from assistant.answer.extractive import (
+    DATE,
+    DOC_NUMBER,
+    answer_contact,
+    answer_contact_owner,
+    answer_general,
+    answer_list,
+    answer_negative,
+    answer_quantity,
+)
+from assistant.records import Answer, Citation, Hit
+from assistant.search.retriever import Filters, Retriever
+from assistant.understand.query import Query
+
+ASK_HITS = 8
+MAX_REPORTS = 8  # per-report lines for a question that names no agency
+
+
+@lru_cache(maxsize=256)
+def _search(index: Retriever, text: str, filters: Filters, k: int) -> tuple[Hit, ...]:
+    return tuple(index.search(text, k=k, filters=filters))
+
+
+def hits_for(query: Query, index: Retriever, k: int = ASK_HITS) -> tuple[Hit, ...]:
+    """The top hits of the query within its scope (memoised: several answerers look at the same hits)."""
+    if not query.scope.report_ids:
+        return ()
+    return _search(index, query.text, query.filters, k)
+
+
+def _weights(query: Query) -> dict[str, float]:
+    return content_weights(query.text, query.ignore_terms)
+
+
+def multi_report(query: Query, index: Retriever) -> bool:
+    """No agency named and the scope holds several agencies' reports."""
+    agencies = {index.reports[r].meta.agency or index.reports[r].meta.title for r in query.scope.report_ids}
+    return query.scope.agency is None and len(agencies) > 1
+
+
+def _quantity_in(query: Query, hits: Sequence[Hit]) -> Answer | None:
+    usable = [h for h in hits if h.kind != "lost_table"]  # a lost table is never a source of numbers
+    return answer_quantity(query.text, _weights(query), usable, query.slot("unit"), query.slot_values("subject"))
+
+
+def quantity(query: Query, index: Retriever) -> Answer | None:
+    """A sentence stating a number of the asked unit that covers the question's words (the gate).
+
+    No agency named and several agencies in scope: one line per report that states it, each cited."""
+    if not multi_report(query, index):
+        return _quantity_in(query, hits_for(query, index))
+    found: list[Answer] = []
+    for report_id in query.scope.report_ids[:MAX_REPORTS]:
+        one = Filters(report_ids=(report_id,), section=query.scope.section)
+        answer = _quantity_in(query, _search(index, query.text, one, 4))
+        if answer is not None:
+            found.append(answer)
+    if len(found) <= 1:
+        return found[0] if found else None
+    lines: list[str] = ["不同报告的说法："]
+    citations: list[Citation] = []
+    for answer in found:
+        citation = replace(answer.citations[0], n=len(citations) + 1)
+        citations.append(citation)
+        lines.append(f"《{citation.report_title}》：{citation.quote}[{citation.n}]")
+    return Answer(question=query.question, found=True, text="\n".join(lines), citations=tuple(citations))
+
+
+def negative(query: Query, index: Retriever) -> Answer | None:
+    """"收了多少？" answered by "本年度未收取…"."""
+    return answer_negative(query.text, _weights(query), hits_for(query, index))
+
+
+def listing(query: Query, index: Retriever) -> Answer | None:
+    return answer_list(query.text, _weights(query), hits_for(query, index))
+
+
+def contact(query: Query, index: Retriever) -> Answer | None:
+    """The contact details asked; for one agency with several reports, the latest report that gives them."""
+    wanted = query.slot_values("field") or ["phone"]
+    multi = multi_report(query, index)
+    found = answer_contact(hits_for(query, index), query.text, wanted, multi)
+    if found is not None or multi or len(query.scope.report_ids) < 2:
+        return found
+    for report_id in reversed(query.scope.report_ids[-MAX_REPORTS:]):  # sorted by year: latest first
+        hits = _search(index, query.text, Filters(report_ids=(report_id,)), 4)
+        if (found := answer_contact(hits, query.text, wanted, False)) is not None:
+            return found
+    return None
+
+
+def contact_owner(query: Query, index: Retriever) -> Answer | None:
+    return answer_contact_owner(hits_for(query, index), query.text)
+
+
+def date(query: Query, index: Retriever) -> Answer | None:
+    return answer_general(query.text, _weights(query), hits_for(query, index), multi_report(query, index),
+                          require=DATE)
+
+
+def doc_number(query: Query, index: Retriever) -> Answer | None:
+    return answer_general(query.text, _weights(query), hits_for(query, index), multi_report(query, index),
+                          require=DOC_NUMBER)
+
+
+def general(query: Query, index: Retriever) -> Answer | None:
+    return answer_general(query.text, _weights(query), hits_for(query, index), multi_report(query, index))
