@@ -52,7 +52,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from assistant.ingest import corpus_files, iter_ingest
+    from assistant.ingest import ParseLimits, corpus_files, iter_ingest
     from assistant.ingest.summary import error_summary, format_report, report_summary, skipped_summary
 
     settings = _settings(args)
@@ -63,7 +63,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"跳过：{item['error']}", file=sys.stderr)
     n_ok = 0
     identities: list[str] = []
-    for path, result in iter_ingest(files, max_bytes=settings.max_file_bytes):
+    for path, result in iter_ingest(files, limits=ParseLimits.from_settings(settings)):
         if isinstance(result, AssistantError):
             results.append(error_summary(path, result))
             print(f"错误：{result}", file=sys.stderr)

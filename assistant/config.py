@@ -26,8 +26,8 @@ class Settings:
     vector_index: str = "flat"  # "flat" (exact), "hnsw"
     max_file_mb: float = 50.0
     # parse limits of one report file (assistant.ingest.limits.ParseLimits)
-    parse_timeout: float = 120.0  # seconds of wall time
-    parse_memory_mb: int = 2048  # address space the parse worker may add
+    parse_timeout: float = 60.0  # seconds of wall time
+    parse_memory_mb: int = 1024  # address space the parse worker may add
     max_unpacked_mb: float = 200.0  # a DOCX unpacked
     max_table_cells: int = 100_000  # grid slots (rows x columns) of one table
     max_span: int = 1000  # rowspan / colspan / gridSpan of one cell

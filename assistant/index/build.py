@@ -24,14 +24,18 @@ import numpy as np
 from assistant import segment
 from assistant.analyse.facts import extract_facts
 from assistant.config import Settings
-from assistant.errors import AssistantError, DiskFullError, IndexLockedError, IngestError
+from assistant.errors import AssistantError, DiskFullError, IndexCorruptError, IndexLockedError, IngestError
 from assistant.index.backends import (
+    KEYWORD_DIR,
+    KEYWORD_FILE,
+    VECTORS_FILE,
     PassageRecord,
     prune_passage_indexes,
     publish_passage_index,
     write_passage_index,
 )
 from assistant.index.encoders import Encoder, load_encoder
+from assistant.index.keyword import KeywordStore
 from assistant.index.layout import (
     BUILDS_DIR,
     CURRENT_FILE,
@@ -42,6 +46,7 @@ from assistant.index.layout import (
 )
 from assistant.index.store import EmbeddingCache, Store, database_problem, text_hash
 from assistant.index.threads import threads
+from assistant.index.vector import read_sidecar
 from assistant.ingest import ParseLimits, check_size, ingest_file_bounded, scan_corpus
 from assistant.records import Fact, Passage, Report
 
@@ -113,6 +118,9 @@ def _previous(index_dir: Path, root: Path, notices: list[str]) -> tuple[dict[str
     """(document key -> file key, file key -> report) of the live build, when it can be trusted;
     otherwise nothing (the build starts afresh) and a notice saying why."""
     if not (index_dir / CURRENT_FILE).exists():
+        builds = index_dir / BUILDS_DIR
+        if builds.is_dir() and any(not d.name.startswith(".") for d in builds.iterdir()):
+            notices.append(f"索引目录 {index_dir} 中有旧的构建但缺少 {CURRENT_FILE}，无法确定哪一个可信，本次从头重建。")
         return {}, {}
     try:
         build_dir = live_build_dir(index_dir)
@@ -122,8 +130,7 @@ def _previous(index_dir: Path, root: Path, notices: list[str]) -> tuple[dict[str
         if problem:
             raise AssistantError(problem)
         documents = manifest["documents"]
-        if not isinstance(documents, dict) or not documents:
-            raise AssistantError("索引清单中没有文档记录")
+        _check_served_files(build_dir)
         store = Store(build_dir / "store.sqlite", readonly=True)
         try:
             by_id = {r.report_id: r for r in store.reports()}
@@ -139,6 +146,25 @@ def _previous(index_dir: Path, root: Path, notices: list[str]) -> tuple[dict[str
         notices.append(f"现有索引内容不完整，已放弃沿用并从头重建：{type(err).__name__}: {err}")
         return {}, {}
     return keys, reports
+
+
+def _check_served_files(build_dir: Path) -> None:
+    """IndexCorruptError when the live build's keyword or vector file is damaged. A build rewrites
+    both anyway; this only lets it say that the served index was broken."""
+    if not (build_dir / VECTORS_FILE).exists() and (read_manifest(build_dir).get("store") or {}).get("backend") == "milvus":
+        return  # the passage index is a Milvus collection; a rebuild writes a new one anyway
+    if (build_dir / KEYWORD_DIR).is_dir():
+        KeywordStore.load_index(build_dir / KEYWORD_DIR)
+    else:
+        KeywordStore.load(build_dir / KEYWORD_FILE)
+    vectors = build_dir / VECTORS_FILE
+    expected = read_sidecar(vectors).get("sha256")
+    digest = hashlib.sha256()
+    with open(vectors, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise IndexCorruptError(f"向量索引文件 {vectors} 已损坏（校验和不符）")
 
 
 def _document_key(path: str, root: Path, relative: bool) -> str:
@@ -245,7 +271,7 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
             bucket = summary.unchanged if old_keys.get(name) == key else (
                 summary.updated if name in old_keys else summary.added)
             bucket.append(name)
-        summary.deleted.extend(sorted(set(old_keys) - set(documents) - {e.path for e in summary.failures}))
+        summary.deleted.extend(sorted(set(old_keys) - {p.relative_to(root).as_posix() for p in files}))
         if not reports:
             raise AssistantError(
                 f"{settings.corpus_dir} 中没有可以索引的报告（{len(summary.failures)} 个文件解析失败）。"
@@ -304,6 +330,8 @@ def _open_cache(path: Path, notices: list[str]) -> EmbeddingCache:
         try:
             return EmbeddingCache(path)
         except sqlite3.DatabaseError as err:
+            if _is_disk_full(err):
+                raise  # a full disk is not a damaged cache: keep it
             problem = str(err)
     for leftover in (path, path.with_name(path.name + "-journal"), path.with_name(path.name + "-wal")):
         leftover.unlink(missing_ok=True)
@@ -338,9 +366,9 @@ def _commit_build(settings: Settings, write: Callable[[Path], None]) -> Path:
         final_dir = builds / name
         os.replace(tmp_dir, final_dir)
         _fsync_dir(builds)
-    except (OSError, sqlite3.Error, RuntimeError) as err:
+    except BaseException as err:
         shutil.rmtree(tmp_dir, ignore_errors=True)
-        if _is_disk_full(err):
+        if _is_disk_full(err) or (err.__cause__ is not None and _is_disk_full(err.__cause__)):
             raise DiskFullError(
                 f"磁盘空间不足，无法写入新索引（{err}）。已删除本次未完成的临时文件；现有索引保持不变，"
                 f"继续提供服务。请释放 {settings.index_dir.resolve()} 所在磁盘的空间后重新运行 assistant build。"
@@ -349,9 +377,6 @@ def _commit_build(settings: Settings, write: Callable[[Path], None]) -> Path:
             raise AssistantError(
                 f"无法写入索引目录 {settings.index_dir}：{err.strerror or err}。现有索引保持不变。"
             ) from err
-        raise
-    except BaseException:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     return final_dir
 

@@ -1,24 +1,32 @@
-"""Bounded parsing: one report file parsed in a worker process under time and memory limits."""
+"""Bounded parsing: one report file parsed in a worker process under time and memory limits.
+
+A small parse server (a fresh interpreter with the parsers imported once, see main()) forks one worker per file. The worker caps its address space and CPU time
+with `resource` limits and sends back the pickled Report or IngestError; the server enforces the
+wall-time limit, kills a worker over it and always answers. The caller's own process (the CLI, the
+app server with its threads) never parses and never forks.
+"""
 
 from __future__ import annotations
 
-import multiprocessing
+import math
+import os
+import pickle
 import resource
+import select
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from assistant.errors import CorruptFileError, IngestError, LimitExceededError
 from assistant.ingest.limits import ParseLimits, using
 from assistant.records import Report
 
 _PAGE = resource.getpagesize()
-_context: BaseContext | None = None
-_context_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -31,15 +39,7 @@ class ParseOutcome:
     peak_mb: float | None  # resident peak of the worker; None when it was killed
 
 
-def _worker_context() -> BaseContext:
-    """A forkserver context whose server has the parsers imported once (fast, thread-safe forks)."""
-    global _context
-    with _context_lock:
-        if _context is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["assistant.ingest"])
-            _context = context
-        return _context
+# --- the worker (a forked child of the server) ----------------------------------------------
 
 
 def _address_space() -> int:
@@ -59,69 +59,154 @@ def _memory_error(path: str, limits: ParseLimits) -> LimitExceededError:
     return LimitExceededError(path, f"解析所需内存超过上限 {limits.memory_mb} MB（ASSISTANT_PARSE_MEMORY_MB）")
 
 
-def _parse_in_worker(conn: Connection, path: str, limits: ParseLimits) -> None:
-    """Worker body: cap the address space, parse, send ("ok", report) or ("error", IngestError)."""
+def _work(path: str, limits: ParseLimits) -> bytes:
+    """Parse under the limits; the pickled ("ok", report, peak) or ("error", IngestError, peak)."""
     from assistant.ingest import ingest_file
 
-    extra = limits.memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (_address_space() + extra, resource.RLIM_INFINITY))
-    message: tuple[str, Any, float] | None = None
-    out_of_memory = False
+    resource.setrlimit(resource.RLIMIT_AS, (_address_space() + limits.memory_mb * 1024 * 1024, resource.RLIM_INFINITY))
+    cpu = math.ceil(limits.timeout_s) + 5  # CPU time <= wall time: only a worker nobody times out meets it
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    message: tuple[str, Any, float] | None = None  # stays None after a MemoryError
     try:
         with using(limits):
             report = ingest_file(path, limits.max_file_bytes)
         message = ("ok", report, _peak_mb())
     except MemoryError:
-        out_of_memory = True  # handled below, once the traceback and its big frames are gone
+        pass  # answered below, once the traceback and its big frames are gone
     except IngestError as err:
         message = ("error", err, _peak_mb())
     except Exception as err:  # a parser bug must not stop the other files
         message = ("error", CorruptFileError(path, f"解析时出现意外错误 {type(err).__name__}: {err}"), _peak_mb())
-    if out_of_memory:
-        message = ("error", _memory_error(path, limits), _peak_mb())
     try:
-        conn.send(message)
+        if message is not None:
+            return pickle.dumps(message)
     except MemoryError:
-        conn.send(("error", _memory_error(path, limits), _peak_mb()))
-    conn.close()
+        pass
+    return pickle.dumps(("error", _memory_error(path, limits), _peak_mb()))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _run_worker(path: str, limits: ParseLimits) -> bytes:
+    """Fork a worker for one file and collect its answer within the time limit (server side)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        os.close(read_end)
+        try:
+            _write_all(write_end, _work(path, limits))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + limits.timeout_s
+    timed_out = False
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_end], [], [], left)[0]:
+                timed_out = True
+                break
+            chunk = os.read(read_end, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        if timed_out:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    if timed_out:
+        error: IngestError = LimitExceededError(
+            path, f"解析超过时间上限 {limits.timeout_s:g} 秒（ASSISTANT_PARSE_TIMEOUT）"
+        )
+        return pickle.dumps(("error", error, None))
+    if not chunks:  # died without a word: killed by the kernel (memory, CPU) or crashed
+        error = LimitExceededError(
+            path, f"解析进程异常退出（{_exit_text(status)}），可能超过内存上限 {limits.memory_mb} MB"
+            "（ASSISTANT_PARSE_MEMORY_MB）",
+        )
+        return pickle.dumps(("error", error, None))
+    return b"".join(chunks)
+
+
+def _exit_text(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"信号 {os.WTERMSIG(status)}"
+    return f"退出码 {os.waitstatus_to_exitcode(status)}"
+
+
+def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
+    """The parse server's loop: (path, limits) pickles in, one answer pickle out per request, until EOF."""
+    while True:
+        try:
+            path, limits = pickle.load(requests)
+        except EOFError:
+            return
+        reply = _run_worker(path, limits)
+        replies.write(len(reply).to_bytes(8, "big") + reply)
+        replies.flush()
+
+
+# --- the caller's side -----------------------------------------------------------------------
+
+
+class _Server:
+    """One parse server per calling process, started on first use, restarted if it dies."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self.process is None or self.process.poll() is not None:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from assistant.ingest.bounded import main; main()"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                start_new_session=True,  # a Ctrl-C meant for the CLI reaches it through the closed pipe
+            )
+        return self.process
+
+    def ask(self, path: str, limits: ParseLimits) -> tuple[str, Any, float | None]:
+        with self.lock:
+            process = self._start()
+            assert process.stdin is not None and process.stdout is not None
+            try:
+                process.stdin.write(pickle.dumps((path, limits)))
+                process.stdin.flush()
+                size = int.from_bytes(_read_exactly(process.stdout, 8), "big")
+                answer: tuple[str, Any, float | None] = pickle.loads(_read_exactly(process.stdout, size))
+            except (OSError, EOFError, pickle.UnpicklingError) as err:
+                process.kill()
+                process.wait()
+                self.process = None
+                error = CorruptFileError(path, f"解析服务进程意外退出（{type(err).__name__}），请重试")
+                return ("error", error, None)
+            return answer
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError("parse server closed its output")
+    return data
+
+
+_server = _Server()
 
 
 def parse_bounded(path: str | Path, limits: ParseLimits) -> ParseOutcome:
     """Parse one file in a worker process under `limits`; never raises for a bad file."""
     started = time.monotonic()
-    name = str(path)
-    context = _worker_context()
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_parse_in_worker, args=(sender, name, limits), daemon=True)  # type: ignore[attr-defined]
-    process.start()
-    sender.close()
-    error: IngestError | None = None
-    report: Report | None = None
-    peak: float | None = None
-    try:
-        if receiver.poll(limits.timeout_s):
-            try:
-                status, payload, peak = receiver.recv()
-            except (EOFError, OSError):  # the worker died without a word: killed, or crashed
-                process.join(5)
-                error = LimitExceededError(
-                    name,
-                    f"解析进程异常退出（退出码 {process.exitcode}），可能超过内存上限 {limits.memory_mb} MB"
-                    "（ASSISTANT_PARSE_MEMORY_MB）",
-                )
-            else:
-                if status == "ok":
-                    report = payload
-                else:
-                    error = payload
-        else:
-            error = LimitExceededError(name, f"解析超过时间上限 {limits.timeout_s:g} 秒（ASSISTANT_PARSE_TIMEOUT）")
-    finally:
-        receiver.close()
-        if process.is_alive():
-            process.kill()
-        process.join()
-    return ParseOutcome(report, error, time.monotonic() - started, peak)
+    status, payload, peak = _server.ask(str(path), limits)
+    seconds = time.monotonic() - started
+    if status == "ok":
+        return ParseOutcome(payload, None, seconds, peak)
+    return ParseOutcome(None, payload, seconds, peak)
 
 
 def ingest_file_bounded(path: str | Path, limits: ParseLimits | None = None) -> Report:
@@ -132,3 +217,15 @@ def ingest_file_bounded(path: str | Path, limits: ParseLimits | None = None) -> 
         raise outcome.error
     assert outcome.report is not None
     return outcome.report
+
+
+def main() -> None:
+    """Entry point of the parse server process."""
+    import assistant.ingest  # noqa: F401  (imported once here, shared by every forked worker)
+
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything a parser prints goes to stderr, never into the replies
+    try:
+        serve(sys.stdin.buffer, replies)
+    except BrokenPipeError:  # the caller went away
+        pass

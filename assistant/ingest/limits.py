@@ -17,8 +17,8 @@ class ParseLimits:
     """How much one report file may cost to parse; each field has an ASSISTANT_* setting."""
 
     max_file_bytes: int = 50 * 1024 * 1024  # ASSISTANT_MAX_FILE_MB
-    timeout_s: float = 120.0  # ASSISTANT_PARSE_TIMEOUT: wall time of one file's parse
-    memory_mb: int = 2048  # ASSISTANT_PARSE_MEMORY_MB: address space the parse may add
+    timeout_s: float = 60.0  # ASSISTANT_PARSE_TIMEOUT: wall time of one file's parse
+    memory_mb: int = 1024  # ASSISTANT_PARSE_MEMORY_MB: address space the parse may add
     max_unpacked_bytes: int = 200 * 1024 * 1024  # ASSISTANT_MAX_UNPACKED_MB: a DOCX unpacked
     max_table_cells: int = 100_000  # ASSISTANT_MAX_TABLE_CELLS: grid slots (rows x columns) of one table
     max_span: int = 1000  # ASSISTANT_MAX_SPAN: rowspan / colspan / gridSpan of one cell
