@@ -500,6 +500,8 @@ def _unchanged_live_build(
             return None
     except (AssistantError, OSError, sqlite3.Error):
         return None
+    if not _trusted(settings, build_dir):
+        return None  # a real build repairs and says what it discarded
     entry = manifest.get("store") or {"backend": "local"}
     if (manifest.get("failures") or manifest.get("vector_index") != settings.vector_index
             or entry.get("backend") != settings.store):
@@ -522,6 +524,23 @@ def _unchanged_live_build(
     counts = manifest.get("counts", {})
     return BuildSummary(unchanged=sorted(documents), reports=int(counts.get("reports", 0)),
                         passages=int(counts.get("passages", 0)), build_dir=build_dir)
+
+
+def _trusted(settings: Settings, build_dir: Path) -> bool:
+    """Whether the live build's served files, report rows and the embedding cache read cleanly."""
+    try:
+        _check_served_files(build_dir)
+        if settings.cache_path.exists() and database_problem(settings.cache_path, table="embeddings"):
+            return False
+        store = Store(build_dir / "store.sqlite", readonly=True)
+        try:
+            for (body,) in store.conn.execute("SELECT body FROM reports"):
+                json.loads(body)
+        finally:
+            store.close()
+    except (AssistantError, OSError, ValueError, sqlite3.Error):
+        return False
+    return True
 
 
 def _carry_over(index_dir: Path, reports: list[Report]) -> dict[str, Prepared]:
