@@ -80,7 +80,7 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], bool]] = {
     "store-report-row-broken": (lambda i: _sql(_live(i, "store.sqlite"), "UPDATE reports SET body='{\"x'"), True),
     "vectors-truncated": (lambda i: _truncate(_live(i, "vectors.faiss")), True),
     "vectors-deleted": (lambda i: _live(i, "vectors.faiss").unlink(), True),
-    "keyword-garbage": (lambda i: _garbage(_live(i, "keyword.json")), True),
+    "keyword-garbage": (lambda i: _garbage(_live(i, "bm25") / "keyword.meta.json"), True),
     "cache-garbage": (lambda i: _garbage(i / "cache.sqlite"), False),
     "cache-truncated": (lambda i: _truncate(i / "cache.sqlite"), False),
     "cache-wrong-vectors": (lambda i: _sql(i / "cache.sqlite", "UPDATE embeddings SET vector = x'00000000'"), False),

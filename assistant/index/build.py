@@ -158,6 +158,8 @@ def _check_served_files(build_dir: Path) -> None:
     else:
         KeywordStore.load(build_dir / KEYWORD_FILE)
     vectors = build_dir / VECTORS_FILE
+    if not vectors.is_file():
+        raise IndexCorruptError(f"向量索引文件 {vectors} 不存在")
     expected = read_sidecar(vectors).get("sha256")
     digest = hashlib.sha256()
     with open(vectors, "rb") as handle:

@@ -218,8 +218,11 @@ class Store:
     # --- reads on demand ------------------------------------------------------------------
 
     def report(self, report_id: str) -> Report | None:
-        row = self.conn.execute("SELECT body FROM reports WHERE report_id=?", (report_id,)).fetchone()
-        return report_from_dict(json.loads(row[0])) if row else None
+        try:
+            row = self.conn.execute("SELECT body FROM reports WHERE report_id=?", (report_id,)).fetchone()
+            return report_from_dict(json.loads(row[0])) if row else None
+        except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise self._damaged(err) from err
 
     def metas(self) -> dict[str, ReportMeta]:
         """Every report's metadata by report id, in (agency, year, title) order; bodies stay on disk."""
