@@ -62,7 +62,9 @@ class Settings:
 
 # Numeric settings that must be greater than zero.
 _POSITIVE = {"max_file_mb", "max_query_chars", "llm_timeout", "parse_timeout", "parse_memory_mb",
-             "max_unpacked_mb", "max_table_cells", "max_span"}
+             "max_unpacked_mb", "max_table_cells", "max_span", "encode_batch", "workers"}
+# Thread counts: greater than zero, or 0 for all cores.
+_THREADS = {"build_threads", "query_threads"}
 
 
 def _convert(name: str, kind: Any, raw: str, variable: str) -> Any:
@@ -77,6 +79,8 @@ def _convert(name: str, kind: Any, raw: str, variable: str) -> Any:
     except ValueError:
         number = "数字" if "float" in text else "整数"
         raise ConfigError(f"环境变量 {variable} 的值“{raw}”不是有效的{number}，请改正或删除它。") from None
+    if name in _THREADS and value < 0:
+        raise ConfigError(f"环境变量 {variable} 的值“{raw}”必须是大于 0 的整数（0 表示使用全部核心）。")
     if (name in _POSITIVE and not value > 0) or value != value or abs(value) == float("inf"):
         raise ConfigError(f"环境变量 {variable} 的值“{raw}”必须是大于 0 的有限数值。")
     return value
