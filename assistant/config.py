@@ -37,6 +37,15 @@ class Settings:
     llm_api_key: str | None = None
     llm_timeout: float = 30.0
     admin_password: str | None = None
+    # --- scale: storage backend, devices and threads -------------------------------------
+    store: str = "local"  # passage index backend: "local" (FAISS + bm25s files) or "milvus"
+    milvus_uri: str | None = None  # "http://host:19530" or a Milvus Lite file; default <index>/milvus.db
+    milvus_collection: str = "assistant_passages"  # alias name; collections are <alias>_<build>
+    device: str = "cpu"  # sentence-transformers device: "cpu", "cuda", "cuda:1", "mps"
+    encode_batch: int = 32  # passages per encoder call during builds
+    build_threads: int = 0  # threads for build-time encoding and FAISS; 0 = all cores
+    query_threads: int = 1  # threads per query at query time (encoding and FAISS search)
+    workers: int = 1  # processes parsing and tokenising report files during a build
 
     @property
     def cache_path(self) -> Path:
@@ -53,7 +62,9 @@ class Settings:
 
 # Numeric settings that must be greater than zero.
 _POSITIVE = {"max_file_mb", "max_query_chars", "llm_timeout", "parse_timeout", "parse_memory_mb",
-             "max_unpacked_mb", "max_table_cells", "max_span"}
+             "max_unpacked_mb", "max_table_cells", "max_span", "encode_batch", "workers"}
+# Thread counts: greater than zero, or 0 for all cores.
+_THREADS = {"build_threads", "query_threads"}
 
 
 def _convert(name: str, kind: Any, raw: str, variable: str) -> Any:
@@ -68,6 +79,8 @@ def _convert(name: str, kind: Any, raw: str, variable: str) -> Any:
     except ValueError:
         number = "数字" if "float" in text else "整数"
         raise ConfigError(f"环境变量 {variable} 的值“{raw}”不是有效的{number}，请改正或删除它。") from None
+    if name in _THREADS and value < 0:
+        raise ConfigError(f"环境变量 {variable} 的值“{raw}”必须是大于 0 的整数（0 表示使用全部核心）。")
     if (name in _POSITIVE and not value > 0) or value != value or abs(value) == float("inf"):
         raise ConfigError(f"环境变量 {variable} 的值“{raw}”必须是大于 0 的有限数值。")
     return value

@@ -59,6 +59,11 @@ def _user_terms() -> list[tuple[str, int, str | None]]:
     return terms
 
 
+def user_words() -> list[str]:
+    """The domain terms of the user dictionary (for analyzers outside this module, e.g. Milvus's jieba)."""
+    return [word for word, _, _ in _user_terms()]
+
+
 def _get_converter() -> Any:
     global _converter
     if _converter is None:

@@ -22,6 +22,7 @@ from assistant.api import Assistant
 from assistant.config import Settings
 from assistant.errors import AssistantError, DiskFullError, IndexMissingError
 from assistant.index import build as build_module
+from assistant.index import vector as vector_module
 from assistant.index.build import build_index
 from assistant.index.keyword import KeywordStore
 from assistant.index.layout import live_build_dir
@@ -79,7 +80,7 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], bool]] = {
     "store-report-row-broken": (lambda i: _sql(_live(i, "store.sqlite"), "UPDATE reports SET body='{\"x'"), True),
     "vectors-truncated": (lambda i: _truncate(_live(i, "vectors.faiss")), True),
     "vectors-deleted": (lambda i: _live(i, "vectors.faiss").unlink(), True),
-    "keyword-garbage": (lambda i: _garbage(_live(i, "keyword.json")), True),
+    "keyword-garbage": (lambda i: _garbage(_live(i, "bm25") / "keyword.meta.json"), True),
     "cache-garbage": (lambda i: _garbage(i / "cache.sqlite"), False),
     "cache-truncated": (lambda i: _truncate(i / "cache.sqlite"), False),
     "cache-wrong-vectors": (lambda i: _sql(i / "cache.sqlite", "UPDATE embeddings SET vector = x'00000000'"), False),
@@ -164,8 +165,8 @@ def _sqlite_full(self: object, *args: object) -> None:
 
 
 DISK_FULL_WRITERS: dict[str, tuple[object, str, Callable[..., None]]] = {
-    "vectors": (build_module.make_vector_store, "", _enospc),  # patched below on the returned class
-    "keyword": (KeywordStore, "save", _enospc),
+    "vectors": (vector_module.make_vector_store, "", _enospc),  # patched below on the returned class
+    "keyword": (KeywordStore, "save_index", _enospc),
     "store": (Store, "commit", _sqlite_full),
     "cache": (EmbeddingCache, "put_many", _sqlite_full),  # a full disk must not be taken for a damaged cache
 }
@@ -215,8 +216,8 @@ def test_disk_full_on_switch_keeps_current(base_index: tuple[Path, Path, list], 
         return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
 
     monkeypatch.setattr("builtins.open", full_for_current)
-    with pytest.raises(DiskFullError, match="磁盘空间不足"):
-        build_index(Settings(corpus_dir=corpus, index_dir=index))
+    with pytest.raises(DiskFullError, match="磁盘空间不足"):  # hnsw: a changed setting, so a build that switches
+        build_index(Settings(corpus_dir=corpus, index_dir=index, vector_index="hnsw"))
     monkeypatch.undo()
     assert (index / "CURRENT").read_text() == before and _results(index) == expected
 

