@@ -27,14 +27,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from attack_files import write_attacks  # noqa: E402
+from conftest import SAMPLE_FILES, SAMPLES_DIR, SEED_FILE  # noqa: E402
+
 from assistant.api import Assistant  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.errors import AssistantError, DiskFullError  # noqa: E402
 from assistant.index.build import build_index  # noqa: E402
 from assistant.ingest import ParseLimits, ingest_file  # noqa: E402
 from assistant.ingest.bounded import parse_bounded  # noqa: E402
-from attack_files import write_attacks  # noqa: E402
-from conftest import SAMPLE_FILES, SAMPLES_DIR, SEED_FILE  # noqa: E402
 from tests.test_reliability_index import DAMAGES  # noqa: E402
 
 QUERIES = ["电子邮箱", "主动公开政府信息多少条", "行政复议", "政府信息公开申请"]

@@ -1,9 +1,10 @@
 """Routing evaluator: intent confusion, scope, cells, refusals, answer accuracy and the answerability gate.
 
-Question sets: tests/data/questions/dev.jsonl (tuned on) and heldout.jsonl (not tuned on), over the seed,
+Question sets: tests/data/questions/dev.jsonl (tuned on), heldout.jsonl (looked at once, then labels
+fixed) and unseen.jsonl (written by the integrator after the rules were frozen, never tuned on), over the seed,
 the samples, ../shared/real/ and the real reports gathered in tests/data/real/.
 
-    .venv/bin/python benchmarks/routing.py [--index DIR] [--set dev|heldout|real|gathered|both] [--json]
+    .venv/bin/python benchmarks/routing.py [--index DIR] [--set dev|heldout|unseen|real|gathered|both] [--json]
 
 Without --index it builds a fresh index of those reports in a temporary folder (about a minute).
 """
@@ -16,7 +17,6 @@ import shutil
 import tempfile
 import unicodedata
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ def squash(text: str) -> str:
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    """Our dev or held-out set; "real": the questions of ../shared/real/; "gathered": those of
+    """Our dev, held-out or unseen set (unseen: written after the rules, never tuned on); "real": the questions of ../shared/real/; "gathered": those of
     tests/data/real/ (these two have no intent labels)."""
     path = {"real": SHARED / "real" / "questions.jsonl",
             "gathered": ROOT / "tests" / "data" / "real" / "questions.jsonl"}.get(name, QUESTIONS / f"{name}.jsonl")
@@ -59,26 +59,6 @@ def make_index(folder: Path) -> Path:
     settings = Settings(corpus_dir=corpus, index_dir=folder / "index")
     build_index(settings)
     return settings.index_dir
-
-
-IDENTITY = ROOT / "tests" / "data" / "real" / "identity.jsonl"
-
-
-def use_identity(assistant: Assistant) -> int:
-    """Give the reports the agency, title and aliases the "identity" helper recorded for them (preview of
-    that merge); returns how many reports changed."""
-    if not IDENTITY.is_file():
-        return 0
-    known = {row["file"]: row for row in map(json.loads, IDENTITY.read_text(encoding="utf-8").splitlines()) if row}
-    changed = 0
-    for rid, report in list(assistant.retriever.reports.items()):
-        row = known.get(Path(report.meta.source_file).name)
-        if row and row.get("agency"):
-            meta = replace(report.meta, agency=row["agency"], title=row.get("title") or report.meta.title,
-                           aliases=tuple(row.get("aliases_include", ())))
-            assistant.retriever.reports[rid] = replace(report, meta=meta)
-            changed += meta != report.meta
-    return changed
 
 
 def ask(assistant: Assistant, q: dict[str, Any]) -> Answer:
@@ -152,18 +132,14 @@ def gate_curve(assistant: Assistant, questions: list[dict[str, Any]]) -> list[di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path)
-    parser.add_argument("--set", choices=("dev", "heldout", "real", "gathered", "both"), default="both")
+    parser.add_argument("--set", choices=("dev", "heldout", "unseen", "real", "gathered", "both"), default="both")
     parser.add_argument("--curve", action="store_true", help="also sweep the answerability gate")
-    parser.add_argument("--identity", action="store_true",
-                        help="agencies and aliases as recorded in tests/data/real/identity.jsonl")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--show", action="store_true", help="print every wrong question")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         index = args.index or make_index(Path(tmp))
         assistant = Assistant.open(index)
-        if args.identity:
-            print(f"identity preview: {use_identity(assistant)} reports renamed")
         names = ("dev", "heldout") if args.set == "both" else (args.set,)
         result: dict[str, Any] = {"reports": len(assistant.reports())}
         for name in names:

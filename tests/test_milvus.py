@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLE_FILES, SEED_FILE
 
 from assistant.config import Settings
 from assistant.index.build import build_index
 from assistant.index.layout import live_build_dir, read_manifest
 from assistant.index.milvus_store import client_for, close_client, milvus_uri
 from assistant.search.retriever import Filters, Retriever
-from tests.conftest import SAMPLE_FILES, SEED_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 

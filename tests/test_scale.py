@@ -9,6 +9,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from conftest import SAMPLE_FILES, SEED_FILE
 
 from assistant import segment
 from assistant.config import Settings, load_settings
@@ -17,7 +18,6 @@ from assistant.index.layout import live_build_dir
 from assistant.index.store import Store
 from assistant.index.threads import set_threads, threads
 from assistant.search.retriever import Retriever
-from tests.conftest import SAMPLE_FILES, SEED_FILE
 
 
 def _corpus(folder: Path, files: list[Path]) -> Path:

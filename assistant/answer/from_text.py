@@ -47,9 +47,20 @@ def multi_report(query: Query, index: Retriever) -> bool:
     return query.scope.agency is None and len(agencies) > 1
 
 
+def _prose_only(hits: Sequence[Hit]) -> tuple[Hit, ...]:
+    """Text passages only: a table row is quoted only by the table routes, whose gate matches its row and
+    column to the question (a row quoted for its shared words states an unrelated cell), and a lost table's
+    run-together cells are never a source of numbers."""
+    return tuple(h for h in hits if h.kind == "text")
+
+
 def _quantity_in(query: Query, hits: Sequence[Hit]) -> Answer | None:
-    usable = [h for h in hits if h.kind != "lost_table"]  # a lost table is never a source of numbers
-    return answer_quantity(query.text, _weights(query), usable, query.slot("unit"), query.slot_values("subject"))
+    return answer_quantity(query.text, _weights(query), _prose_only(hits), query.slot("unit"),
+                           query.slot_values("subject"))
+
+
+def _prose(query: Query, index: Retriever) -> tuple[Hit, ...]:
+    return _prose_only(hits_for(query, index))
 
 
 def quantity(query: Query, index: Retriever) -> Answer | None:
@@ -77,11 +88,11 @@ def quantity(query: Query, index: Retriever) -> Answer | None:
 
 def negative(query: Query, index: Retriever) -> Answer | None:
     """"收了多少？" answered by "本年度未收取…"."""
-    return answer_negative(query.text, _weights(query), hits_for(query, index))
+    return answer_negative(query.text, _weights(query), _prose(query, index))
 
 
 def listing(query: Query, index: Retriever) -> Answer | None:
-    return answer_list(query.text, _weights(query), hits_for(query, index))
+    return answer_list(query.text, _weights(query), _prose(query, index))
 
 
 def contact(query: Query, index: Retriever) -> Answer | None:
@@ -100,12 +111,6 @@ def contact(query: Query, index: Retriever) -> Answer | None:
 
 def contact_owner(query: Query, index: Retriever) -> Answer | None:
     return answer_contact_owner(hits_for(query, index), query.text)
-
-
-def _prose(query: Query, index: Retriever) -> tuple[Hit, ...]:
-    """Text passages only: a table row is quoted only by the table routes, whose gate matches its row and
-    column to the question (a row quoted for its shared words would state an unrelated cell)."""
-    return tuple(h for h in hits_for(query, index) if h.kind == "text")
 
 
 def date(query: Query, index: Retriever) -> Answer | None:

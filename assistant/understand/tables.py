@@ -166,8 +166,8 @@ def subject_words(cell: Cell, lex: Lexicon | None = None) -> tuple[str, ...]:
     """Words one of which a prose sentence must hold to state this cell (申请 for 新收, 复议 for 行政复议)."""
     lex = lex or lexicon()
     if cell.table == "T3":
-        row = next((r for r in lex.t3_rows if r.path == cell.row_path), None)
-        return row.requires if row else ()
+        row = next((r for r in lex.t3_rows if r.path == cell.row_path), None)  # generic words (收到, 办结) name
+        return (row.requires or row.words) if row else ()  # what they count in `requires`; the rest are specific
     if cell.table == "T4":
         names = {cell.row_path[0], cell.row_path[-1]}
         return tuple(w for b in lex.t4_blocks if b.label in names for w in b.words)
