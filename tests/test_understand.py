@@ -108,6 +108,10 @@ def test_two_questions_in_one() -> None:
     assert [c.columns[0] for c in cells] == ["行政复议·总计", "行政复议·结果纠正"]
     both = match_cells("2022年收到多少件申请？其中个人提的有几件？")
     assert [(c.row_path, c.columns[0]) for c in both] == [((T3_NEW,), "总计"), ((T3_NEW,), "自然人")]
+    comma = match_cells("青禾县2021年行政复议几件，纠正了几件")
+    assert [c.columns[0] for c in comma] == ["行政复议·总计", "行政复议·结果纠正"]
+    one = match_cells("青禾县，2021年行政复议几件")  # the part before the comma asks nothing: one question
+    assert [c.columns[0] for c in one] == ["行政复议·总计"]
     item = match_cells("因为不掌握信息没法提供的有几件")[0]
     assert item.row_path == (T3_RESULTS, "（四）无法提供", "1.本机关不掌握相关政府信息")
 
@@ -178,6 +182,12 @@ def test_merged_follow_up_stays_within_the_length_limit() -> None:
     ("青禾县2021年新收了多少件申请", "table_cell"),
     ("青禾县2021年不予公开的一共几件", "table_sum"),
     ("青禾县2022年比2021年新收申请多了多少", "compare_years"),
+    ("青禾县2022年比2021年申请多了多少", "compare_years"),
+    ("青禾县2022年比2021年申请少了多少", "compare_years"),
+    ("哪一年青禾县被申请行政复议最多", "compare_years"),
+    ("青禾县哪年收到的申请最多", "compare_years"),
+    ("青禾县２０２２年有多少申請", "table_cell"),
+    ("青禾县2022年一共几件申请", "table_cell"),
     ("哪个县申请最多", "rank_agencies"),
     ("澜溪市2022年表三对得上吗", "consistency"),
     ("青禾县2021年的承诺落实了吗", "follow_up"),

@@ -74,6 +74,8 @@ class Lexicon:
     stop_words: frozenset[str]
     unit_askers: tuple[str, ...]
     clause_marks: tuple[str, ...]
+    soft_clause_marks: tuple[str, ...]
+    question_words: tuple[str, ...]
     superlatives: tuple[str, ...]
     english: Mapping[str, str]  # English words and place names -> Chinese
     units: tuple[str, ...]
@@ -223,6 +225,8 @@ def parse_lexicon(data: Mapping[str, Any]) -> Lexicon:
         units=_strings(data.get("units", {}).get("words"), "units.words"),
         money=_strings(data.get("units", {}).get("money"), "units.money"),
         clause_marks=_strings(data.get("clauses", {}).get("marks"), "clauses.marks"),
+        soft_clause_marks=_strings(data.get("clauses", {}).get("soft_marks"), "clauses.soft_marks"),
+        question_words=_strings(data.get("clauses", {}).get("question_words"), "clauses.question_words"),
         english=_english(data.get("english", {})),
         superlatives=_strings(data.get("ranking", {}).get("superlatives"), "ranking.superlatives"),
         stop_words=frozenset(_strings(data.get("stop_words", {}).get("words"), "stop_words.words")),

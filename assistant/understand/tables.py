@@ -53,7 +53,18 @@ def _clauses(text: str, lex: Lexicon) -> list[str]:
     pieces = [text]
     for mark in lex.clause_marks:
         pieces = [p for piece in pieces for p in piece.split(mark)]
-    return [p for p in pieces if p.strip()]
+    clauses: list[str] = []
+    for piece in pieces:
+        for mark in lex.soft_clause_marks:
+            piece = piece.replace(mark, "\0")
+        local: list[str] = []
+        for part in piece.split("\0"):
+            if local and not any(w in local[-1] for w in lex.question_words):
+                local[-1] += "，" + part  # the part before the comma asked nothing: still one clause
+            else:
+                local.append(part)
+        clauses += local
+    return [p for p in clauses if p.strip()]
 
 
 def _t4_block(text: str, lex: Lexicon) -> tuple[Label | None, str]:
