@@ -70,9 +70,12 @@ def judge(assistant: Assistant, q: dict[str, Any], answer: Answer) -> dict[str, 
     """One question's verdicts."""
     answerable = q["kind"] != "unanswerable"
     cited = " ".join(c.text + c.report_title for c in answer.citations)
+    # the evidence: one string, or alternatives (the prose sentence, or the table cell holding the same figure)
+    evidence = [q["evidence"]] if isinstance(q["evidence"], str) else list(q["evidence"])
+    evidence = [e for e in evidence if e]
     numbers_ok = all(n in cited for n in numbers_in(answer.text))
     correct = answerable and answer.found and all(s in answer.text for s in q["expect_all"]) and (
-        not q["evidence"] or any(squash(q["evidence"]) in squash(c.text) for c in answer.citations)) and numbers_ok
+        not evidence or any(squash(e) in squash(c.text) for e in evidence for c in answer.citations)) and numbers_ok
     metas = {r.report_id: r.meta for r in assistant.reports()}
     by_title = {m.title: m for m in metas.values()}
     expected = {q.get("agency")} | ({agency_of(by_title[q["report"]])} if q.get("report") in by_title else set())
