@@ -57,23 +57,16 @@ def identity_line(identity: dict[str, Any]) -> str:
 
 def report_summary(path: Path, report: Report) -> dict[str, Any]:
     """{"file", "ok": true, "report": {...}} for one parsed report."""
-    meta = report.meta
     table_rows = sum(1 for p in report.passages if p.kind == "table_row")
+    identity = report_identity(report)
     return {
         "file": str(path),
         "ok": True,
-        "identity": identity_line(report_identity(report)),
+        "identity": identity_line(identity),
         "report": {
-            "report_id": report.report_id,
-            "title": meta.title,
-            "agency": meta.agency,
-            "aliases": list(meta.aliases),
-            "year": meta.year,
-            "template_version": meta.template_version,
-            "format": meta.format,
-            "source_file": meta.source_file,
-            "source_url": meta.source_url,
-            "sha256": meta.sha256,
+            **{k: v for k, v in identity.items() if k not in ("tables", "warnings")},
+            "source_url": report.meta.source_url,
+            "sha256": report.meta.sha256,
             "cleaned_chars": len(report.cleaned_text),
             "sections": [
                 {"key": s.key, "title": s.title, "start": s.start, "end": s.end, "chars": s.end - s.start,
