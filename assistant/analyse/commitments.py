@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from assistant import segment
-from assistant.answer.evidence import enumerations
+from assistant.ingest.enumerations import enumerations
 from assistant.records import Commitment, Hit, Passage, Report
 from assistant.search.retriever import Filters, Retriever
 

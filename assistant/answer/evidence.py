@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import cn2an
 
 from assistant import segment
+from assistant.ingest.enumerations import SENTENCE_END
 from assistant.ingest.injection import overlaps_instruction
 from assistant.records import Hit
 
@@ -24,12 +25,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 SYNONYM_CREDIT = 0.8
 # words in nearly every sentence of a report: they count a little (they still tell 政府信息 from 行政执法)
 _COMMON_TOKENS = {"政府": 0.5, "信息": 0.5, "公开": 0.5}
-SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 _NUMBER = re.compile(
     r"\d+(?:\.\d+)?%?(?:万|亿)?(?:余|多)?[件条人个次项份篇期场家名元户批类]?|[零〇一二两三四五六七八九十百千]{1,6}(?=[件条人个次项份篇期场家名])"
 )
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
-ENUM_MARK = re.compile(r"([一二三四五六七八九十])是|[（(]([一二三四五六七八九十])[)）]|(?<![\d.])(\d{1,2})[.、．](?!\d)")
 _STOP_TOKENS = {
     "多少", "什么", "哪些", "哪个", "是", "的", "了", "吗", "呢", "有", "几", "件", "年", "在", "和", "与",
     "对", "中", "个", "为", "请问", "如何", "怎样", "怎么", "是否", "一共", "共", "应该", "哪里", "哪",
@@ -146,31 +145,3 @@ def required_terms_present(weights: dict[str, float], text: str) -> bool:
     return True
 
 
-def enumerations(text: str) -> list[tuple[int, list[tuple[int, int]]]]:
-    """Groups of numbered items (一是…二是…, （一）…, 1. …) as (lead-in start, [(start, end)])."""
-    marks = [(m.start(), m.group(1) or m.group(2) or m.group(3)) for m in ENUM_MARK.finditer(text)]
-    groups: list[tuple[int, list[tuple[int, int]]]] = []
-    current: list[int] = []
-    expected = 1
-    for position, label in marks:
-        number = int(label) if label.isdigit() else int(cn2an.cn2an(label, "smart"))
-        if number == 1:
-            if len(current) >= 2:
-                groups.append((current[0], _item_spans(text, current)))
-            current, expected = [position], 2
-        elif number == expected and current:
-            current.append(position)
-            expected += 1
-    if len(current) >= 2:
-        groups.append((current[0], _item_spans(text, current)))
-    return groups
-
-
-def _item_spans(text: str, starts: list[int]) -> list[tuple[int, int]]:
-    spans = []
-    for i, start in enumerate(starts):
-        limit = starts[i + 1] if i + 1 < len(starts) else len(text)
-        end_match = SENTENCE_END.search(text, start, limit)
-        end = end_match.start() if end_match else limit
-        spans.append((start, end))
-    return spans

@@ -7,16 +7,14 @@ from collections.abc import Sequence
 
 from assistant import segment
 from assistant.answer.evidence import (
-    ENUM_MARK,
-    SENTENCE_END,
     Span,
     bigrams,
-    enumerations,
     has_number,
     overlap,
     required_terms_present,
     sentences,
 )
+from assistant.ingest.enumerations import ENUM_MARK, SENTENCE_END, enumerations
 from assistant.records import Answer, Citation, Hit
 
 NOT_FOUND_PREFIX = "在已收录的报告中没有找到"
