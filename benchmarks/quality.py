@@ -100,14 +100,28 @@ def answer_scores(assistant: Assistant, questions: list[dict[str, Any]]) -> dict
 
 
 def latency(assistant: Assistant, questions: list[dict[str, Any]], rounds: int = 3) -> dict[str, float]:
-    timings = []
-    for _ in range(rounds):
+    """Search latency for each question's first search (query embedded) and for repeats of the same text
+    (the retriever keeps the query vectors of texts it has seen, as several answerers search one question)."""
+    first: list[float] = []
+    repeated: list[float] = []
+    for round_no in range(rounds):
         for q in questions:
             started = time.perf_counter()
             assistant.search(q["question"], k=5)
-            timings.append((time.perf_counter() - started) * 1000)
-    timings.sort()
-    return {"median_ms": statistics.median(timings), "p95_ms": timings[int(0.95 * (len(timings) - 1))]}
+            (first if round_no == 0 else repeated).append((time.perf_counter() - started) * 1000)
+
+    def stats(timings: list[float]) -> tuple[float, float]:
+        timings = sorted(timings)
+        return statistics.median(timings), timings[int(0.95 * (len(timings) - 1))]
+
+    (median, p95), (again_median, again_p95) = stats(first), stats(repeated)
+    return {"median_ms": median, "p95_ms": p95, "repeat_median_ms": again_median, "repeat_p95_ms": again_p95}
+
+
+def _fresh(index: Path, settings: Settings) -> Assistant:
+    assistant = Assistant.open(index, settings)
+    assistant.search("预热", k=1)  # load the encoder before timing
+    return assistant
 
 
 def main() -> None:
@@ -134,7 +148,8 @@ def main() -> None:
             "build_passages_per_second": round(summary.passages / build_seconds, 1),
             "retrieval": {mode: retrieval_scores(assistant, answerable, mode) for mode in ("hybrid", "rrf", "dense", "bm25")},
             "answers": answer_scores(assistant, questions),
-            "latency": latency(assistant, questions),
+            # a freshly opened index: the questions' query vectors are not yet kept from the runs above
+            "latency": latency(_fresh(index, settings), questions),
             "questions": len(questions),
             "answerable_with_evidence": len(answerable),
         }
@@ -154,8 +169,9 @@ def main() -> None:
     for failure in a["failures"]:
         print(f"  miss {failure['id']}: {failure['question']} -> {failure['answer']!r}")
     lat = results["latency"]
-    print(f"search latency (hybrid, k=5, query embedding included): median {lat['median_ms']:.1f} ms, "
-          f"p95 {lat['p95_ms']:.1f} ms")
+    print(f"search latency (hybrid, k=5, first search of each question, query embedding included): "
+          f"median {lat['median_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms; the same texts again (query vectors "
+          f"kept): median {lat['repeat_median_ms']:.1f} ms, p95 {lat['repeat_p95_ms']:.1f} ms")
 
 
 if __name__ == "__main__":
