@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from assistant.analyse.checks import FACT_FIELDS, fact_row
+from assistant.analyse.checks import FACT_FIELDS, fact_row, table_checks
 from assistant.api import Assistant
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, IndexMissingError, IngestError
@@ -313,13 +313,12 @@ FACT_LABELS = {"agency": "机关", "year": "年度", "table": "表", "row": "行
 
 def report_extras_hook(assistant: Assistant, report: Report, reports: list[Report]) -> None:
     """Table facts of the chosen report, its arithmetic check results, CSV, and a row across years."""
-    facts = [f for f in assistant.retriever.facts if f.report_id == report.report_id]
+    facts = assistant.retriever.facts_of([report.report_id])
     if not facts and ui.tables_lost(report):
         return  # the note above the report's text already says that its tables are missing
     st.subheader("表格数据（T2/T3/T4）")
-    problems = [v for v in assistant.violations() if v.report_id == report.report_id]
-    unchecked = [c for c in assistant.table_checks() if c.report_id == report.report_id
-                 and c.status in ("not_filled", "unconfirmed", "lost")]
+    checks, problems = table_checks(report, facts)  # this report only, not every report of the index
+    unchecked = [c for c in checks if c.status in ("not_filled", "unconfirmed", "lost")]
     discrepancies = [d for d in assistant.cross_checks() if d.report_id == report.report_id]
     for v in problems:
         st.error(ui.escape_markdown(f"勾稽关系不符（表{v.table}，{v.rule}）：{v.description}"))

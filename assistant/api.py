@@ -96,7 +96,7 @@ class Assistant:
         """Every broken template identity, report by report."""
         found: list[Violation] = []
         for report in self.reports():
-            own = [f for f in self.retriever.facts if f.report_id == report.report_id]
+            own = self.retriever.facts_of([report.report_id])
             found += check_facts(report.meta.title, own)
         return found
 

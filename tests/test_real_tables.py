@@ -336,12 +336,15 @@ def test_crosscheck_data_is_validated() -> None:
 
 
 class _Index:
-    """The two things Assistant's check methods read from a retriever: the reports and their facts."""
+    """What Assistant's check methods read from a retriever: the reports and their facts."""
 
     def __init__(self, reports: list[Report], facts: list[Fact]) -> None:
         self.reports = {r.report_id: r for r in reports}
         self.facts = facts
         self.settings = None
+
+    def facts_of(self, report_ids: list[str]) -> list[Fact]:
+        return [f for rid in report_ids for f in self.facts if f.report_id == rid]
 
 
 def test_assistant_exposes_table_checks_and_cross_checks(real: dict[str, tuple[Report, list[Fact]]]) -> None:

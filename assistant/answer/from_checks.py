@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.analyse.checks import check_facts, table_checks
+from assistant.analyse.checks import table_checks
 from assistant.analyse.crosschecks import cross_checks
 from assistant.answer.from_tables import TABLE_NAMES, _citation, table_lost
 from assistant.records import Answer, Citation, Report
@@ -15,8 +15,8 @@ MAX_REPORTS = 6
 def _cross_lines(index: Retriever, report: Report, lines: list[str], citations: list[Citation]) -> None:
     """Figures the report states twice that disagree (prose vs table, last year's 结转 vs this year's)."""
     same = [r for r in index.reports.values() if r.meta.agency == report.meta.agency]
-    ids = {r.report_id for r in same}
-    found = [d for d in cross_checks(same, [f for f in index.facts if f.report_id in ids]) if d.report_id == report.report_id]
+    found = [d for d in cross_checks(same, index.facts_of([r.report_id for r in same]))
+             if d.report_id == report.report_id]
     passages = {p.passage_id: p for p in report.passages}
     for d in found:
         marks = ""
@@ -42,14 +42,14 @@ def consistency(query: Query, index: Retriever) -> Answer | None:
     citations: list[Citation] = []
     checked = 0
     for report in reports[:MAX_REPORTS]:
-        facts = [f for f in index.facts if f.report_id == report.report_id and f.table in tables]
+        facts = [f for f in index.facts_of([report.report_id]) if f.table in tables]
         readable = [t for t in tables if not table_lost(report, t, facts)]
         if not readable:
             continue
         checked += 1
-        broken = [v for v in check_facts(report.meta.title, facts) if v.table in readable]
-        unfilled = [c for c in table_checks(report, facts)[0]
-                    if c.table in readable and c.status in ("not_filled", "unconfirmed")]
+        checks, violations = table_checks(report, facts)
+        broken = [v for v in violations if v.table in readable]
+        unfilled = [c for c in checks if c.table in readable and c.status in ("not_filled", "unconfirmed")]
         for check in unfilled:  # never call a table consistent whose totals are blank or whose columns are unsure
             lines.append(f"《{report.meta.title}》{TABLE_NAMES[check.table]}：{check.message}")
         readable = [t for t in readable if t not in {c.table for c in unfilled}]

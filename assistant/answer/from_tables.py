@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from assistant.analyse.checks import format_number, query_facts, sum_facts
 from assistant.analyse.facts import T3_CARRIED_IN, T3_CARRIED_OUT, T3_NEW, T3_TOTAL_ROW, TABLE_SECTIONS
@@ -84,7 +84,7 @@ def table_lost(report: Report, table: str, facts: Sequence[Fact]) -> bool:
 
 
 def _facts_of(index: Retriever, report_id: str) -> list[Fact]:
-    return [f for f in index.facts if f.report_id == report_id]
+    return index.facts_of([report_id])
 
 
 def _value(cell: Cell, facts: Sequence[Fact]) -> tuple[float | None, list[Fact], str]:
@@ -197,6 +197,16 @@ def _change(earlier: float, later: float, unit: str, percent: bool) -> str:
     return text
 
 
+def _readable(index: Retriever, reports: Sequence[Report], cell: Cell
+              ) -> Iterator[tuple[Report, list[Fact], float | None, list[Fact]]]:
+    """For each report whose table of the cell was read: its facts, the cell's value and the cells used."""
+    for report in reports:
+        facts = _facts_of(index, report.report_id)
+        if not table_lost(report, cell.table, facts):
+            value, used, _ = _value(cell, facts)
+            yield report, facts, value, used
+
+
 def compare(query: Query, index: Retriever) -> Answer | None:
     """One agency's cell over the years in scope (all its years when none is named), with the change."""
     reports = sorted(_scope_reports(query, index), key=lambda r: r.meta.year or 0)
@@ -210,11 +220,7 @@ def compare(query: Query, index: Retriever) -> Answer | None:
     first = query.cells[0]
     out = _Lines()
     series: list[tuple[Report, float | None, str]] = []
-    for report in reports:
-        facts = _facts_of(index, report.report_id)
-        if table_lost(report, first.table, facts):
-            continue
-        value, used, column = _value(first, facts)
+    for report, facts, value, used in _readable(index, reports, first):
         if used and _report_sentence(out, report, [first], facts):
             series.append((report, value, used[0].unit))
     if not series:
@@ -247,14 +253,8 @@ def rank(query: Query, index: Retriever) -> Answer | None:
                 latest[key] = r
         reports = list(latest.values())
     first = query.cells[0]
-    values = []
-    for report in reports:
-        facts = _facts_of(index, report.report_id)
-        if table_lost(report, first.table, facts):
-            continue
-        value, used, column = _value(first, facts)
-        if used and value is not None:
-            values.append((value, report, facts))
+    values = [(value, report, facts) for report, facts, value, used in _readable(index, reports, first)
+              if used and value is not None]
     if not values:
         return None
     values.sort(key=lambda item: (-item[0] if query.slot("rank") != "min" else item[0], _who(item[1])))
