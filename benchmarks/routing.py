@@ -1,10 +1,11 @@
 """Routing evaluator: intent confusion, scope, cells, refusals, answer accuracy and the answerability gate.
 
 Question sets: tests/data/questions/dev.jsonl (tuned on), heldout.jsonl (looked at once, then labels
-fixed) and unseen.jsonl (written by the integrator after the rules were frozen, never tuned on), over the seed,
-the samples, ../shared/real/ and the real reports gathered in tests/data/real/.
+fixed), unseen.jsonl (written by the integrator after the rules were frozen, never tuned on) and fresh.jsonl
+(written without reading the rules, half on reports added with it, measured once), over the seed, the samples,
+../shared/real/, the real reports gathered in tests/data/real/ and tests/data/fresh_reports/.
 
-    .venv/bin/python benchmarks/routing.py [--index DIR] [--set dev|heldout|unseen|real|gathered|both] [--json]
+    .venv/bin/python benchmarks/routing.py [--index DIR] [--set dev|heldout|unseen|fresh|real|gathered|both] [--json]
 
 Without --index it builds a fresh index of those reports in a temporary folder (about a minute).
 """
@@ -31,7 +32,8 @@ from assistant.understand.scope import agency_of
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 QUESTIONS = ROOT / "tests" / "data" / "questions"
-SOURCES = [ROOT / "corpus", SHARED / "samples", SHARED / "real", ROOT / "tests" / "data" / "real"]
+SOURCES = [ROOT / "corpus", SHARED / "samples", SHARED / "real", ROOT / "tests" / "data" / "real",
+           ROOT / "tests" / "data" / "fresh_reports"]
 SUFFIXES = (".txt", ".html", ".htm", ".pdf", ".docx")
 GATES = (0.2, 0.28, 0.34, 0.4, 0.5, 0.6)
 
@@ -135,7 +137,7 @@ def gate_curve(assistant: Assistant, questions: list[dict[str, Any]]) -> list[di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path)
-    parser.add_argument("--set", choices=("dev", "heldout", "unseen", "real", "gathered", "both"), default="both")
+    parser.add_argument("--set", choices=("dev", "heldout", "unseen", "fresh", "real", "gathered", "both"), default="both")
     parser.add_argument("--curve", action="store_true", help="also sweep the answerability gate")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--show", action="store_true", help="print every wrong question")
