@@ -11,7 +11,7 @@ import cn2an
 from assistant import segment
 from assistant.ingest.enumerations import SENTENCE_END
 from assistant.ingest.injection import overlaps_instruction
-from assistant.records import Hit
+from assistant.records import Citation, Hit
 
 # Words the reports use for what a question asks in other words (only counted at a discount).
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -132,6 +132,14 @@ def _without_computed(text: str) -> str:
 def numbers_in(text: str) -> list[str]:
     """Arabic numbers a text states as facts from the reports."""
     return _DIGITS.findall(_NOT_STATED.sub("", _without_computed(text)))
+
+
+def unsupported_numbers(text: str, citations: Sequence[Citation]) -> list[str]:
+    """The numbers an answer states that none of its citations holds (passage, cell or report title):
+    every number must come from a cited passage or cell, or sit in a labelled computation. A number counts
+    only whole (15 is not supported by 2015)."""
+    cited = set(_DIGITS.findall(" ".join(f"{c.text} {c.quote or ''} {c.report_title}" for c in citations)))
+    return [n for n in numbers_in(text) if n not in cited]
 
 
 def required_terms_present(weights: dict[str, float], text: str) -> bool:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from functools import lru_cache
 
+from assistant.answer.citations import Citations
 from assistant.answer.evidence import content_weights
 from assistant.answer.extractive import (
     DATE,
@@ -17,7 +17,7 @@ from assistant.answer.extractive import (
     answer_negative,
     answer_quantity,
 )
-from assistant.records import Answer, Citation, Hit
+from assistant.records import Answer, Hit
 from assistant.search.retriever import Filters, Retriever
 from assistant.understand.query import Query
 
@@ -77,13 +77,10 @@ def quantity(query: Query, index: Retriever) -> Answer | None:
             found.append(answer)
     if len(found) <= 1:
         return found[0] if found else None
-    lines: list[str] = ["不同报告的说法："]
-    citations: list[Citation] = []
-    for answer in found:
-        citation = replace(answer.citations[0], n=len(citations) + 1)
-        citations.append(citation)
-        lines.append(f"《{citation.report_title}》：{citation.quote}[{citation.n}]")
-    return Answer(question=query.question, found=True, text="\n".join(lines), citations=tuple(citations))
+    cited = Citations()
+    lines = ["不同报告的说法："] + [f"《{a.citations[0].report_title}》：{a.citations[0].quote}{cited.add(a.citations[0])}"
+                                  for a in found]
+    return Answer(question=query.question, found=True, text="\n".join(lines), citations=cited.all())
 
 
 def negative(query: Query, index: Retriever) -> Answer | None:
