@@ -123,8 +123,12 @@ def test_traditional_full_width_and_english(seed_assistant: Assistant) -> None:
     traditional = seed_assistant.ask("龍泉市２０２０年辦理了多少件政府信息公開申請？")
     assert traditional.found and "15" in traditional.text
     assert traditional.citations[0].passage_id == simplified.citations[0].passage_id
-    english = seed_assistant.ask("How many requests did Longquan receive?")
-    assert not english.found and english.text.startswith(NOT_FOUND_PREFIX)
+    english = seed_assistant.ask("How many information disclosure requests did Longquan receive in 2020?")
+    assert english.found and "15" in english.text and english.citations[0].passage_id == \
+        simplified.citations[0].passage_id  # read in Chinese, answered in Chinese from the same sentence
+    unknown = seed_assistant.ask("What did Longquan do about open government?")
+    assert not unknown.found and unknown.intent == "out_of_scope" and "龙泉市" in unknown.text
+    assert "please ask in Chinese" in unknown.text.splitlines()[-1]
 
 
 def test_bad_questions(seed_assistant: Assistant) -> None:

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from assistant.analyse.facts import extract_facts
-from assistant.answer.citations import Citations, of_cell, of_hit, of_passage, of_report_span, of_span, passage_at
+from assistant.answer.citations import (
+    Citations,
+    of_cell,
+    of_hit,
+    of_passage,
+    of_report_span,
+    of_span,
+    passage_at,
+)
 from assistant.answer.evidence import sentences, unsupported_numbers
 from assistant.api import Assistant
 from assistant.records import Citation, Hit, Report

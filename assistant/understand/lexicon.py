@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ CUE_INTENTS = ("quantity", "compare_years", "rank_agencies", "consistency", "com
 
 
 WEAK = 0.5  # score of a weak word: below any real word
+_ENGLISH = re.compile(r"[a-z]+(?:['-][a-z]+)*(?: [a-z]+(?:['-][a-z]+)*)*")
 
 
 class LexiconError(AssistantError):
@@ -77,7 +79,8 @@ class Lexicon:
     soft_clause_marks: tuple[str, ...]
     question_words: tuple[str, ...]
     superlatives: tuple[str, ...]
-    english: Mapping[str, str]  # English words and place names -> Chinese
+    english: Mapping[str, str]  # English words and phrases -> Chinese (places come from the corpus's pinyin)
+    english_stop_words: frozenset[str]  # English words that carry no content (did, the, in)
     units: tuple[str, ...]
     money: tuple[str, ...]
     t3_rows: tuple[Label, ...]
@@ -175,13 +178,22 @@ def _labels(entries: Any, where: str, key: str, known: Mapping[str, tuple[str, .
 
 
 def _english(table: Mapping[str, Any]) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for key in ("words", "places"):
-        part = table.get(key, {})
-        if not isinstance(part, dict) or not all(isinstance(v, str) and v for v in part.values()):
-            raise LexiconError(f"词表条目 english.{key} 应为“英文 = 中文”的表")
-        merged |= {k.lower(): v for k, v in part.items()}
-    return merged
+    words = table.get("words")
+    if not isinstance(words, dict) or not words or not all(isinstance(v, str) and v for v in words.values()):
+        raise LexiconError("词表条目 english.words 应为“英文 = 中文”的表")
+    for word, chinese in words.items():
+        if not _ENGLISH.fullmatch(word):
+            raise LexiconError(f"词表条目 english.words 的“{word}”应为小写英文单词或词组")
+        if not any("\u4e00" <= c <= "\u9fff" for c in chinese):
+            raise LexiconError(f"词表条目 english.words.{word!r} 应译为中文，实际为 {chinese!r}")
+    return dict(words)
+
+
+def _english_stop_words(table: Mapping[str, Any]) -> frozenset[str]:
+    words = _strings(table.get("stop_words"), "english.stop_words")
+    if bad := [w for w in words if not _ENGLISH.fullmatch(w) or " " in w]:
+        raise LexiconError(f"词表条目 english.stop_words 的“{bad[0]}”应为一个小写英文单词")
+    return frozenset(words)
 
 
 def parse_lexicon(data: Mapping[str, Any]) -> Lexicon:
@@ -228,6 +240,7 @@ def parse_lexicon(data: Mapping[str, Any]) -> Lexicon:
         soft_clause_marks=_strings(data.get("clauses", {}).get("soft_marks"), "clauses.soft_marks"),
         question_words=_strings(data.get("clauses", {}).get("question_words"), "clauses.question_words"),
         english=_english(data.get("english", {})),
+        english_stop_words=_english_stop_words(data.get("english", {})),
         superlatives=_strings(data.get("ranking", {}).get("superlatives"), "ranking.superlatives"),
         stop_words=frozenset(_strings(data.get("stop_words", {}).get("words"), "stop_words.words")),
         t3_rows=_labels(tables["t3"].get("rows"), "t3.rows", "row", _T3_ROW_PATHS),
