@@ -152,15 +152,17 @@ def _names_subject(text: str, subject: Sequence[str]) -> bool:
 
 
 def answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hit],
-                    unit: str | None = None, subject: Sequence[str] = ()) -> Answer | None:
+                    unit: str | None = None, subject: Sequence[str] = (),
+                    optional: frozenset[str] = frozenset()) -> Answer | None:
     """The sentence stating a number of the unit asked for, whose words cover the question's (the gate):
-    with its key concept, and one of the subject words when the question names a table row (申请, 复议)."""
+    with its key concept, and one of the subject words when the question names a table row (申请, 复议).
+    Optional words (a premise's) need not be there."""
     best: tuple[float, Span, str] | None = None
     for hit in hits:
         prior = 0.15 / hit.rank
         for span in sentences(hit):
             sentence_score = overlap(weights, span.text)
-            if not required_terms_present(weights, span.text) or _collapsed(span.text) \
+            if not required_terms_present(weights, span.text, optional) or _collapsed(span.text) \
                     or not _key_concept_present(weights, span.text) \
                     or (subject and not _names_subject(span.text, subject)):
                 continue

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from assistant.answer.citations import Citations
-from assistant.answer.evidence import content_weights
+from assistant.answer.evidence import content_weights, focus_weights
 from assistant.answer.extractive import (
     DATE,
     DOC_NUMBER,
@@ -55,8 +55,9 @@ def _prose_only(hits: Sequence[Hit]) -> tuple[Hit, ...]:
 
 
 def _quantity_in(query: Query, hits: Sequence[Hit]) -> Answer | None:
-    return answer_quantity(query.text, _weights(query), _prose_only(hits), query.slot("unit"),
-                           query.slot_values("subject"))
+    weights, premise = focus_weights(query.text, query.focus, query.ignore_terms)
+    return answer_quantity(query.text, weights, _prose_only(hits), query.slot("unit"),
+                           query.slot_values("subject"), premise)
 
 
 def _prose(query: Query, index: Retriever) -> tuple[Hit, ...]:

@@ -43,6 +43,7 @@ class Query:
     cues: tuple[str, ...] = ()
     follow_up: bool = False
     ignore_terms: tuple[str, ...] = field(default=(), compare=False)  # agency names: not content words
+    focus: str = ""  # the part that asks, when a premise comes first ("…年报说要X，2021年检查了几次？")
 
     def slot(self, name: str) -> str | None:
         return next((v for k, v in self.slots if k == name), None)
@@ -60,7 +61,7 @@ class Query:
                 "confidence": self.confidence, "follow_up": self.follow_up, "text": self.text,
                 "cells": [{"table": c.table, "row": " › ".join(c.row_path), "column": c.columns[0]}
                           for c in self.cells],
-                "slots": [list(s) for s in self.slots]}
+                "slots": [list(s) for s in self.slots], "focus": self.focus}
 
 
 def _own_weight(text: str, names: set[str], lex: Lexicon) -> float:
@@ -178,7 +179,21 @@ def understand(question: str, history: Sequence[Answer] | None, explicit: Filter
     ignore = tuple(sorted(set().union(*(agency_names(a) for a in (agency,) if a)) | names))
     return Query(question=typed, text=merged, scope=scope, intent=reading.intent, cells=cells,
                  slots=slots, confidence=reading.confidence, cues=reading.cues, follow_up=follow,
-                 ignore_terms=ignore)
+                 ignore_terms=ignore, focus=_focus(text, lex))
+
+
+def _focus(text: str, lex: Lexicon) -> str:
+    """The last part of the question when only it asks and what comes before is a premise that states
+    something (a commitment quoted, the context); "" for a question that asks throughout."""
+    parts = [text]
+    for mark in (*lex.clause_marks, *lex.soft_clause_marks):
+        parts = [p for piece in parts for p in piece.split(mark)]
+    parts = [p.strip() for p in parts if p.strip(" ？?。!！")]
+    asking = [i for i, p in enumerate(parts) if any(w in p for w in lex.question_words)]
+    if len(parts) < 2 or asking != [len(parts) - 1]:
+        return ""
+    premise = "".join(parts[:-1])
+    return parts[-1] if len(strip_years(premise)) >= lex.premise_min_chars else ""
 
 
 def _unit(text: str, lex: Lexicon) -> str | None:
