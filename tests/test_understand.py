@@ -339,3 +339,16 @@ def test_bad_english_entries_are_named(edit: Any, named: str) -> None:
     edit(data)
     with pytest.raises(LexiconError, match=named):
         parse_lexicon(data)
+
+
+def test_an_english_place_name_is_the_place_with_its_unit() -> None:
+    corpus = {**PINYIN_CORPUS, "sh": meta("上海市", 2022), "sho": meta("上海市人民政府办公厅", 2022),
+              "yp": meta("上海市杨浦区人民政府", 2022)}
+    shanghai = understand("How many requests did Shanghai receive in 2022?", None, None, corpus)
+    assert shanghai.scope.agency == "上海市" and "上海市" in shanghai.text
+    office = understand("How many requests did the Shanghai general office receive in 2022?", None, None, corpus)
+    assert office.scope.agency == "上海市人民政府办公厅", office.as_dict()
+    yangpu = understand("Yangpu District phone number", None, None, corpus)
+    assert yangpu.scope.agency == "上海市杨浦区人民政府" and "杨浦区区" not in yangpu.text
+    city = understand("How many requests did Longquan City receive in 2020?", None, None, corpus)
+    assert "龙泉市" in city.text and "龙泉市市" not in city.text

@@ -18,6 +18,7 @@ from assistant.understand.scope import agency_table
 _WORD = re.compile(r"[a-z]+(?:['’-][a-z]+)*")
 _HAN = re.compile(r"^[\u4e00-\u9fff]+$")
 _HAN_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+_BARRIER = "\x00"  # kept apart from the words before a place name (the gaps between Chinese words go)
 MAX_PLACE_WORDS = 3  # "ping tan", "shang hai shi": a place name written as up to three words
 
 
@@ -51,6 +52,13 @@ def place_pinyin(corpus: Mapping[str, ReportMeta]) -> dict[str, frozenset[str]]:
     return _pinyin_table(tuple(sorted(agency_table(corpus))))
 
 
+def _names(table: Mapping[str, frozenset[str]], key: str, lex: Lexicon) -> frozenset[str]:
+    """The names a place word sounds like; the place with its unit first (Shanghai: 上海市, Longquan: 龙泉市),
+    as English names a city or county by its bare name."""
+    with_unit = frozenset().union(*(table.get(key + pinyin_key(u), frozenset()) for u in lex.place_units))
+    return with_unit or table.get(key, frozenset())
+
+
 def _key(word: str) -> str:
     """A word as pinyin letters: "longquan's" -> "longquan", "xi'an" -> "xian"."""
     return re.sub(r"[^a-z]", "", re.sub(r"['’]s$", "", word))
@@ -76,21 +84,24 @@ def from_english(text: str, corpus: Mapping[str, ReportMeta], lex: Lexicon) -> E
             run = words[i: i + size]
             if size > 1 and lowered[run[0].end(): run[-1].start()].strip(" -"):
                 continue  # the words of one name sit side by side
-            names = table.get("".join(_key(w.group(0)) for w in run))
+            names = _names(table, "".join(_key(w.group(0)) for w in run), lex)
             if not names:
                 continue
             if len(names) > 1:
                 ambiguous = ambiguous or (lowered[run[0].start(): run[-1].end()], tuple(sorted(names)))
             else:
                 places.append(next(iter(names)))
-                out += [lowered[last: run[0].start()], f" {places[-1]} "]
+                out += [lowered[last: run[0].start()], f"{_BARRIER}{places[-1]} "]  # 申请|上海市: two words
                 last = run[-1].end()
+                rest = lowered[last:]
+                if places[-1][-1] in lex.place_units and rest.lstrip().startswith(places[-1][-1]):
+                    last += len(rest) - len(rest.lstrip()) + 1  # "Longquan City": 龙泉市, not 龙泉市市
             i += size
             break
         else:
             i += 1
     reading = "".join(out) + lowered[last:]
     unknown = [w for w in _WORD.findall(reading) if w not in lex.english_stop_words]
-    reading = _HAN_GAP.sub("", " ".join(_WORD.sub(" ", reading).split()))
+    reading = " ".join(_HAN_GAP.sub("", " ".join(_WORD.sub(" ", reading).split())).replace(_BARRIER, " ").split())
     return English(text=reading, understood=known > 0 and not unknown and ambiguous is None,
                    places=tuple(places), unknown=tuple(dict.fromkeys(unknown)), ambiguous=ambiguous)
