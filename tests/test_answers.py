@@ -158,3 +158,16 @@ def test_our_own_questions(full_assistant: Assistant) -> None:
             continue
         assert_correct(answer, q)
         assert unsupported_numbers(answer.text, answer.citations) == [], (q["id"], answer.text)
+
+
+@pytest.mark.parametrize(("english", "chinese"), [
+    ("How many requests from companies did Qinghe receive in 2022?", "青禾县2022年企业提出的申请有多少件？"),
+    ("How many requests were carried over to next year by Lanxi in 2021?", "澜溪市2021年结转下年度继续办理多少件？"),
+    ("How many administrative reconsideration cases did Lanxi have in 2022?", "澜溪市2022年行政复议有几件？"),
+    ("What is the phone number of Qinghe County government office?", "青禾县政府办公室的联系电话是多少？"),
+])
+def test_english_is_answered_like_its_chinese_paraphrase(full_assistant: Assistant, english: str,
+                                                          chinese: str) -> None:
+    read, said = full_assistant.ask(english), full_assistant.ask(chinese)
+    assert read.found and said.found, (read.text, said.text)
+    assert read.text == said.text and read.citations == said.citations
