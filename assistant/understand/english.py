@@ -1,5 +1,4 @@
-"""English questions read in Chinese: the lexicon's English words, and place names by the pinyin of the
-corpus's own agency names (Longquan -> 龙泉); a pinyin two names share is never guessed."""
+"""English questions read in Chinese: lexicon words, and places by the pinyin of the corpus's agency names."""
 
 from __future__ import annotations
 
