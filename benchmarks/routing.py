@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answer import extractive
-from assistant.answer.evidence import numbers_in
+from assistant.answer.evidence import unsupported_numbers
 from assistant.api import Assistant
 from assistant.config import Settings
 from assistant.index.build import build_index
@@ -71,11 +71,10 @@ def ask(assistant: Assistant, q: dict[str, Any]) -> Answer:
 def judge(assistant: Assistant, q: dict[str, Any], answer: Answer) -> dict[str, Any]:
     """One question's verdicts."""
     answerable = q["kind"] != "unanswerable"
-    cited = " ".join(c.text + c.report_title for c in answer.citations)
     # the evidence: one string, or alternatives (the prose sentence, or the table cell holding the same figure)
     evidence = [q["evidence"]] if isinstance(q["evidence"], str) else list(q["evidence"])
     evidence = [e for e in evidence if e]
-    numbers_ok = all(n in cited for n in numbers_in(answer.text))
+    numbers_ok = not unsupported_numbers(answer.text, answer.citations)
     correct = answerable and answer.found and all(s in answer.text for s in q["expect_all"]) and (
         not evidence or any(squash(e) in squash(c.text) for e in evidence for c in answer.citations)) and numbers_ok
     metas = {r.report_id: r.meta for r in assistant.reports()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -24,7 +25,13 @@ from assistant.analyse.facts import (
     t3_template_rows,
 )
 from assistant.records import Fact
-from assistant.understand.tables import match_fact_question
+from assistant.understand.query import understand
+
+
+def match_fact_question(question: str, facts: Sequence[Fact] = ()) -> FactQuery | None:
+    """The first cell a question asks for, as the understanding stage reads it (None: not a table question)."""
+    cells = understand(question, None, None, {}).cells
+    return cells[0].fact_query(facts) if cells else None
 
 APPLICANTS = 6
 

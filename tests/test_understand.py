@@ -199,7 +199,8 @@ def test_merged_follow_up_stays_within_the_length_limit() -> None:
     ("青禾县年报什么时候发布的", "date"),
     ("那个通知的文号是什么", "doc_number"),
     ("明天天气怎么样", "out_of_scope"),
-    ("How many requests did Longquan receive?", "table_cell"),
+    ("How many requests did Qinghe receive?", "table_cell"),
+    ("How many requests did Longquan receive?", "out_of_scope"),  # no Longquan report in this corpus
     ("Tell me a joke", "out_of_scope"),
 ])
 def test_intents(question: str, intent: str) -> None:
@@ -254,3 +255,100 @@ def test_english_naming_a_covered_agency_is_understood() -> None:
     assert query.intent == "table_cell" and query.scope.agency == QH and query.scope.years == (2021,)
     assert read("What is the weather in Shanghai?").intent == "out_of_scope"
     assert read("How many lawsuits did Qinghe lose?").cells[0].columns == ("结果纠正",)
+
+
+# --- English questions: the lexicon's English words, agencies by the pinyin of the corpus's names ----
+
+PINYIN_CORPUS = {**CORPUS, "pt-2024": meta("平潭综合实验区", 2024), "lq-2020": meta("龙泉市人民政府办公室", 2020)}
+
+
+@pytest.mark.parametrize(("question", "agency", "years", "intent", "cell"), [
+    ("How many information disclosure requests did Longquan receive in 2020?", "龙泉市人民政府办公室", (2020,),
+     "table_cell", ("T3", T3_NEW, "总计")),
+    ("How many requests did Longquan City receive in 2020?", "龙泉市人民政府办公室", (2020,), "table_cell",
+     ("T3", T3_NEW, "总计")),
+    ("Pingtan 2024 administrative reconsideration cases", "平潭综合实验区", (2024,), "table_cell",
+     ("T4", "行政复议", "行政复议·总计")),
+    ("How many administrative reconsideration cases did Ping Tan have in 2024?", "平潭综合实验区", (2024,),
+     "table_cell", ("T4", "行政复议", "行政复议·总计")),
+    ("How many requests from companies did Lanxi receive in 2022?", LX, (2022,), "table_cell",
+     ("T3", T3_NEW, "商业企业")),
+    ("How many requests did Qinghe County refuse to disclose in 2021?", QH, (2021,), "table_sum",
+     ("T3", "（三）不予公开", "总计")),
+    ("How many requests were carried over to next year by Lanxi in 2021?", LX, (2021,), "table_cell",
+     ("T3", "四、结转下年度继续办理", "总计")),
+    ("What is the phone number of Qinghe County government office?", QH, (), "contact", None),
+    ("Lanxi's e-mail address", LX, (), "contact", None),
+    ("What commitments did Qinghe make in 2021?", QH, (2021,), "commitments", None),
+])
+def test_english_paraphrases(question: str, agency: str, years: tuple[int, ...], intent: str,
+                             cell: tuple[str, str, str] | None) -> None:
+    query = understand(question, None, None, PINYIN_CORPUS)
+    assert (query.scope.agency, query.scope.years, query.intent) == (agency, years, intent), query.as_dict()
+    assert query.scope.report_ids, query.as_dict()
+    if cell is not None:
+        got = query.cells[0]
+        assert (got.table, got.row_path[-1], got.columns[0]) == cell, query.as_dict()
+
+
+@pytest.mark.parametrize("question", [
+    "Tell me about Longquan's open government work",  # "open", "work": not in the lexicon
+    "How many tourists visited Pingtan in 2024?",
+    "Longquan 2020",  # a place and nothing asked
+    "What is the weather in Pingtan?",
+])
+def test_english_not_understood_is_out_of_scope(question: str) -> None:
+    query = understand(question, None, None, PINYIN_CORPUS)
+    assert query.intent == "out_of_scope" and query.slot("language") == "en", query.as_dict()
+
+
+def test_a_pinyin_two_agencies_share_is_never_guessed() -> None:
+    corpus = {"a": meta("青禾县人民政府办公室", 2021), "b": meta("清河县人民政府", 2021), "c": meta("澜溪市人民政府", 2021)}
+    query = understand("How many requests did Qinghe receive in 2021?", None, None, corpus)
+    assert query.scope.problem and "青禾" in query.scope.problem and "清河" in query.scope.problem
+    assert query.scope.agency is None and query.intent != "out_of_scope"
+    # the Chinese names are not ambiguous, nor is a pinyin only one of them has
+    assert understand("青禾县2021年收到多少件申请", None, None, corpus).scope.agency == "青禾县人民政府办公室"
+    assert understand("How many requests did Lanxi receive in 2021?", None, None, corpus).scope.agency == LX
+
+
+def _known_chinese() -> set[str]:
+    lex = lexicon()
+    words = {w for cues in lex.cues.values() for w in cues} | set(lex.domain) | set(lex.place_units)
+    words |= set(lex.office_units) | {s for g in lex.suffix_groups for s in g} | set(lex.relative_years)
+    for labels in (lex.t2_rows, lex.t2_columns, lex.t3_rows, lex.t3_columns, lex.t4_blocks, lex.t4_results):
+        words |= {w for label in labels for w in (label.label, *label.words, *label.weak)}
+    return words
+
+
+@pytest.mark.parametrize(("english", "chinese"), sorted(lexicon().english.items()))
+def test_every_english_entry_reads_as_chinese_the_lexicon_knows(english: str, chinese: str) -> None:
+    assert any(w in chinese or chinese in w for w in _known_chinese()), (english, chinese)
+    query = understand(f"How many {english} did Qinghe have in 2021?", None, None, CORPUS)
+    assert chinese in query.text and english not in query.text, (english, query.text)
+
+
+@pytest.mark.parametrize(("edit", "named"), [
+    (lambda d: d["english"]["words"].update({"Requests": "申请"}), "Requests"),
+    (lambda d: d["english"]["words"].update({"requests": "requests"}), "requests"),
+    (lambda d: d["english"].update(stop_words=["the", "of the"]), "of the"),
+    (lambda d: d["english"].pop("words"), "english.words"),
+])
+def test_bad_english_entries_are_named(edit: Any, named: str) -> None:
+    data = raw_lexicon()
+    edit(data)
+    with pytest.raises(LexiconError, match=named):
+        parse_lexicon(data)
+
+
+def test_an_english_place_name_is_the_place_with_its_unit() -> None:
+    corpus = {**PINYIN_CORPUS, "sh": meta("上海市", 2022), "sho": meta("上海市人民政府办公厅", 2022),
+              "yp": meta("上海市杨浦区人民政府", 2022)}
+    shanghai = understand("How many requests did Shanghai receive in 2022?", None, None, corpus)
+    assert shanghai.scope.agency == "上海市" and "上海市" in shanghai.text
+    office = understand("How many requests did the Shanghai general office receive in 2022?", None, None, corpus)
+    assert office.scope.agency == "上海市人民政府办公厅", office.as_dict()
+    yangpu = understand("Yangpu District phone number", None, None, corpus)
+    assert yangpu.scope.agency == "上海市杨浦区人民政府" and "杨浦区区" not in yangpu.text
+    city = understand("How many requests did Longquan City receive in 2020?", None, None, corpus)
+    assert "龙泉市" in city.text and "龙泉市市" not in city.text

@@ -15,6 +15,9 @@ from assistant.understand.scope import agency_of
 Answerer = Callable[[Query, Retriever], Answer | None]
 COVERED = ("本助手回答已收录的政府信息公开工作年度报告中的问题：申请的收到和办理情况（表三）、行政复议和诉讼（表四）、"
            "主动公开的数字（表二）、联系方式、工作措施、存在的问题和改进承诺等。")
+COVERED_EN = ("This assistant answers questions about the Chinese government information disclosure annual reports "
+              "it holds (requests received and handled, reconsiderations and lawsuits, contacts, commitments); "
+              "please ask in Chinese, naming the agency and the year.")
 
 
 def out_of_scope(query: Query, index: Retriever) -> Answer:
@@ -22,6 +25,8 @@ def out_of_scope(query: Query, index: Retriever) -> Answer:
     agencies = sorted({agency_of(r.meta) for r in index.reports.values()} - {""})
     text = (f"{NOT_FOUND_PREFIX}与这个问题有关的内容。{COVERED}已收录的机关有：{'、'.join(agencies)}。"
             "请用中文提问，并写明机关和年度。")
+    if query.slot("language") == "en":
+        text += f"\n{COVERED_EN}"
     return Answer(question=query.question, found=False, text=text, path="out_of_scope")
 
 

@@ -11,30 +11,13 @@ import cn2an
 from assistant import segment
 from assistant.ingest.enumerations import SENTENCE_END
 from assistant.ingest.injection import overlaps_instruction
-from assistant.records import Hit
+from assistant.records import Citation, Hit
+from assistant.understand.lexicon import lexicon
 
-# Words the reports use for what a question asks in other words (only counted at a discount).
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "收到": ("受理", "办理", "提交", "接收", "收"),
-    "受理": ("收到", "办理", "接收"),
-    "处理": ("办理", "办结"),
-    "办理": ("处理", "办结"),
-    "发布": ("公布", "印发", "公开"),
-    "公布": ("发布", "公开"),
-}
-SYNONYM_CREDIT = 0.8
-# words in nearly every sentence of a report: they count a little (they still tell 政府信息 from 行政执法)
-_COMMON_TOKENS = {"政府": 0.5, "信息": 0.5, "公开": 0.5}
 _NUMBER = re.compile(
     r"\d+(?:\.\d+)?%?(?:万|亿)?(?:余|多)?[件条人个次项份篇期场家名元户批类]?|[零〇一二两三四五六七八九十百千]{1,6}(?=[件条人个次项份篇期场家名])"
 )
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
-_STOP_TOKENS = {
-    "多少", "什么", "哪些", "哪个", "是", "的", "了", "吗", "呢", "有", "几", "件", "年", "在", "和", "与",
-    "对", "中", "个", "为", "请问", "如何", "怎样", "怎么", "是否", "一共", "共", "应该", "哪里", "哪",
-    "报告", "年报", "年度", "工作", "情况",
-    "这个", "那个", "这", "那", "它", "其", "该", "此", "吧", "什么时候", "何时", "时候", "哪天",
-}
 
 
 @dataclass(frozen=True)
@@ -48,13 +31,18 @@ class Span:
 
 
 def content_weights(question: str, ignore: Sequence[str] = ()) -> dict[str, float]:
-    """Question tokens that carry meaning, weighted by length (longer words are more specific)."""
+    """Question tokens that carry meaning, weighted by length (longer words are more specific); the
+    lexicon's common words (政府, 信息) count a little, its stop words not at all."""
+    lex = lexicon()
     ignored = set(ignore) | {token for term in ignore for token in segment.tokenize(term)}
     weights: dict[str, float] = {}
     for token in segment.tokenize(question):
-        if token in _STOP_TOKENS or token in ignored or _DIGITS.fullmatch(token):
+        if token in ignored or _DIGITS.fullmatch(token):
             continue
-        weights[token] = _COMMON_TOKENS.get(token, float(min(len(token), 4)))
+        if token in lex.common_words:
+            weights[token] = lex.common_words[token]
+        elif token not in lex.stop_words:
+            weights[token] = float(min(len(token), 4))
     return weights
 
 
@@ -68,12 +56,13 @@ def overlap(weights: dict[str, float], text: str) -> float:
     if not weights:
         return 0.0
     norm = segment.normalize(text)
+    lex = lexicon()
     found = 0.0
     for token, weight in weights.items():
         if token in norm:
             found += weight
-        elif any(other in norm for other in SYNONYMS.get(token, ())):
-            found += weight * SYNONYM_CREDIT
+        elif any(other in norm for other in lex.synonyms.get(token, ())):
+            found += weight * lex.synonym_credit
         else:
             grams = bigrams(token)
             found += weight * sum(1 for g in grams if g in norm) / len(grams)
@@ -134,11 +123,33 @@ def numbers_in(text: str) -> list[str]:
     return _DIGITS.findall(_NOT_STATED.sub("", _without_computed(text)))
 
 
-def required_terms_present(weights: dict[str, float], text: str) -> bool:
-    """Every specific (4+ character) word of the question is at least mostly in the text."""
+def unsupported_numbers(text: str, citations: Sequence[Citation]) -> list[str]:
+    """The numbers an answer states that none of its citations holds (passage, cell or report title):
+    every number must come from a cited passage or cell, or sit in a labelled computation. A number counts
+    only whole (15 is not supported by 2015)."""
+    cited = set(_DIGITS.findall(" ".join(f"{c.text} {c.quote or ''} {c.report_title}" for c in citations)))
+    return [n for n in numbers_in(text) if n not in cited]
+
+
+PREMISE_SHARE = 0.3  # weight kept by the words of a question's premise (they rank, they are not required)
+
+
+def focus_weights(text: str, focus: str, ignore: Sequence[str] = ()) -> tuple[dict[str, float], frozenset[str]]:
+    """The question's weights when a premise precedes the part that asks (focus): the premise's own words
+    at a discount, and those words (returned apart) not required of a sentence."""
+    weights = content_weights(text, ignore)
+    if not focus:
+        return weights, frozenset()
+    own = content_weights(focus, ignore)
+    premise = frozenset(t for t in weights if t not in own)
+    return {t: w * PREMISE_SHARE if t in premise else w for t, w in weights.items()}, premise
+
+
+def required_terms_present(weights: dict[str, float], text: str, optional: frozenset[str] = frozenset()) -> bool:
+    """Every specific (4+ character) word of the question (but the optional ones) is mostly in the text."""
     norm = segment.normalize(text)
     for token in weights:
-        if len(token) >= 4 and token not in norm:
+        if len(token) >= 4 and token not in norm and token not in optional:
             grams = bigrams(token)
             if sum(1 for g in grams if g in norm) / len(grams) < 0.6:
                 return False

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 
 from assistant import segment
+from assistant.answer.citations import Citations, of_span
 from assistant.answer.evidence import (
     Span,
     bigrams,
@@ -15,7 +16,7 @@ from assistant.answer.evidence import (
     sentences,
 )
 from assistant.ingest.enumerations import ENUM_MARK, SENTENCE_END, enumerations
-from assistant.records import Answer, Citation, Hit
+from assistant.records import Answer, Hit
 
 NOT_FOUND_PREFIX = "在已收录的报告中没有找到"
 MIN_OVERLAP = 0.34  # share of the question's content weight a chosen sentence must cover
@@ -31,13 +32,6 @@ _PATTERNS = {
     "postcode": re.compile(r"(?<=邮编)[:：]?\s*\d{6}|(?<=邮政编码)[:：]?\s*\d{6}"),
     "address": re.compile(r"(?<=地址)[:：]\s*[^，,；;。)）\n]+"),
 }
-def _citation(n: int, span: Span) -> Citation:
-    hit = span.hit
-    return Citation(
-        n=n, passage_id=hit.passage_id, report_title=hit.report_title, agency=hit.agency, year=hit.year,
-        section=hit.section, text=hit.text, start=hit.start, end=hit.end,
-        source_file=hit.source_file, source_url=hit.source_url, quote=span.text,
-    )
 
 
 def not_found(question: str, reason: str, related: Sequence[Hit] = ()) -> Answer:
@@ -87,16 +81,8 @@ def answer_contact(hits: Sequence[Hit], question: str, wanted: Sequence[str], mu
             del per_report[hit.report_id]
     if not per_report:
         return None
-    citations: list[Citation] = []
-    spans: dict[tuple[str, int], int] = {}
-
-    def mark(span: Span) -> str:
-        key = (span.hit.report_id, span.start)
-        if key not in spans:
-            citations.append(_citation(len(citations) + 1, span))
-            spans[key] = len(citations)
-        return f"[{spans[key]}]"
-
+    cited = Citations()
+    mark = cited.span
     rows = list(per_report.values())[:3]
     if len(rows) == 1:
         only = rows[0]
@@ -106,11 +92,11 @@ def answer_contact(hits: Sequence[Hit], question: str, wanted: Sequence[str], mu
         else:
             text = _source_prefix(only[0][2].hit) + "；".join(
                 f"{_FIELD_NAMES[n]}：{value}{mark(span)}" for n, value, span in only)
-        return Answer(question, True, text, tuple(citations))
+        return Answer(question, True, text, cited.all())
     lines = ["不同报告的说法："] + [
         f"《{row[0][2].hit.report_title}》：" + "；".join(f"{_FIELD_NAMES[n]} {v}{mark(sp)}" for n, v, sp in row)
         for row in rows]
-    return Answer(question, True, "\n".join(lines), tuple(citations))
+    return Answer(question, True, "\n".join(lines), cited.all())
 
 
 _CONTACT_OWNER = re.compile(r"(?:请与|可与|与|向)([\u4e00-\u9fff（）()]{2,40}?)(?:联系|咨询)")
@@ -123,7 +109,7 @@ def answer_contact_owner(hits: Sequence[Hit], question: str) -> Answer | None:
             match = _CONTACT_OWNER.search(span.text)
             if match:
                 text = f"{_source_prefix(hit)}联系部门是{match.group(1)}[1]（原文：{span.text}）"
-                return Answer(question, True, text, (_citation(1, span),))
+                return Answer(question, True, text, (of_span(1, span),))
     return None
 
 
@@ -166,15 +152,17 @@ def _names_subject(text: str, subject: Sequence[str]) -> bool:
 
 
 def answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hit],
-                    unit: str | None = None, subject: Sequence[str] = ()) -> Answer | None:
+                    unit: str | None = None, subject: Sequence[str] = (),
+                    optional: frozenset[str] = frozenset()) -> Answer | None:
     """The sentence stating a number of the unit asked for, whose words cover the question's (the gate):
-    with its key concept, and one of the subject words when the question names a table row (申请, 复议)."""
+    with its key concept, and one of the subject words when the question names a table row (申请, 复议).
+    Optional words (a premise's) need not be there."""
     best: tuple[float, Span, str] | None = None
     for hit in hits:
         prior = 0.15 / hit.rank
         for span in sentences(hit):
             sentence_score = overlap(weights, span.text)
-            if not required_terms_present(weights, span.text) or _collapsed(span.text) \
+            if not required_terms_present(weights, span.text, optional) or _collapsed(span.text) \
                     or not _key_concept_present(weights, span.text) \
                     or (subject and not _names_subject(span.text, subject)):
                 continue
@@ -188,7 +176,7 @@ def answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hit
         return None
     _, span, window = best
     quote = span.text if len(span.text) <= 120 else window.strip("，,、：: ")
-    return Answer(question, True, f"{_source_prefix(span.hit)}{quote}[1]", (_citation(1, span),))
+    return Answer(question, True, f"{_source_prefix(span.hit)}{quote}[1]", (of_span(1, span),))
 
 
 def answer_list(question: str, weights: dict[str, float], hits: Sequence[Hit]) -> Answer | None:
@@ -203,13 +191,11 @@ def answer_list(question: str, weights: dict[str, float], hits: Sequence[Hit]) -
         return None
     _, hit, items = best
     lines = [f"{_source_prefix(hit)}有以下几项："]
-    citations = []
+    cited = Citations()
     for n, (start, end) in enumerate(items, 1):
         item_text = hit.text[start:end].strip()
-        span = Span(hit, item_text, hit.start + start, hit.start + end)
-        citations.append(_citation(n, span))
-        lines.append(f"{n}. {item_text}[{n}]")
-    return Answer(question, True, "\n".join(lines), tuple(citations))
+        lines.append(f"{n}. {item_text}{cited.span(Span(hit, item_text, hit.start + start, hit.start + end))}")
+    return Answer(question, True, "\n".join(lines), cited.all())
 
 
 def answer_negative(question: str, weights: dict[str, float], hits: Sequence[Hit]) -> Answer | None:
@@ -218,7 +204,7 @@ def answer_negative(question: str, weights: dict[str, float], hits: Sequence[Hit
         if score - 0.15 / span.hit.rank < 0.6:
             break
         if _NEGATION.search(span.text) and required_terms_present(weights, span.text) and not _collapsed(span.text):
-            return Answer(question, True, f"{_source_prefix(span.hit)}{span.text}[1]", (_citation(1, span),))
+            return Answer(question, True, f"{_source_prefix(span.hit)}{span.text}[1]", (of_span(1, span),))
     return None
 
 
@@ -251,16 +237,15 @@ def answer_general(
             if score >= 0.8 * top_score and span.hit.report_id not in per_report and len(per_report) < 3:
                 per_report[span.hit.report_id] = _whole_item(span)
         if len(per_report) > 1:
-            lines = ["不同报告的说法："]
-            for n, span in enumerate(per_report.values(), 1):
-                lines.append(f"《{span.hit.report_title}》：{span.text}[{n}]")
-            return Answer(question, True, "\n".join(lines),
-                          tuple(_citation(n, sp) for n, sp in enumerate(per_report.values(), 1)))
+            cited = Citations()
+            lines = ["不同报告的说法："] + [f"《{span.hit.report_title}》：{span.text}{cited.span(span)}"
+                                          for span in per_report.values()]
+            return Answer(question, True, "\n".join(lines), cited.all())
     chosen = [_whole_item(top)]
     if len(ranked) > 1 and ranked[1][0] >= top_score * 0.8 and ranked[1][1].hit.report_id == top.hit.report_id:
         second = _whole_item(ranked[1][1])
         if second.text not in chosen[0].text and chosen[0].text not in second.text:
             chosen.append(second)
-    parts = [f"{span.text}[{n}]" for n, span in enumerate(chosen, 1)]
-    citations = tuple(_citation(n, span) for n, span in enumerate(chosen, 1))
-    return Answer(question, True, _source_prefix(top.hit) + "".join(parts), citations)
+    cited = Citations()
+    parts = [f"{span.text}{cited.span(span)}" for span in chosen]
+    return Answer(question, True, _source_prefix(top.hit) + "".join(parts), cited.all())

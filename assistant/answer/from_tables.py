@@ -6,8 +6,9 @@ from collections.abc import Iterator, Sequence
 
 from assistant.analyse.checks import format_number, query_facts, sum_facts
 from assistant.analyse.facts import T3_CARRIED_IN, T3_CARRIED_OUT, T3_NEW, T3_TOTAL_ROW, TABLE_SECTIONS
+from assistant.answer.citations import Citations, of_cell
 from assistant.answer.extractive import not_found
-from assistant.records import Answer, Citation, Fact, Report
+from assistant.records import Answer, Fact, Report
 from assistant.search.retriever import Filters, Retriever
 from assistant.understand.query import Query
 from assistant.understand.tables import Cell
@@ -61,17 +62,7 @@ def phrase(cell: Cell, column: str) -> str:
     return f"{cell.row_path[-1]}{column}"
 
 
-def _citation(n: int, report: Report, fact: Fact) -> Citation:
-    by_id = {p.passage_id: p for p in report.passages}
-    passage = by_id.get(fact.passage_id or "")
-    meta = report.meta
-    return Citation(
-        n=n, passage_id=fact.passage_id or fact.table_id, report_title=meta.title, agency=meta.agency,
-        year=meta.year, section=passage.section if passage else TABLE_SECTIONS.get(fact.table, "三"),
-        text=passage.text if passage else fact.raw, start=passage.start if passage else 0,
-        end=passage.end if passage else 0, source_file=meta.source_file, source_url=meta.source_url,
-        quote=f"{fact.column}：{fact.raw}", table=fact.table, row=" › ".join(fact.row_path), column=fact.column,
-    )
+_citation = of_cell  # from_checks still imports this name; it goes when from_checks uses citations.of_cell
 
 
 def table_lost(report: Report, table: str, facts: Sequence[Fact]) -> bool:
@@ -107,14 +98,10 @@ class _Lines:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.citations: list[Citation] = []
+        self.cited = Citations()
 
     def cite(self, report: Report, facts: Sequence[Fact]) -> str:
-        marks = ""
-        for fact in facts:
-            self.citations.append(_citation(len(self.citations) + 1, report, fact))
-            marks += f"[{len(self.citations)}]"
-        return marks
+        return "".join(self.cited.cell(report, fact) for fact in facts)
 
 
 def _report_sentence(out: _Lines, report: Report, cells: Sequence[Cell], facts: Sequence[Fact]) -> bool:
@@ -185,7 +172,7 @@ def cell(query: Query, index: Retriever) -> Answer | None:
         labels = "、".join(c.label for c in query.cells)
         return not_found(query.question, f"《{report.meta.title}》{TABLE_NAMES[query.cells[0].table]}中"
                                          f"“{labels}”这一项的数据（该报告的表格没有这一项）。")
-    return Answer(question=query.question, found=True, text="\n".join(out.lines), citations=tuple(out.citations),
+    return Answer(question=query.question, found=True, text="\n".join(out.lines), citations=out.cited.all(),
                   path="facts")
 
 
@@ -236,7 +223,7 @@ def compare(query: Query, index: Retriever) -> Answer | None:
             (r0, v0, unit), (r1, v1, _) = known[0], known[-1]
             change = _change(v0 or 0, v1 or 0, unit, query.slot("percent") == "yes")
             out.lines.append(f"（{COMPUTED}：{r1.meta.year}年比{r0.meta.year}年{change}）")
-    return Answer(question=query.question, found=True, text="\n".join(out.lines), citations=tuple(out.citations),
+    return Answer(question=query.question, found=True, text="\n".join(out.lines), citations=out.cited.all(),
                   path="facts")
 
 
@@ -266,7 +253,7 @@ def rank(query: Query, index: Retriever) -> Answer | None:
     skipped = len(reports) - len(values)
     note = f"；另有{skipped}份报告的表格无法读取，未参与比较" if skipped else ""
     out.lines.append(f"（{COMPUTED}：在{len(values)}份可读取表格的报告中，{_who(top[1])}{word}{note}）")
-    return Answer(question=query.question, found=True, text="\n".join(out.lines), citations=tuple(out.citations),
+    return Answer(question=query.question, found=True, text="\n".join(out.lines), citations=out.cited.all(),
                   path="facts")
 
 

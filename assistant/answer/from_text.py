@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from functools import lru_cache
 
-from assistant.answer.evidence import content_weights
+from assistant.answer.citations import Citations
+from assistant.answer.evidence import content_weights, focus_weights
 from assistant.answer.extractive import (
     DATE,
     DOC_NUMBER,
@@ -17,7 +17,7 @@ from assistant.answer.extractive import (
     answer_negative,
     answer_quantity,
 )
-from assistant.records import Answer, Citation, Hit
+from assistant.records import Answer, Hit
 from assistant.search.retriever import Filters, Retriever
 from assistant.understand.query import Query
 
@@ -55,8 +55,9 @@ def _prose_only(hits: Sequence[Hit]) -> tuple[Hit, ...]:
 
 
 def _quantity_in(query: Query, hits: Sequence[Hit]) -> Answer | None:
-    return answer_quantity(query.text, _weights(query), _prose_only(hits), query.slot("unit"),
-                           query.slot_values("subject"))
+    weights, premise = focus_weights(query.text, query.focus, query.ignore_terms)
+    return answer_quantity(query.text, weights, _prose_only(hits), query.slot("unit"),
+                           query.slot_values("subject"), premise)
 
 
 def _prose(query: Query, index: Retriever) -> tuple[Hit, ...]:
@@ -77,13 +78,10 @@ def quantity(query: Query, index: Retriever) -> Answer | None:
             found.append(answer)
     if len(found) <= 1:
         return found[0] if found else None
-    lines: list[str] = ["不同报告的说法："]
-    citations: list[Citation] = []
-    for answer in found:
-        citation = replace(answer.citations[0], n=len(citations) + 1)
-        citations.append(citation)
-        lines.append(f"《{citation.report_title}》：{citation.quote}[{citation.n}]")
-    return Answer(question=query.question, found=True, text="\n".join(lines), citations=tuple(citations))
+    cited = Citations()
+    lines = ["不同报告的说法："] + [f"《{a.citations[0].report_title}》：{a.citations[0].quote}{cited.add(a.citations[0])}"
+                                  for a in found]
+    return Answer(question=query.question, found=True, text="\n".join(lines), citations=cited.all())
 
 
 def negative(query: Query, index: Retriever) -> Answer | None:

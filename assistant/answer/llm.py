@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from assistant.answer.citations import of_hit
 from assistant.answer.evidence import numbers_in
 from assistant.answer.extractive import not_found
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.ingest.injection import without_instructions
-from assistant.records import Answer, Citation, Hit, section_label
+from assistant.records import Answer, Hit, section_label
 
 NOT_FOUND_MARKER = "未找到"
 MAX_RESPONSE_BYTES = 2_000_000
@@ -202,14 +203,6 @@ def check_output(text: str, hits: Sequence[Hit], agreed: set[str] | None = None)
 # --- answer ------------------------------------------------------------------------------------
 
 
-def _citation(n: int, hit: Hit) -> Citation:
-    return Citation(
-        n=n, passage_id=hit.passage_id, report_title=hit.report_title, agency=hit.agency, year=hit.year,
-        section=hit.section, text=hit.text, start=hit.start, end=hit.end,
-        source_file=hit.source_file, source_url=hit.source_url,
-    )
-
-
 def _with_note(fallback: Answer, note: str) -> Answer:
     return replace(fallback, note="；".join(part for part in (note, fallback.note) if part))
 
@@ -234,6 +227,6 @@ def llm_answer(question: str, hits: Sequence[Hit], settings: Settings, fallback:
     if is_not_found(text):
         missing = not_found(question, "能回答该问题的内容（大模型依据检索到的段落判断）。", hits[:3])
         return replace(missing, path="llm", filters=fallback.filters)
-    citations = tuple(_citation(n, hits[n - 1]) for n in sorted(cited_numbers(text)))
+    citations = tuple(of_hit(n, hits[n - 1]) for n in sorted(cited_numbers(text)))
     return Answer(question=question, found=True, text=text, citations=citations, related=(),
                   path="llm", filters=fallback.filters)

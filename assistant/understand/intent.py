@@ -68,7 +68,8 @@ def classify(text: str, cells: tuple[Cell, ...], lex: Lexicon, n_years: int, age
     asks_number = bool(scores["quantity"] or scores["compare_years"])
     ranking = bool(scores["rank_agencies"]) and any(w in text for w in lex.superlatives) and not (
         scores["compare_years"] and n_years != 1)
-    if cells and (asks_number or ranking) and not scores["commitments"]:
+    bare = not any(scores.values())  # "平潭2024年行政复议案件": a table cell named and nothing else asked
+    if cells and (asks_number or ranking or bare) and not scores["commitments"]:
         if ranking:
             mode = "min" if "最少" in text else "max"
             return reading("rank_agencies", "quantity", slots=(("rank", mode),))

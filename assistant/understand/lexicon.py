@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ CUE_INTENTS = ("quantity", "compare_years", "rank_agencies", "consistency", "com
 
 
 WEAK = 0.5  # score of a weak word: below any real word
+_ENGLISH = re.compile(r"[a-z]+(?:['-][a-z]+)*(?: [a-z]+(?:['-][a-z]+)*)*")
 
 
 class LexiconError(AssistantError):
@@ -72,12 +74,17 @@ class Lexicon:
     follow_up_openers: tuple[str, ...]
     follow_up_min_weight: float
     stop_words: frozenset[str]
+    common_words: Mapping[str, float]  # words in nearly every sentence of a report: they count a little
+    synonyms: Mapping[str, tuple[str, ...]]  # a question's word -> the words reports use for it
+    synonym_credit: float  # share of a word's weight that a synonym earns
     unit_askers: tuple[str, ...]
     clause_marks: tuple[str, ...]
     soft_clause_marks: tuple[str, ...]
     question_words: tuple[str, ...]
+    premise_min_chars: int  # a part before the asking one this long (without years) is a premise
     superlatives: tuple[str, ...]
-    english: Mapping[str, str]  # English words and place names -> Chinese
+    english: Mapping[str, str]  # English words and phrases -> Chinese (places come from the corpus's pinyin)
+    english_stop_words: frozenset[str]  # English words that carry no content (did, the, in)
     units: tuple[str, ...]
     money: tuple[str, ...]
     t3_rows: tuple[Label, ...]
@@ -134,6 +141,12 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _positive_int(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise LexiconError(f"词表条目 {where} 应为正整数，实际为 {value!r}")
+    return value
+
+
 def _weights(value: Any, where: str) -> dict[str, float]:
     if not isinstance(value, dict) or not value:
         raise LexiconError(f"词表条目 {where} 应为“词 = 权重”的表")
@@ -175,13 +188,33 @@ def _labels(entries: Any, where: str, key: str, known: Mapping[str, tuple[str, .
 
 
 def _english(table: Mapping[str, Any]) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for key in ("words", "places"):
-        part = table.get(key, {})
-        if not isinstance(part, dict) or not all(isinstance(v, str) and v for v in part.values()):
-            raise LexiconError(f"词表条目 english.{key} 应为“英文 = 中文”的表")
-        merged |= {k.lower(): v for k, v in part.items()}
-    return merged
+    words = table.get("words")
+    if not isinstance(words, dict) or not words or not all(isinstance(v, str) and v for v in words.values()):
+        raise LexiconError("词表条目 english.words 应为“英文 = 中文”的表")
+    for word, chinese in words.items():
+        if not _ENGLISH.fullmatch(word):
+            raise LexiconError(f"词表条目 english.words 的“{word}”应为小写英文单词或词组")
+        if not any("\u4e00" <= c <= "\u9fff" for c in chinese):
+            raise LexiconError(f"词表条目 english.words.{word!r} 应译为中文，实际为 {chinese!r}")
+    return dict(words)
+
+
+def _english_stop_words(table: Mapping[str, Any]) -> frozenset[str]:
+    words = _strings(table.get("stop_words"), "english.stop_words")
+    if bad := [w for w in words if not _ENGLISH.fullmatch(w) or " " in w]:
+        raise LexiconError(f"词表条目 english.stop_words 的“{bad[0]}”应为一个小写英文单词")
+    return frozenset(words)
+
+
+def _evidence(table: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, tuple[str, ...]], float]:
+    common = _weights(table.get("common_words"), "evidence.common_words")
+    synonyms = table.get("synonyms")
+    if not isinstance(synonyms, dict) or not synonyms:
+        raise LexiconError("词表缺少 evidence.synonyms（“词 = [报告中的说法]”的表）")
+    credit = table.get("synonym_credit")
+    if not isinstance(credit, int | float) or not 0 < credit <= 1:
+        raise LexiconError(f"词表条目 evidence.synonym_credit 应为 0 到 1 之间的数，实际为 {credit!r}")
+    return common, {k: _strings(v, f"evidence.synonyms.{k}") for k, v in synonyms.items()}, float(credit)
 
 
 def parse_lexicon(data: Mapping[str, Any]) -> Lexicon:
@@ -207,6 +240,7 @@ def parse_lexicon(data: Mapping[str, Any]) -> Lexicon:
     if not isinstance(minimum, int | float):
         raise LexiconError("词表条目 agency.follow_up_min_weight 应为数字")
     tables = {k: data.get(k, {}) for k in ("t2", "t3", "t4")}
+    common, synonyms, credit = _evidence(data.get("evidence", {}))
     return Lexicon(
         cues=cues, examples=examples, domain=_strings(data.get("domain", {}).get("words"), "domain.words"),
         relative_years=dict(relative), not_before=_strings(years.get("not_before"), "years.not_before"),
@@ -227,9 +261,12 @@ def parse_lexicon(data: Mapping[str, Any]) -> Lexicon:
         clause_marks=_strings(data.get("clauses", {}).get("marks"), "clauses.marks"),
         soft_clause_marks=_strings(data.get("clauses", {}).get("soft_marks"), "clauses.soft_marks"),
         question_words=_strings(data.get("clauses", {}).get("question_words"), "clauses.question_words"),
+        premise_min_chars=_positive_int(data.get("clauses", {}).get("premise_min_chars"), "clauses.premise_min_chars"),
         english=_english(data.get("english", {})),
+        english_stop_words=_english_stop_words(data.get("english", {})),
         superlatives=_strings(data.get("ranking", {}).get("superlatives"), "ranking.superlatives"),
         stop_words=frozenset(_strings(data.get("stop_words", {}).get("words"), "stop_words.words")),
+        common_words=common, synonyms=synonyms, synonym_credit=credit,
         t3_rows=_labels(tables["t3"].get("rows"), "t3.rows", "row", _T3_ROW_PATHS),
         t3_columns=_labels(tables["t3"].get("columns"), "t3.columns", "column", set(T3_COLUMNS)),
         t4_blocks=_labels(tables["t4"].get("blocks"), "t4.blocks", "block", _T4_BLOCK_NAMES),

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from assistant import segment
 from assistant.records import Answer, ReportMeta
 from assistant.search.retriever import Filters, validate
-from assistant.understand.intent import TABLE_INTENTS, classify, is_english
+from assistant.understand.english import from_english
+from assistant.understand.intent import TABLE_INTENTS, Reading, classify
 from assistant.understand.lexicon import Lexicon, lexicon
 from assistant.understand.scope import (
     Scope,
@@ -42,6 +43,7 @@ class Query:
     cues: tuple[str, ...] = ()
     follow_up: bool = False
     ignore_terms: tuple[str, ...] = field(default=(), compare=False)  # agency names: not content words
+    focus: str = ""  # the part that asks, when a premise comes first ("…年报说要X，2021年检查了几次？")
 
     def slot(self, name: str) -> str | None:
         return next((v for k, v in self.slots if k == name), None)
@@ -59,7 +61,7 @@ class Query:
                 "confidence": self.confidence, "follow_up": self.follow_up, "text": self.text,
                 "cells": [{"table": c.table, "row": " › ".join(c.row_path), "column": c.columns[0]}
                           for c in self.cells],
-                "slots": [list(s) for s in self.slots]}
+                "slots": [list(s) for s in self.slots], "focus": self.focus}
 
 
 def _own_weight(text: str, names: set[str], lex: Lexicon) -> float:
@@ -98,7 +100,10 @@ def understand(question: str, history: Sequence[Answer] | None, explicit: Filter
     """The one Query of a question: normalised text, scope, intent, slots, confidence and cues."""
     lex = lexicon()
     typed = validate(question, max_chars)
-    text = _from_english(segment.normalize(typed), lex)
+    text = segment.normalize(typed)
+    english = from_english(text, corpus, lex)
+    if english is not None and (english.places or english.ambiguous):  # else left English: out of scope
+        text = english.text
     explicit = explicit or Filters()
     found, unknown, _ = find_agency(text, corpus, lex)
     q_agency = next(iter(found)) if len(found) == 1 else None
@@ -141,6 +146,10 @@ def understand(question: str, history: Sequence[Answer] | None, explicit: Filter
         years, years_from = (), ""
 
     problem = coverage_problem(corpus, agency, unknown if agency_from == "question" else None, years)
+    if english is not None and english.ambiguous and not found:  # a pinyin two agencies' names share
+        spoken, sounds = english.ambiguous
+        problem = (f"“{spoken}”唯一所指的机关：它的拼音与{'、'.join(sounds)}相同。"
+                   "请用中文写明机关名称，例如“" + sounds[0] + "…”。")
     if not problem and agency and agency not in {agency_of(m) for m in corpus.values()}:
         problem = coverage_problem(corpus, None, agency, ())
     ids = tuple(reports_of(corpus, agency, years)) if not problem and not (unknown and not agency) else ()
@@ -155,6 +164,11 @@ def understand(question: str, history: Sequence[Answer] | None, explicit: Filter
     merged = _merge(previous.question, text, max_chars) if previous is not None and follow else text
     cells = match_cells(merged if follow else text, lex)
     reading = classify(merged if follow else text, cells, lex, len(years), bool(found or unknown))
+    if english is not None and english.ambiguous and problem:  # said as not-found, whatever was asked
+        reading = reading if reading.intent != "out_of_scope" else Reading("general", (), 0.3, ())
+    elif english is not None and (not english.understood or reading.intent == "out_of_scope"):
+        cues = tuple(f"english_unknown:{w}" for w in english.unknown) or reading.cues
+        reading = Reading("out_of_scope", (("language", "en"),), reading.confidence, cues)
     if reading.intent not in TABLE_INTENTS:
         cells = ()
     slots = reading.slots
@@ -165,17 +179,21 @@ def understand(question: str, history: Sequence[Answer] | None, explicit: Filter
     ignore = tuple(sorted(set().union(*(agency_names(a) for a in (agency,) if a)) | names))
     return Query(question=typed, text=merged, scope=scope, intent=reading.intent, cells=cells,
                  slots=slots, confidence=reading.confidence, cues=reading.cues, follow_up=follow,
-                 ignore_terms=ignore)
+                 ignore_terms=ignore, focus=_focus(text, lex))
 
 
-def _from_english(text: str, lex: Lexicon) -> str:
-    """An English question with the lexicon's words and place names replaced by Chinese ones."""
-    if not is_english(text):
-        return text
-    lowered = text.lower()
-    for word in sorted(lex.english, key=len, reverse=True):
-        lowered = lowered.replace(word, lex.english[word])
-    return lowered
+def _focus(text: str, lex: Lexicon) -> str:
+    """The last part of the question when only it asks and what comes before is a premise that states
+    something (a commitment quoted, the context); "" for a question that asks throughout."""
+    parts = [text]
+    for mark in (*lex.clause_marks, *lex.soft_clause_marks):
+        parts = [p for piece in parts for p in piece.split(mark)]
+    parts = [p.strip() for p in parts if p.strip(" ？?。!！")]
+    asking = [i for i, p in enumerate(parts) if any(w in p for w in lex.question_words)]
+    if len(parts) < 2 or asking != [len(parts) - 1]:
+        return ""
+    premise = "".join(parts[:-1])
+    return parts[-1] if len(strip_years(premise)) >= lex.premise_min_chars else ""
 
 
 def _unit(text: str, lex: Lexicon) -> str | None:

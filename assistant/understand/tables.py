@@ -9,7 +9,7 @@ from assistant.analyse.checks import FactQuery
 from assistant.analyse.facts import T4_BLOCKS, t4_column
 from assistant.analyse.facts import normalize as normalize_label
 from assistant.records import Fact
-from assistant.understand.lexicon import Label, Lexicon, best_label, lexicon, score
+from assistant.understand.lexicon import Label, Lexicon, best_label, lexicon
 
 
 @dataclass(frozen=True)
@@ -184,13 +184,3 @@ def subject_words(cell: Cell, lex: Lexicon | None = None) -> tuple[str, ...]:
         return tuple(w for b in lex.t4_blocks if b.label in names for w in b.words)
     row = next((r for r in lex.t2_rows if r.path == cell.row_path), None)
     return row.words if row else ()
-
-
-def match_fact_question(question: str, facts: Sequence[Fact] = ()) -> FactQuery | None:
-    """The first T2/T3/T4 cell a quantity question asks for, or None when it is not about a table quantity."""
-    lex = lexicon()
-    text = normalize_label(question)
-    if not (score(text, lex.cues["quantity"])[0] or score(text, lex.cues["compare_years"])[0]):
-        return None
-    cells = match_cells(text, lex)
-    return cells[0].fact_query(facts) if cells else None
