@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.records import Section
+from assistant.segment import to_simplified
 
 # Template words that label a cell of each table (the kind of a run of cells is the first list that matches).
 KIND_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -76,7 +77,7 @@ def _junctions(text: str, excluded: list[tuple[int, int]]) -> list[_Junction]:
         floor = max(previous_end, label_end - MAX_LABEL_CHARS)
         breaks = [m.end() for m in _LABEL_START.finditer(text, floor, label_end)]
         label_start = breaks[-1] if breaks else floor
-        label = text[label_start:label_end]
+        label = to_simplified(text[label_start:label_end])  # template words are simplified
         digits = sum(c.isdigit() for c in match.group("digits"))
         kind = _kind(label)
         if kind is None and not any(w in label for w in GENERIC_WORDS):
