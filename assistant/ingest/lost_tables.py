@@ -77,7 +77,7 @@ def _junctions(text: str, excluded: list[tuple[int, int]]) -> list[_Junction]:
         floor = max(previous_end, label_end - MAX_LABEL_CHARS)
         breaks = [m.end() for m in _LABEL_START.finditer(text, floor, label_end)]
         label_start = breaks[-1] if breaks else floor
-        label = to_simplified(text[label_start:label_end])  # template words are simplified
+        label = text[label_start:label_end]
         digits = sum(c.isdigit() for c in match.group("digits"))
         kind = _kind(label)
         if kind is None and not any(w in label for w in GENERIC_WORDS):
@@ -121,8 +121,11 @@ def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
 
 
 def find_lost_tables(text: str, excluded: list[tuple[int, int]] | None = None) -> list[LostTable]:
-    """Runs of template table cells whose numbers are glued together, outside the excluded (readable) spans."""
+    """Runs of template table cells whose numbers are glued together, outside the excluded (readable) spans.
+
+    Template words and units are matched on to_simplified(text) (same offsets); the sample is the text's."""
     found: list[LostTable] = []
+    published, text = text, to_simplified(text)
     for run in _runs(text, _junctions(text, excluded or [])):
         previous: _Junction | None = None
         for kind, cells in _by_kind(run):
@@ -134,7 +137,7 @@ def find_lost_tables(text: str, excluded: list[tuple[int, int]] | None = None) -
                 continue
             end = _skip(_TRAILING_UNIT, text, cells[-1].end)
             telling = max(cells, key=lambda c: c.digits)  # the most digits run together show the loss best
-            sample = text[max(start, telling.start - 16) : telling.end].strip()
+            sample = published[max(start, telling.start - 16) : telling.end].strip()
             found.append(LostTable(kind, start, end, sample))
     return found
 
