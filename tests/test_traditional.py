@@ -111,6 +111,17 @@ def test_hunan_identity_and_sections() -> None:
     assert normalize("湖南省人民政府辦公廳") == meta.agency
 
 
+def test_big5_page_reads_like_the_utf8_one(tmp_path: Path) -> None:
+    """Traditional pages are often Big5: decoded by guess (no declaration), then read the same way."""
+    text = HUNAN.read_text(encoding="utf-8")
+    copy = tmp_path / HUNAN.name
+    copy.write_bytes(text.encode("big5", errors="replace"))  # the mirror's mangled characters have no Big5 code
+    report = ingest_file(copy)
+    assert (report.meta.agency, report.meta.year) == ("湖南省人民政府办公厅", 2020)
+    assert [s.key for s in report.sections] == ["preamble", "一"]
+    assert "湖南省人民政府辦公廳" in report.cleaned_text
+
+
 @pytest.mark.parametrize("path", PARAPHRASED, ids=lambda p: p.name)
 def test_traditional_copy_reads_like_the_original(path: Path, tmp_path: Path) -> None:
     original = ingest_file(path)
