@@ -111,6 +111,45 @@ def test_hunan_identity_and_sections() -> None:
     assert normalize("湖南省人民政府辦公廳") == meta.agency
 
 
+def _traditional_pdf(target: Path, paragraphs: list[str]) -> None:
+    """A PDF in traditional characters (STSong-Light has their glyphs and extracts as text), with a page footer "第 N 頁 共 M 頁"."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    body = ParagraphStyle("body", fontName="STSong-Light", fontSize=10, leading=14)
+
+    def footer(canvas: Any, doc: Any) -> None:
+        canvas.setFont("STSong-Light", 9)
+        canvas.drawCentredString(A4[0] / 2, 30, f"第 {doc.page} 頁 共 2 頁")
+
+    story: list[Any] = [part for text in paragraphs for part in (Paragraph(text, body), Spacer(1, 18))]
+    story.insert(len(story) // 2, PageBreak())
+    SimpleDocTemplate(str(target), pagesize=A4).build(story, onFirstPage=footer, onLaterPages=footer)
+
+
+def test_traditional_pdf(tmp_path: Path) -> None:
+    """A PDF report in traditional characters: identity, the six headings, footers dropped; as its simplified twin."""
+    path, twin = tmp_path / "report.pdf", tmp_path / "twin.pdf"
+    paragraphs = ["新竹縣人民政府辦公室2021年政府資訊公開工作年度報告", "一、總體情況", "2021年，本機關收到申請12件。",
+                  "二、主動公開政府信息情況", "主動公開文件30件。", "三、收到和處理政府信息公開申請情況", "見下表。",
+                  "四、政府信息公開行政復議、行政訴訟情況", "無。", "五、存在的主要問題及改進情況", "進一步規範。",
+                  "六、其他需要報告的事項", "無。"]
+    _traditional_pdf(path, paragraphs)
+    _traditional_pdf(twin, [to_simplified(p) for p in paragraphs])
+    report = ingest_file(path)
+    assert _shape(report) == _shape(ingest_file(twin))
+    assert (report.meta.title, report.meta.agency, report.meta.year) == (
+        "新竹县人民政府办公室2021年政府信息公开工作年度报告", "新竹县人民政府办公室", 2021)
+    # the loader joins 一's heading to the title line above it (short lines without a full stop), in either script
+    assert [s.key for s in report.sections] == ["preamble", "二", "三", "四", "五", "六"]
+    assert report.sections[1].title == "二、主動公開政府信息情況"
+    assert "頁" not in report.cleaned_text and "本機關收到申請12件" in report.cleaned_text
+
+
 def test_big5_page_reads_like_the_utf8_one(tmp_path: Path) -> None:
     """Traditional pages are often Big5: decoded by guess (no declaration), then read the same way."""
     text = HUNAN.read_text(encoding="utf-8")
