@@ -35,7 +35,7 @@ _PROTECTED = re.compile(
 _SPACES = re.compile(r"\s+")
 
 # Taiwan/Hong Kong wording mapped to mainland wording before t2s (traditional spellings only,
-# so simplified text is never touched).
+# so simplified text is never touched; each the same length as what replaces it).
 _REGIONAL_TERMS = {"資訊": "信息"}
 
 _lock = threading.Lock()
@@ -91,14 +91,42 @@ def _get_tokenizer() -> Any:
     return _tokenizer
 
 
+def _one_for_one(converter: Any, char: str) -> str:
+    converted: str = converter.convert(char)
+    return converted if len(converted) == 1 else char
+
+
+def to_simplified(text: str) -> str:
+    """Traditional characters (and regional wording) to simplified, one character for one.
+
+    The result has the length of the text and its i-th character is the text's i-th converted, so an
+    offset found in the result is the same offset in the text (matching runs on the result, quotes are
+    cut from the text). OpenCC's t2s tables map every entry to one of the same length; a line that
+    still comes out longer or shorter is converted character by character, and a character whose
+    conversion is not one character is kept.
+    """
+    if not text:
+        return text
+    for regional, mainland in _REGIONAL_TERMS.items():
+        text = text.replace(regional, mainland)
+    converter = _get_converter()
+    out = converter.convert(text)
+    if len(out) == len(text):
+        return out
+    lines = []
+    for line in text.split("\n"):
+        converted = converter.convert(line)
+        if len(converted) != len(line):
+            converted = "".join(_one_for_one(converter, ch) for ch in line)
+        lines.append(converted)
+    return "\n".join(lines)
+
+
 def normalize(text: str) -> str:
     """Traditional to simplified, full-width to half-width (NFKC), whitespace collapsed."""
     if not text:
         return ""
-    for regional, mainland in _REGIONAL_TERMS.items():
-        text = text.replace(regional, mainland)
-    simplified = _get_converter().convert(text)
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", simplified)).strip()
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", to_simplified(text))).strip()
 
 
 def _is_word(token: str) -> bool:

@@ -3,7 +3,7 @@
 Question sets: tests/data/questions/dev.jsonl (tuned on), heldout.jsonl (looked at once, then labels
 fixed), unseen.jsonl (written by the integrator after the rules were frozen, never tuned on) and fresh.jsonl
 (written without reading the rules, half on reports added with it, measured once), over the seed, the samples,
-../shared/real/, the real reports gathered in tests/data/real/ and tests/data/fresh_reports/.
+../shared/real/ and the real reports gathered in tests/data/real/.
 
     .venv/bin/python benchmarks/routing.py [--index DIR] [--set dev|heldout|unseen|fresh|real|gathered|both] [--json]
 
@@ -32,8 +32,7 @@ from assistant.understand.scope import agency_of
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 QUESTIONS = ROOT / "tests" / "data" / "questions"
-SOURCES = [ROOT / "corpus", SHARED / "samples", SHARED / "real", ROOT / "tests" / "data" / "real",
-           ROOT / "tests" / "data" / "fresh_reports"]
+SOURCES = [ROOT / "corpus", SHARED / "samples", SHARED / "real", ROOT / "tests" / "data" / "real"]
 SUFFIXES = (".txt", ".html", ".htm", ".pdf", ".docx")
 GATES = (0.2, 0.28, 0.34, 0.4, 0.5, 0.6)
 

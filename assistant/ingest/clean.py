@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from assistant.segment import to_simplified
+
 # A line this long is content even if it mentions a footer word such as 主办单位.
 MAX_CHROME_LINE_CHARS = 150
 
@@ -39,19 +41,31 @@ def normalize_spaces(text: str) -> str:
 
 
 def is_chrome_line(line: str) -> bool:
-    """A line that is nothing but site furniture: footer, toolbar words, an empty breadcrumb."""
+    """A line that is nothing but site furniture: footer, toolbar words, an empty breadcrumb (in either script)."""
     if not line:
         return True
-    if len(line) <= MAX_CHROME_LINE_CHARS and _FOOTER.search(line):
+    simple = to_simplified(line)
+    if len(line) <= MAX_CHROME_LINE_CHARS and _FOOTER.search(simple):
         return True
-    return all(word in _CHROME_WORDS for word in line.split())
+    return all(word in _CHROME_WORDS for word in simple.split())
+
+
+def _cut(pattern: re.Pattern[str], replacement: str, line: str) -> str:
+    """pattern.sub(replacement, line), matched on the simplified view (當前位置, 關閉 are chrome too) and
+    cut from the line as published; the view has the line's offsets."""
+    parts: list[str] = []
+    at = 0
+    for match in pattern.finditer(to_simplified(line)):
+        parts += [line[at:match.start()], replacement]
+        at = match.end()
+    return "".join(parts) + line[at:] if parts else line
 
 
 def clean_line(line: str) -> str:
     """One cleaned line of content, or "" when the line is chrome."""
     line = _PIPES.sub(" ", normalize_spaces(line)).strip()
-    line = _BREADCRUMB.sub("", line).strip()
-    line = _CHROME_TOKENS.sub(" ", line)
+    line = _cut(_BREADCRUMB, "", line).strip()
+    line = _cut(_CHROME_TOKENS, " ", line)
     line = _SPACES.sub(" ", line).strip()
     return "" if is_chrome_line(line) else line
 

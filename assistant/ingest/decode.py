@@ -9,6 +9,7 @@ from pathlib import Path
 from charset_normalizer import from_bytes
 
 from assistant.errors import DecodeError
+from assistant.segment import to_simplified
 
 # Share of a decoded sample that must be ordinary characters for the decoding to be believed.
 MIN_PLAUSIBLE_RATIO = 0.8
@@ -31,15 +32,6 @@ def _is_common_char(ch: str) -> bool:
     return True
 
 
-def _simplified(text: str) -> str:
-    try:
-        import opencc
-
-        return str(opencc.OpenCC("t2s").convert(text))
-    except Exception:  # opencc missing or misconfigured: judge the text as it is
-        return text
-
-
 def is_plausible_text(text: str) -> bool:
     """True when a decoded sample looks like real (simplified or traditional) Chinese or ASCII text."""
     sample = text[:SAMPLE_CHARS]
@@ -50,7 +42,7 @@ def is_plausible_text(text: str) -> bool:
     ratio = sum(map(_is_common_char, sample)) / len(sample)
     if ratio >= MIN_PLAUSIBLE_RATIO:
         return True
-    simplified = _simplified(sample)
+    simplified = to_simplified(sample)
     return sum(map(_is_common_char, simplified)) / len(simplified) >= MIN_PLAUSIBLE_RATIO
 
 

@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 from assistant.records import ParseWarning, Section
+from assistant.segment import to_simplified
 
 CUES_FILE = ("data", "injection_cues.toml")
 WARNING_CODE = "instruction_like"
@@ -39,8 +40,8 @@ class InstructionSpan:
 
 
 def normalise(text: str) -> str:
-    """The form cue phrases are matched in: NFKC, case-folded, without white space."""
-    return _SPACES.sub("", unicodedata.normalize("NFKC", text).casefold())
+    """The form cue phrases are matched in: simplified characters, NFKC, case-folded, without white space."""
+    return _SPACES.sub("", unicodedata.normalize("NFKC", to_simplified(text)).casefold())
 
 
 def parse_cues(data: dict[str, Any], source: str = "injection_cues.toml") -> tuple[CueGroup, ...]:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.records import Section
+from assistant.segment import to_simplified
 
 # Template words that label a cell of each table (the kind of a run of cells is the first list that matches).
 KIND_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -120,8 +121,11 @@ def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
 
 
 def find_lost_tables(text: str, excluded: list[tuple[int, int]] | None = None) -> list[LostTable]:
-    """Runs of template table cells whose numbers are glued together, outside the excluded (readable) spans."""
+    """Runs of template table cells whose numbers are glued together, outside the excluded (readable) spans.
+
+    Template words and units are matched on to_simplified(text) (same offsets); the sample is the text's."""
     found: list[LostTable] = []
+    published, text = text, to_simplified(text)
     for run in _runs(text, _junctions(text, excluded or [])):
         previous: _Junction | None = None
         for kind, cells in _by_kind(run):
@@ -133,7 +137,7 @@ def find_lost_tables(text: str, excluded: list[tuple[int, int]] | None = None) -
                 continue
             end = _skip(_TRAILING_UNIT, text, cells[-1].end)
             telling = max(cells, key=lambda c: c.digits)  # the most digits run together show the loss best
-            sample = text[max(start, telling.start - 16) : telling.end].strip()
+            sample = published[max(start, telling.start - 16) : telling.end].strip()
             found.append(LostTable(kind, start, end, sample))
     return found
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from assistant.ingest.agency import AgencyName, Forms, agency_aliases, forms, parse_agency
 from assistant.records import ParseWarning
+from assistant.segment import to_simplified
 
 CATALOG_NAME = "catalog.csv"
 META_SUFFIX = ".meta.json"
@@ -234,15 +235,29 @@ def _agency_in_prose(head: str, f: Forms) -> AgencyName | None:
     """The body's name where 一、总体情况 usually starts: "2022年盐城市生态环境局认真贯彻…".
 
     Of the names a sentence can start with, the longest that the text uses more than once wins (盐城市生态环境局,
-    not 盐城市生态环境局认真贯彻落实市委办); a bare place (全市, 在区…) is never taken.
+    not 盐城市生态环境局认真贯彻落实市委办). A government or an office written out in full as the subject
+    ("2020年，湖南省人民政府办公厅认真…", the year and a comma before it) also counts as used again when the
+    text uses one of its short forms elsewhere (省政府办公厅文件), so that "2022年通过市政府门户网站" names no
+    agency. A bare place (全市, 在区…) is never taken.
     """
-    for m in re.finditer(rf"{_YEAR}\s*年度?\s*[，,、]?\s*([\u4e00-\u9fff]{{3,30}})", head):
-        run = m.group(1)
+    for m in re.finditer(rf"{_YEAR}\s*年度?\s*(?P<comma>[，,、]?)\s*(?P<run>[\u4e00-\u9fff]{{3,30}})", head):
+        run = m.group("run")
         for end in range(len(run), 2, -1):
             name = parse_agency(run[:end], f)
-            if name is not None and name.kind != "area" and head.count(run[:end]) > 1:
+            if name is None or name.kind == "area":
+                continue
+            if head.count(name.text) > 1:
                 return name
+            if _subject_in_full(name, m.group("comma")):
+                elsewhere = head.replace(name.text, "\n")
+                if any(alias in elsewhere for alias in agency_aliases(name, f)):
+                    return name
     return None
+
+
+def _subject_in_full(name: AgencyName, comma: str) -> bool:
+    body = name.body
+    return bool(comma) and body is not None and body.kind in ("government", "office") and body.suffix == body.full
 
 
 def _period_year(head: str, f: Forms) -> int | None:
@@ -291,9 +306,12 @@ def find_identity(hint: str | None, text: str, file_name: str) -> Identity:
     Sources, most trusted first: page chrome (标题/名称), the loader's title (HTML <title>, meta, PDF/DOCX
     properties), a title line or a title split over two lines, the opening sentence (现公布…); the year
     falls back to the statistics period, then to the publication date; the file name is a last resort.
+    Text in traditional characters is read the same way (to_simplified): title, agency and aliases come
+    out in simplified characters, so that questions in either script match them.
     """
     f = forms()
-    head = text[:HEAD_CHARS]
+    head = to_simplified(text[:HEAD_CHARS])
+    hint = to_simplified(hint) if hint else hint
     lines = head.split("\n")
     chrome = _chrome_fields(lines[:HEAD_LINES * 2], f)
     candidates: list[_Title] = []
@@ -420,9 +438,11 @@ def _clean_overrides(raw: dict[str, Any]) -> dict[str, Any]:
             out[key] = int(str(value).strip())
         elif key == "aliases":
             items = value if isinstance(value, list) else re.split(r"[、,，;；]", str(value))
-            out[key] = tuple(str(v).strip() for v in items if str(v).strip())
-        else:
+            out[key] = tuple(to_simplified(str(v).strip()) for v in items if str(v).strip())
+        elif key == "source_url":
             out[key] = str(value).strip()
+        else:
+            out[key] = to_simplified(str(value).strip())
     return out
 
 

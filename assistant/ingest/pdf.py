@@ -17,6 +17,7 @@ from assistant.errors import CorruptFileError, EncryptedPdfError, FileTooLargeEr
 from assistant.ingest.blocks import Block, LoadedDocument, SourceCell, SourceTable
 from assistant.ingest.clean import cell_text, join_wrapped
 from assistant.ingest.tables import split_statutory
+from assistant.segment import to_simplified
 
 MAX_PAGES = 500
 TIME_BUDGET_SECONDS = 20.0
@@ -71,7 +72,7 @@ def _page_items(page: Any, index: int) -> tuple[list[_Line | _Fragment], int]:
     items: list[_Line | _Fragment] = list(fragments)
     for raw in text_page.extract_text_lines(strip=True, return_chars=False):
         text = raw["text"].strip()
-        if text and not _FOOTER.match(text):
+        if text and not _FOOTER.match(to_simplified(text)):  # 第 2 頁 共 9 頁 too
             margin = raw["top"] < page.height * 0.08 or raw["bottom"] > page.height * 0.92
             items.append(_Line(text, raw["x0"], raw["x1"], raw["top"], raw["bottom"], index, margin))
     items.sort(key=lambda it: it.bbox[1] if isinstance(it, _Fragment) else it.top)

@@ -13,7 +13,7 @@ from assistant.ingest.lost_tables import find_lost_tables, section_spans, warnin
 from assistant.ingest.meta import apply_overrides, find_identity, template_version
 from assistant.ingest.passages import RowSpan, build_passages
 from assistant.ingest.sections import build_sections, find_headings
-from assistant.ingest.tables import TableLayout, analyze_table
+from assistant.ingest.tables import TableLayout, analyze_table, simplified
 from assistant.records import SECTION_KEYS, SECTION_TITLES, ParseWarning, Report, ReportMeta, Section, Table
 
 TABLE_SECTIONS = ("二", "三", "四")  # the sections whose content is a template table
@@ -26,6 +26,16 @@ class _PlacedTable:
     start: int
     end: int
     rows: list[tuple[int, int, int]]  # (grid row, start, end)
+
+
+def _published_lines(source: SourceTable, simple: SourceTable, layout: TableLayout) -> list[tuple[int, str]]:
+    """The rows of a table rendered in its own characters; layout is simple's (the cells in simplified
+    characters, which is what the facts are read from). The original is laid out again only when its
+    characters differ, and its rendering is kept when it reads the same rows."""
+    if simple.cells == source.cells:
+        return layout.lines
+    shown = analyze_table(source).lines
+    return shown if [r for r, _ in shown] == [r for r, _ in layout.lines] else layout.lines
 
 
 def _assemble(doc: LoadedDocument) -> tuple[str, list[_PlacedTable]]:
@@ -47,13 +57,14 @@ def _assemble(doc: LoadedDocument) -> tuple[str, list[_PlacedTable]]:
             for line in clean_paragraph(block):
                 add(line)
             continue
-        layout = analyze_table(block)
+        simple = simplified(block)
+        layout = analyze_table(simple)
         if layout.header_rows >= block.n_rows:  # no figures at all: a layout table, read as text
             for cell in sorted(block.cells, key=lambda c: (c.row, c.col)):
                 for line in clean_paragraph(cell.text):
                     add(line)
             continue
-        rows = [(row, *add(line)) for row, line in layout.lines]
+        rows = [(row, *add(line)) for row, line in _published_lines(block, simple, layout)]
         at = rows[0][1] if rows else length
         placed.append(_PlacedTable(block, layout, at, rows[-1][2] if rows else at, rows))
     return "".join(parts), placed

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.records import SECTION_KEYS, SECTION_TITLES, Section
+from assistant.segment import to_simplified
 
 NUMERALS = "一二三四五六"
 _HAN = r"[\u4e00-\u9fff]"
@@ -61,8 +62,11 @@ def _candidates(text: str, excluded: list[tuple[int, int]]) -> list[Heading]:
 
 
 def find_headings(text: str, excluded: list[tuple[int, int]] | None = None) -> list[Heading]:
-    """The template headings present, in order; spans in `excluded` (rendered tables) are skipped."""
-    candidates = _candidates(text, excluded or [])
+    """The template headings present, in order; spans in `excluded` (rendered tables) are skipped.
+
+    Headings in traditional characters (一、總體情況) are found too: matching runs on to_simplified(text),
+    whose offsets are the text's."""
+    candidates = _candidates(to_simplified(text), excluded or [])
     chosen: dict[str, Heading] = {}
     position = 0
     for key in SECTION_KEYS[1:]:

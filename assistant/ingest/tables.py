@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assistant.ingest.blocks import SourceCell, SourceTable
 from assistant.ingest.lost_tables import KIND_WORDS
 from assistant.records import TableCell
+from assistant.segment import to_simplified
 
 PATH_SEPARATOR = " › "
 LABEL_SEPARATOR = "："
@@ -25,8 +26,14 @@ def is_number(text: str) -> bool:
 
 
 def is_value(text: str) -> bool:
-    """A figure or a placeholder such as —, / or 无."""
-    return is_number(text) or text.strip() in _PLACEHOLDERS
+    """A figure or a placeholder such as —, / or 无 (無 in traditional characters)."""
+    return is_number(text) or to_simplified(text.strip()) in _PLACEHOLDERS
+
+
+def simplified(table: SourceTable) -> SourceTable:
+    """The table with every cell's text in simplified characters (to_simplified), on the same grid."""
+    cells = [replace(c, text=to_simplified(c.text)) for c in table.cells]
+    return replace(table, cells=cells)
 
 
 @dataclass
@@ -177,7 +184,7 @@ def _render_row(label_path: tuple[str, ...], col_paths: list[tuple[str, ...]], v
 
 
 def _row_kind(texts: list[str]) -> str | None:
-    joined = "".join(texts)
+    joined = to_simplified("".join(texts))
     for kind, words in KIND_WORDS:
         if any(w in joined for w in words):
             return kind
