@@ -28,6 +28,9 @@ from assistant.records import (
 )
 
 SCHEMA_VERSION = 1
+# the serving cache of decoded reports: at most this many, and at most this much of their stored JSON
+CACHE_REPORTS = 64
+CACHE_JSON_BYTES = 8 * 2**20
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
@@ -218,11 +221,51 @@ class Store:
     # --- reads on demand ------------------------------------------------------------------
 
     def report(self, report_id: str) -> Report | None:
+        return self.report_sized(report_id)[0]
+
+    def report_sized(self, report_id: str) -> tuple[Report | None, int]:
+        """The decoded report and the length of its stored JSON (0 when absent)."""
         try:
             row = self.conn.execute("SELECT body FROM reports WHERE report_id=?", (report_id,)).fetchone()
-            return report_from_dict(json.loads(row[0])) if row else None
+            return (report_from_dict(json.loads(row[0])), len(row[0])) if row else (None, 0)
         except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError) as err:
             raise self._damaged(err) from err
+
+    def report_warnings(self, report_ids: Sequence[str]) -> dict[str, tuple[ParseWarning, ...]]:
+        """Each report's parse warnings, read with SQLite's JSON functions (the report is not decoded)."""
+        found: dict[str, tuple[ParseWarning, ...]] = {}
+        try:
+            for start in range(0, len(report_ids), 500):
+                chunk = list(report_ids[start : start + 500])
+                for report_id, warnings in self.conn.execute(
+                    f"SELECT report_id, json_extract(body, '$.warnings') FROM reports WHERE report_id IN "
+                    f"({','.join('?' * len(chunk))})", chunk,
+                ):
+                    found[report_id] = tuple(ParseWarning(**w) for w in json.loads(warnings or "[]"))
+        except (sqlite3.Error, ValueError, KeyError, TypeError) as err:
+            raise self._damaged(err) from err
+        return found
+
+    def report_summaries(self, report_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """report id -> {"sections": [(key, empty)], "tables": n, "warnings": [{code, message, section}]},
+        read with SQLite's JSON functions so that listing many reports decodes none of them in Python."""
+        found: dict[str, dict[str, Any]] = {}
+        try:
+            for start in range(0, len(report_ids), 500):
+                chunk = list(report_ids[start : start + 500])
+                rows = self.conn.execute(
+                    "SELECT report_id, json_extract(body, '$.sections'), json_array_length(body, '$.tables'), "
+                    f"json_extract(body, '$.warnings') FROM reports WHERE report_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                for report_id, sections, tables, warnings in rows:
+                    found[report_id] = {
+                        "sections": [(s["key"], bool(s.get("empty"))) for s in json.loads(sections or "[]")],
+                        "tables": int(tables or 0), "warnings": json.loads(warnings or "[]"),
+                    }
+        except (sqlite3.Error, ValueError, KeyError, TypeError) as err:
+            raise self._damaged(err) from err
+        return found
 
     def metas(self) -> dict[str, ReportMeta]:
         """Every report's metadata by report id, in (agency, year, title) order; bodies stay on disk."""
@@ -261,15 +304,16 @@ class Store:
         row = self.conn.execute("SELECT vector_id FROM passages WHERE passage_id=?", (passage_id,)).fetchone()
         return int(row[0]) if row else None
 
-    def facts_of(self, report_ids: Iterable[str]) -> dict[str, list[Fact]]:
-        """Facts of these reports, by report id."""
+    def facts_of(self, report_ids: Iterable[str], tables: Sequence[str] = ()) -> dict[str, list[Fact]]:
+        """Facts of these reports (of these tables only, when given), by report id."""
         found: dict[str, list[Fact]] = {}
         ids = list(report_ids)
+        only = f" AND tbl IN ({','.join('?' * len(tables))})" if tables else ""
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             rows = self.conn.execute(
-                f"SELECT report_id, body FROM facts WHERE report_id IN ({','.join('?' * len(chunk))}) "
-                "ORDER BY rowid", chunk,
+                f"SELECT report_id, body FROM facts WHERE report_id IN ({','.join('?' * len(chunk))}){only} "
+                "ORDER BY rowid", [*chunk, *tables],
             ).fetchall()
             for report_id, body in rows:
                 found.setdefault(report_id, []).append(fact_from_dict(json.loads(body)))
@@ -346,31 +390,46 @@ class EmbeddingCache:
 
 
 class LazyReports(Mapping[str, Report]):
-    """report id -> Report, decoded from SQLite on first use and kept in a bounded cache."""
+    """report id -> Report, decoded from SQLite on first use and kept in a small LRU cache bounded both by
+    count and by the size of the reports' stored JSON (a decoded report takes a few times that in memory),
+    so that a long-running server holds a few recently used reports, never the corpus."""
 
-    def __init__(self, store: Store, metas: dict[str, ReportMeta], cache_size: int = 4096) -> None:
+    def __init__(self, store: Store, metas: Mapping[str, ReportMeta], cache_size: int = CACHE_REPORTS,
+                 cache_bytes: int = CACHE_JSON_BYTES) -> None:
         self._store = store
         self._metas = metas
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, Report] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[Report, int]] = OrderedDict()
         self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
+        self._held = 0  # JSON length of the cached reports
+        self.decoded = 0  # reports decoded from SQLite so far (tests and benchmarks read it)
 
     def __getitem__(self, report_id: str) -> Report:
         with self._lock:
-            report = self._cache.get(report_id)
-            if report is not None:
+            cached = self._cache.get(report_id)
+            if cached is not None:
                 self._cache.move_to_end(report_id)
-                return report
+                return cached[0]
         if report_id not in self._metas:
             raise KeyError(report_id)
         with self._lock:
-            report = self._store.report(report_id)
+            report, size = self._store.report_sized(report_id)
             if report is None:
                 raise KeyError(report_id)
-            self._cache[report_id] = report
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self.decoded += 1
+            if report_id not in self._cache:
+                self._cache[report_id] = (report, size)
+                self._held += size
+            while self._cache and (len(self._cache) > self._cache_size or self._held > self._cache_bytes):
+                _, (_, dropped) = self._cache.popitem(last=False)
+                self._held -= dropped
         return report
+
+    @property
+    def cached(self) -> int:
+        """How many decoded reports the cache holds now."""
+        return len(self._cache)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._metas)

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from assistant.index.encoders import Encoder, load_encoder
 from assistant.index.layout import check_manifest, live_build_dir, read_manifest
 from assistant.index.store import LazyPassages, LazyReports, LazyVectorIds, Store
 from assistant.index.threads import threads
-from assistant.records import Fact, Hit, Passage, Report, ReportMeta
+from assistant.records import Fact, Hit, ParseWarning, Passage, Report, ReportMeta
 from assistant.search.fusion import rrf, weighted
 
 CANDIDATES = 50  # how many hits each leg contributes before fusion
@@ -63,7 +64,7 @@ class Retriever:
         # Report bodies, passages and facts stay in SQLite until asked for; only the metadata,
         # each report's vector-id span and each passage's section are read now.
         self.metas: dict[str, ReportMeta] = self.store.metas()
-        self.reports: Mapping[str, Report] = LazyReports(self.store, self.metas)
+        self.reports = LazyReports(self.store, self.metas)  # a small LRU cache of decoded reports
         spans = self.store.report_spans()
         self._spans = {report_id: (start, count) for report_id, start, count in spans}
         self.passages: Sequence[Passage] = LazyPassages(self.reports, spans)
@@ -91,15 +92,37 @@ class Retriever:
 
     @property
     def facts(self) -> list[Fact]:
-        """Every table fact of the build (read from SQLite on first use)."""
+        """Every table fact of the build (read from SQLite on first use and kept): for whole-corpus analyses
+        only; serving paths read the facts of the reports in scope with facts_of."""
         if self._facts is None:
             self._facts = self.store.facts()
         return self._facts
 
-    def facts_of(self, report_ids: Sequence[str]) -> list[Fact]:
-        """The facts of these reports only, read on demand."""
-        found = self.store.facts_of(report_ids)
+    def facts_of(self, report_ids: Sequence[str], tables: Sequence[str] = ()) -> list[Fact]:
+        """The facts of these reports only (of these tables, when given), read on demand."""
+        found = self.store.facts_of(report_ids, tables)
         return [f for rid in report_ids for f in found.get(rid, [])]
+
+    def facts_by_report(self, report_ids: Sequence[str], tables: Sequence[str] = ()) -> dict[str, list[Fact]]:
+        """The facts of these reports (of these tables, when given) by report id, read on demand."""
+        return self.store.facts_of(report_ids, tables)
+
+    def passage_count(self, report_id: str) -> int:
+        """How many passages the report has in the index."""
+        return self._spans.get(report_id, (0, 0))[1]
+
+    def summaries(self, report_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """report id -> {"sections": [(key, empty)], "tables": n, "passages": n, "warnings": (ParseWarning, ...)},
+        for listing reports without decoding them."""
+        found = self.store.report_summaries(report_ids)
+        for report_id, summary in found.items():
+            summary["passages"] = self.passage_count(report_id)
+            summary["warnings"] = tuple(ParseWarning(**w) for w in summary["warnings"])
+        return found
+
+    def warnings_of(self, report_ids: Sequence[str]) -> dict[str, tuple[ParseWarning, ...]]:
+        """The parse warnings of these reports by report id, without decoding them."""
+        return self.store.report_warnings(report_ids)
 
     @classmethod
     def open(cls, index_dir: str | Path, settings: Settings | None = None) -> Retriever:
