@@ -9,7 +9,7 @@ import json
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, overload
 
@@ -282,15 +282,14 @@ class Store:
             metas[report_id] = ReportMeta(**{**fields, "aliases": tuple(fields.get("aliases", ()))})
         return metas
 
-    def report_spans(self) -> list[tuple[str, int, int]]:
-        """(report_id, first vector id, passage count) per report, in vector-id order."""
-        return self.conn.execute(
-            "SELECT report_id, min(vector_id), count(*) FROM passages GROUP BY report_id ORDER BY 2"
-        ).fetchall()
+    def passage_layout(self) -> list[tuple[int, str, str]]:
+        """(vector id, report id, section) of every passage, in vector-id order (one scan of the table)."""
+        rows: list[tuple[int, str, str]] = self.conn.execute(
+            "SELECT vector_id, report_id, section FROM passages ORDER BY vector_id").fetchall()
+        return rows
 
-    def passage_sections(self) -> list[str]:
-        """Each passage's section key, in vector-id order."""
-        return [section for (section,) in self.conn.execute("SELECT section FROM passages ORDER BY vector_id")]
+    def passage_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM passages").fetchone()[0])
 
     def passage_row(self, vector_id: int) -> tuple[str, str, str, str, int, int, str] | None:
         """(passage_id, report_id, section, kind, start, end, text) of one passage."""
@@ -442,13 +441,15 @@ class LazyReports(Mapping[str, Report]):
 
 
 class LazyPassages(Sequence[Passage]):
-    """vector id -> Passage, taken from its (lazily decoded) report."""
+    """vector id -> Passage, taken from its (lazily decoded) report; the reports' vector-id spans are
+    asked for on first use (`spans`: (report id, first vector id, count) in vector-id order)."""
 
-    def __init__(self, reports: Mapping[str, Report], spans: list[tuple[str, int, int]]) -> None:
+    def __init__(self, reports: Mapping[str, Report], spans: Callable[[], list[tuple[str, int, int]]],
+                 total: int) -> None:
         self._reports = reports
-        self._report_ids = [report_id for report_id, _, _ in spans]
-        self._starts = [start for _, start, _ in spans]
-        self._total = sum(count for _, _, count in spans)
+        self._spans = spans
+        self._slots: tuple[list[str], list[int]] | None = None
+        self._total = total
 
     def __len__(self) -> int:
         return self._total
@@ -466,8 +467,12 @@ class LazyPassages(Sequence[Passage]):
             index += self._total
         if not 0 <= index < self._total:
             raise IndexError(index)
-        slot = bisect.bisect_right(self._starts, index) - 1
-        return self._reports[self._report_ids[slot]].passages[index - self._starts[slot]]
+        if self._slots is None:
+            spans = self._spans()
+            self._slots = [report_id for report_id, _, _ in spans], [start for _, start, _ in spans]
+        report_ids, starts = self._slots
+        slot = bisect.bisect_right(starts, index) - 1
+        return self._reports[report_ids[slot]].passages[index - starts[slot]]
 
 
 class LazyVectorIds(Mapping[str, int]):

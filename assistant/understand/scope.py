@@ -10,6 +10,7 @@ from functools import lru_cache
 from assistant.records import ReportMeta
 from assistant.understand.lexicon import Lexicon, lexicon
 
+MAX_NAMED = 20  # agencies named when saying what the corpus covers (a province's corpus has hundreds)
 _CN_DIGITS = {"〇": "0", "零": "0", "○": "0", "一": "1", "二": "2", "三": "3", "四": "4",
               "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
@@ -214,7 +215,8 @@ def coverage_problem(corpus: Mapping[str, ReportMeta], agency: str | None, unkno
                      years: Sequence[int]) -> str:
     """Why no report can answer for this agency and these years (naming what is covered), or ""."""
     if unknown and not agency:
-        known = "、".join(sorted({agency_of(m) for m in corpus.values()} - {""}))
+        agencies = sorted({agency_of(m) for m in corpus.values()} - {""})
+        known = "、".join(agencies[:MAX_NAMED]) + (f"等{len(agencies)}个机关" if len(agencies) > MAX_NAMED else "")
         return f"{unknown}的报告。已收录的机关有：{known}。"
     covered = years_of(corpus, agency)
     missing = [y for y in years if y not in covered]
