@@ -27,7 +27,7 @@ from assistant.records import (
 )
 from assistant.search.retriever import Filters, Retriever
 from assistant.understand.query import Query, understand
-from assistant.understand.scope import reports_of, resolve_agency
+from assistant.understand.scope import Corpus, reports_of, resolve_agency
 
 # intents whose extractive answer an LLM may rewrite (never table, check or commitment answers)
 _LLM_INTENTS = ("general", "list", "quantity", "date", "doc_number")
@@ -38,6 +38,7 @@ class Assistant:
 
     def __init__(self, retriever: Retriever) -> None:
         self.retriever = retriever
+        self._corpus = Corpus(retriever.metas)  # the metadata with its agencies and years indexed once
         self.settings = retriever.settings
         self._commitments: dict[tuple[str | None, int | None], list[Commitment]] = {}
         self._cross: list[Discrepancy] | None = None
@@ -56,7 +57,7 @@ class Assistant:
     @property
     def corpus(self) -> Mapping[str, ReportMeta]:
         """Every report's metadata by report id (read at open; no report is decoded)."""
-        return self.retriever.metas
+        return self._corpus
 
     def reports(self, agency: str | None = None, year: int | None = None) -> list[Report]:
         """The reports of an agency and year (all when both are None), decoded on demand, by agency and year."""

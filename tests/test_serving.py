@@ -136,3 +136,23 @@ def test_lazy_reports_cache_is_bounded_by_count_and_by_bytes(full_index: Path) -
     with pytest.raises(KeyError):
         everything["no-such-report"]
     store.close()
+
+
+def test_the_indexed_corpus_resolves_scope_as_the_plain_metadata_does(assistant: Assistant) -> None:
+    from assistant.understand.query import understand
+    from assistant.understand.scope import Corpus, agency_of, reports_of, resolve_agency, years_of
+
+    corpus, plain = assistant.corpus, dict(assistant.retriever.metas)
+    assert isinstance(corpus, Corpus) and dict(corpus) == plain
+    questions = [q for q, _ in SCOPED] + ["2022年行政复议有几件？", "那2021年呢？", "澜溪市教育局2022年收到几件申请？",
+                                          "青禾县2019年新收了多少件申请？", "今天天气怎么样"]
+    for question in questions:
+        assert understand(question, None, None, corpus).as_dict() == understand(question, None, None, plain).as_dict()
+    for agency in (None, "青禾县人民政府办公室", "澜溪市人民政府", "没有这个机关"):  # against a direct scan
+        mine = [(rid, m) for rid, m in plain.items() if agency is None or agency_of(m) == agency]
+        assert years_of(corpus, agency) == sorted({m.year for _, m in mine if m.year is not None})
+        for years in ((), (2021,), (2021, 2022)):
+            expected = sorted((rid for rid, m in mine if not years or m.year in years),
+                              key=lambda rid: (agency_of(plain[rid]), plain[rid].year or 0, rid))
+            assert reports_of(corpus, agency, years) == expected
+    assert resolve_agency("青禾县", corpus) == resolve_agency("青禾县", plain) == "青禾县人民政府办公室"
