@@ -13,7 +13,7 @@ import numpy as np
 
 from assistant import segment
 from assistant.config import Settings
-from assistant.errors import AssistantError, QueryError
+from assistant.errors import QueryError
 from assistant.index.backends import Allowed, PassageIndex, Scope, open_passage_index
 from assistant.index.encoders import Encoder, load_encoder
 from assistant.index.layout import check_manifest, live_build_dir, read_manifest
@@ -86,8 +86,8 @@ class Retriever:
                 self.encoder.encode_queries(["政府信息公开"])
             segment.tokenize("政府信息公开")
             self.index.warm()
-        except AssistantError:
-            pass  # the same error reaches the first query, which reports it
+        except Exception:  # warming is best effort: a real problem reaches the first query, which reports
+            pass  # it, and a store closed before warm-up ends (a test, a switched-out build) is no error
 
     def _passage_layout(self) -> tuple[dict[str, tuple[int, int]], np.ndarray]:
         """(report id -> (first vector id, passage count), each passage's section by vector id), read once."""
