@@ -11,6 +11,7 @@ from typing import Any
 import streamlit as st
 
 from assistant.analyse.checks import FACT_FIELDS, fact_row, table_checks
+from assistant.analyse.crosschecks import cross_checks
 from assistant.api import Assistant
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, IndexMissingError, IngestError
@@ -18,7 +19,7 @@ from assistant.index.build import build_index
 from assistant.index.layout import live_build_dir
 from assistant.ingest import ParseLimits, ingest_file_bounded
 from assistant.ingest.injection import WARNING_CODE as INSTRUCTION_WARNING
-from assistant.records import SECTION_KEYS, Citation, Hit, Report
+from assistant.records import SECTION_KEYS, Citation, Discrepancy, Hit, Report
 from assistant.search.retriever import Filters
 from assistant.web import ui_text as ui
 from assistant.web.admin_auth import ADMIN_LOGIN_NOTICE, client_id, shared_throttle
@@ -77,14 +78,14 @@ def _select(label: str, options: list[str], key: str, format_func: Any = str) ->
 
 def sidebar_filters(assistant: Assistant) -> tuple[str | None, int | None]:
     """The agency and year chosen in the sidebar (None: all), with options from the index."""
-    reports = assistant.reports()
-    agencies = sorted({r.meta.agency for r in reports if r.meta.agency})
-    years = sorted({str(r.meta.year) for r in reports if r.meta.year}, reverse=True)
+    metas = assistant.corpus.values()  # metadata read at open: no report is decoded
+    agencies = sorted({m.agency for m in metas if m.agency})
+    years = sorted({str(m.year) for m in metas if m.year}, reverse=True)
     st.sidebar.subheader("筛选")
     agency = _select("机关", [ui.ALL_AGENCIES, *agencies], "filter_agency")
     year = _select("年度", [ui.ALL_YEARS, *years], "filter_year",
                    format_func=lambda y: y if y == ui.ALL_YEARS else f"{y}年")
-    st.sidebar.caption(ui.index_caption(len(reports), assistant.retriever.manifest.get("built_at")))
+    st.sidebar.caption(ui.index_caption(len(assistant.corpus), assistant.retriever.manifest.get("built_at")))
     with st.sidebar.expander(ui.STAFF_INDEX_HEADING):
         st.caption(ui.escape_markdown(f"索引版本：{assistant.build_id}"))
         st.caption(ui.escape_markdown(f"编码器：{assistant.retriever.manifest.get('encoder_id', '未知')}"))
@@ -311,7 +312,7 @@ FACT_LABELS = {"agency": "机关", "year": "年度", "table": "表", "row": "行
                "raw": "原文", "unit": "单位", "table_id": "表格编号", "cell_row": "行号", "cell_col": "列号"}
 
 
-def report_extras_hook(assistant: Assistant, report: Report, reports: list[Report]) -> None:
+def report_extras_hook(assistant: Assistant, report: Report) -> None:
     """Table facts of the chosen report, its arithmetic check results, CSV, and a row across years."""
     facts = assistant.retriever.facts_of([report.report_id])
     if not facts and ui.tables_lost(report):
@@ -319,7 +320,7 @@ def report_extras_hook(assistant: Assistant, report: Report, reports: list[Repor
     st.subheader("表格数据（T2/T3/T4）")
     checks, problems = table_checks(report, facts)  # this report only, not every report of the index
     unchecked = [c for c in checks if c.status in ("not_filled", "unconfirmed", "lost")]
-    discrepancies = [d for d in assistant.cross_checks() if d.report_id == report.report_id]
+    discrepancies = own_cross_checks(assistant, report)
     for v in problems:
         st.error(ui.escape_markdown(f"勾稽关系不符（表{v.table}，{v.rule}）：{v.description}"))
     for c in unchecked:
@@ -355,22 +356,30 @@ def report_extras_hook(assistant: Assistant, report: Report, reports: list[Repor
         )
 
 
+def own_cross_checks(assistant: Assistant, report: Report) -> list[Discrepancy]:
+    """The report's figures stated twice that disagree, checked against its own agency's reports only."""
+    same = [rid for rid, m in assistant.corpus.items() if m.agency == report.meta.agency]
+    reports = [assistant.report(rid) for rid in same]
+    return [d for d in cross_checks(reports, assistant.retriever.facts_of(same)) if d.report_id == report.report_id]
+
+
 def page_reports(assistant: Assistant, settings: Settings, agency: str | None, year: int | None) -> None:
     st.header(ui.PAGE_REPORTS)
-    reports = [
-        r for r in assistant.reports()
-        if (agency is None or r.meta.agency == agency) and (year is None or r.meta.year == year)
-    ]
+    metas = {
+        rid: m for rid, m in assistant.corpus.items()
+        if (agency is None or m.agency == agency) and (year is None or m.year == year)
+    }
     caption = filters_caption(agency, year)
     if caption:
         st.caption(caption)
-    if not reports:
+    if not metas:
         st.info("没有符合筛选条件的报告。")
         return
-    st.dataframe([ui.report_row(r) for r in reports], hide_index=True)
-    by_id = {r.report_id: r for r in reports}
-    chosen = st.selectbox("查看报告全文", list(by_id), key="report_choice", format_func=lambda i: by_id[i].meta.title)
-    report = by_id[str(chosen)]
+    summaries = assistant.retriever.summaries(list(metas))  # the listing decodes no report
+    st.dataframe([ui.summary_row(m, **summaries[rid]) for rid, m in metas.items() if rid in summaries],
+                 hide_index=True)
+    chosen = st.selectbox("查看报告全文", list(metas), key="report_choice", format_func=lambda i: metas[i].title)
+    report = assistant.report(str(chosen))  # only the report shown is decoded
     meta = report.meta
     st.subheader(ui.escape_markdown(meta.title))
     st.caption(ui.escape_markdown(
@@ -382,7 +391,7 @@ def page_reports(assistant: Assistant, settings: Settings, agency: str | None, y
     if notes:
         st.warning("  \n".join(ui.escape_markdown(n) for n in notes))
     render_report_text(report)
-    report_extras_hook(assistant, report, reports)
+    report_extras_hook(assistant, report)
 
 
 # --- 往年承诺 -------------------------------------------------------------------------------
@@ -400,7 +409,7 @@ def page_commitments(assistant: Assistant, settings: Settings, agency: str | Non
     if not promised:
         st.info("没有找到改进承诺（报告可能缺少第五部分，或筛选条件过窄）。")
         return
-    titles = {r.report_id: r.meta.title for r in assistant.reports()}
+    titles = {rid: m.title for rid, m in assistant.corpus.items()}
     for report_id in dict.fromkeys(c.report_id for c in promised):
         st.subheader(ui.escape_markdown(titles.get(report_id, report_id)))
         for c in (c for c in promised if c.report_id == report_id):
@@ -533,7 +542,7 @@ def page_admin(settings: Settings, assistant: Assistant | None) -> None:
         st.session_state.pop("admin_token", None)
         st.rerun()
     if assistant is not None:
-        st.caption(f"当前索引：{assistant.build_id}，共 {len(assistant.reports())} 份报告。")
+        st.caption(f"当前索引：{assistant.build_id}，共 {len(assistant.corpus)} 份报告。")
 
     st.subheader("上传报告")
     st.caption(

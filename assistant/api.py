@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from assistant.records import (
 )
 from assistant.search.retriever import Filters, Retriever
 from assistant.understand.query import Query, understand
-from assistant.understand.scope import reports_of, resolve_agency
+from assistant.understand.scope import Corpus, reports_of, resolve_agency
 
 # intents whose extractive answer an LLM may rewrite (never table, check or commitment answers)
 _LLM_INTENTS = ("general", "list", "quantity", "date", "doc_number")
@@ -38,6 +38,7 @@ class Assistant:
 
     def __init__(self, retriever: Retriever) -> None:
         self.retriever = retriever
+        self._corpus = Corpus(retriever.metas)  # the metadata with its agencies and years indexed once
         self.settings = retriever.settings
         self._commitments: dict[tuple[str | None, int | None], list[Commitment]] = {}
         self._cross: list[Discrepancy] | None = None
@@ -54,11 +55,19 @@ class Assistant:
         return self.retriever.build_dir.name
 
     @property
-    def corpus(self) -> dict[str, ReportMeta]:
-        return {rid: r.meta for rid, r in self.retriever.reports.items()}
+    def corpus(self) -> Mapping[str, ReportMeta]:
+        """Every report's metadata by report id (read at open; no report is decoded)."""
+        return self._corpus
 
-    def reports(self) -> list[Report]:
-        return sorted(self.retriever.reports.values(), key=lambda r: (r.meta.agency, r.meta.year or 0))
+    def reports(self, agency: str | None = None, year: int | None = None) -> list[Report]:
+        """The reports of an agency and year (all when both are None), decoded on demand, by agency and year."""
+        ids = self._ids(agency, year) if agency or year else list(self.retriever.metas)
+        found = [self.retriever.reports[rid] for rid in ids]
+        return sorted(found, key=lambda r: (r.meta.agency, r.meta.year or 0))
+
+    def report(self, report_id: str) -> Report:
+        """One report, decoded on demand (KeyError when the index has no such report)."""
+        return self.retriever.reports[report_id]
 
     def _ids(self, agency: str | None, year: int | None) -> list[str]:
         """Reports of an agency (any short form a question would use: 青禾县) and year."""
@@ -88,9 +97,8 @@ class Assistant:
 
     def facts(self, agency: str | None = None, year: int | None = None, table: str | None = None) -> list[Fact]:
         """Table facts, filtered; agency accepts the short forms a question would use (青禾县)."""
-        ids = set(self._ids(agency, year))
-        return [f for f in self.retriever.facts
-                if f.report_id in ids and (table is None or f.table == table)]
+        facts = self.retriever.facts_of(self._ids(agency, year))
+        return [f for f in facts if table is None or f.table == table]
 
     def violations(self) -> list[Violation]:
         """Every broken template identity, report by report."""

@@ -1,10 +1,16 @@
-"""App cold start and first-answer time: `streamlit run app.py` until healthy, then Assistant and AppTest timings.
+"""App cold start and first-answer time: the app's own first chat answer after `streamlit run`, in Chromium.
 
-Three figures, each measured in a fresh process so that nothing is warm:
+Four figures, each measured in a fresh process so that nothing is warm:
 
 1. server: `streamlit run app.py` on a free port until /_stcore/health answers;
 2. api: import + Assistant.open + the first ask (loads the encoder), then a second, warm ask;
-3. apptest: the app's first script run (index and encoder load) and its first chat answer, via AppTest.
+3. apptest: the app's first script run (index and encoder load) and its first chat answer, via AppTest,
+   timed from the start of its process;
+4. browser (the target, <= 5 s): headless Chromium (already running, as a visitor's browser is) opens the
+   page the moment the server is healthy, types the question as soon as the chat box is shown and waits
+   for the answer with its citation; timed from spawning `streamlit run app.py`, with the server's RSS
+   after the answer. Needs /usr/bin/chromium and chromedriver (scripts/install-browser.sh); skipped
+   with a note when they are missing.
 
     .venv/bin/python benchmarks/app_startup.py [--index index] [--corpus corpus] [--repeat 3] [--json]
 
@@ -29,6 +35,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "龙泉市2020年办理了多少件政府信息公开申请？"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
 FOLLOW_UP = "2020年龙泉市在政府网站上主动公开了多少条信息？"
 
 
@@ -44,33 +52,104 @@ def app_env(index_dir: Path, corpus_dir: Path) -> dict[str, str]:
     return env
 
 
-def time_server_start(index_dir: Path, corpus_dir: Path, timeout: float = 180.0) -> float:
-    """Seconds from spawning `streamlit run app.py` until /_stcore/health returns 200."""
-    port = free_port()
+def spawn_server(index_dir: Path, corpus_dir: Path, port: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=app_env(index_dir, corpus_dir),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while time.perf_counter() - started < timeout:
-            if process.poll() is not None:
-                raise SystemExit(f"streamlit exited with code {process.returncode}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        return time.perf_counter() - started
-            except OSError:
-                time.sleep(0.05)
-        raise SystemExit(f"streamlit did not become healthy within {timeout:.0f} s")
-    finally:
-        process.terminate()
+    return subprocess.Popen(command, cwd=ROOT, env=app_env(index_dir, corpus_dir),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_healthy(process: subprocess.Popen[bytes], port: int, started: float, timeout: float = 180.0) -> float:
+    """Seconds from `started` until /_stcore/health returns 200."""
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise SystemExit(f"streamlit exited with code {process.returncode}")
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return time.perf_counter() - started
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"streamlit did not become healthy within {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def time_server_start(index_dir: Path, corpus_dir: Path) -> float:
+    """Seconds from spawning `streamlit run app.py` until /_stcore/health returns 200."""
+    port = free_port()
+    started = time.perf_counter()
+    process = spawn_server(index_dir, corpus_dir, port)
+    try:
+        return wait_healthy(process, port, started)
+    finally:
+        stop(process)
+
+
+def rss_mb(pid: int) -> dict[str, float]:
+    """A process's resident memory in MB, all and anonymous (from /proc/PID/smaps_rollup)."""
+    fields: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if rest.strip().endswith("kB"):
+            fields[name] = int(rest.split()[0]) / 1024
+    return {"rss": fields.get("Rss", 0.0), "anon": fields.get("Anonymous", 0.0)}
+
+
+def time_browser_answer(index_dir: Path, corpus_dir: Path) -> dict[str, Any] | None:
+    """The app's first chat answer in Chromium, timed from spawning the server (None without Chromium)."""
+    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+        return None
+    from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with tempfile.TemporaryDirectory(prefix="app-startup-chromium-") as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
+                         "--window-size=1400,1800", f"--user-data-dir={profile}"):
+            options.add_argument(argument)
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        port = free_port()
+        try:
+            started = time.perf_counter()
+            process = spawn_server(index_dir, corpus_dir, port)
+            try:
+                healthy = wait_healthy(process, port, started)
+                driver.get(f"http://127.0.0.1:{port}")
+                wait = WebDriverWait(driver, 300, poll_frequency=0.05,
+                                     ignored_exceptions=(StaleElementReferenceException,))
+                box = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="stChatInputTextArea"]'))
+                shown = time.perf_counter() - started
+                box.send_keys(QUESTION)
+                box.send_keys(Keys.ENTER)
+                typed = time.perf_counter() - started
+                wait.until(lambda d: d.find_elements(
+                    By.CSS_SELECTOR, '[data-testid="stChatMessage"] [data-testid="stExpander"]'))
+                answered = time.perf_counter() - started
+                texts = [m.text for m in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')]
+                memory = rss_mb(process.pid)
+            finally:
+                stop(process)
+        finally:
+            driver.quit()
+    return {"server_healthy_s": healthy, "chat_box_shown_s": shown, "question_sent_s": typed,
+            "first_answer_s": answered, "answer_after_sending_s": answered - typed,
+            "answer_has_15": any("15" in t for t in texts[1:]), "server_rss_mb": memory["rss"],
+            "server_anon_mb": memory["anon"]}
 
 
 # --- measured in child processes (cold) -----------------------------------------------------
@@ -155,7 +234,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--index", type=Path, default=None, help="built index (default: ASSISTANT_INDEX_DIR or index/)")
     parser.add_argument("--corpus", type=Path, default=None, help="report folder (default: ASSISTANT_CORPUS_DIR or corpus/)")
-    parser.add_argument("--repeat", type=int, default=3, help="server starts to time (median reported)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="server starts and browser sessions to time (median reported)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--child", choices=["api", "apptest"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -175,12 +255,17 @@ def main() -> int:
         server = [time_server_start(index_dir, corpus_dir) for _ in range(max(1, args.repeat))]
         api = run_child("api", index_dir, corpus_dir)
         apptest = run_child("apptest", index_dir, corpus_dir)
+        runs = [r for r in (time_browser_answer(index_dir, corpus_dir) for _ in range(max(1, args.repeat))) if r]
+        middle = median([r["first_answer_s"] for r in runs])
+        browser = {**min(runs, key=lambda r: abs(r["first_answer_s"] - middle)),
+                   "first_answer_runs_s": [r["first_answer_s"] for r in runs]} if runs else None
     figures = {
         "index": str(index_dir),
         "temporary_index_build_s": build_seconds,
         "server_health_s": {"median": median(server), "runs": server},
         "api": api,
         "apptest": apptest,
+        "browser": browser,
     }
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
@@ -193,6 +278,14 @@ def main() -> int:
           f"从启动到首个回答共 {api['total_to_first_answer_s']:.2f} 秒，峰值内存 {api['max_rss_mb']:.0f} MB")
     print(f"AppTest：首次运行页面 {apptest['first_run_s']:.2f} 秒，首个聊天回答 {apptest['first_answer_s']:.2f} 秒，"
           f"合计 {apptest['total_to_first_answer_s']:.2f} 秒（回答含 15：{'是' if apptest['answer_has_15'] else '否'}）")
+    if browser is None:
+        print("浏览器：未找到 Chromium/ChromeDriver（运行 bash scripts/install-browser.sh），未测量应用的首个聊天回答。")
+    else:
+        print(f"浏览器（Chromium，中位数一次；各次首个回答 "
+              f"{', '.join(f'{s:.2f}' for s in browser['first_answer_runs_s'])} 秒）：从 streamlit run 起，服务就绪 {browser['server_healthy_s']:.2f} 秒，"
+              f"聊天框出现 {browser['chat_box_shown_s']:.2f} 秒，首个聊天回答 {browser['first_answer_s']:.2f} 秒"
+              f"（发送后 {browser['answer_after_sending_s']:.2f} 秒；回答含 15：{'是' if browser['answer_has_15'] else '否'}）；"
+              f"回答后服务进程内存 {browser['server_rss_mb']:.0f} MB（其中匿名 {browser['server_anon_mb']:.0f} MB）")
     return 0
 
 

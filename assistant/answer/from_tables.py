@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import islice
 
 from assistant.analyse.checks import format_number, query_facts, sum_facts
 from assistant.analyse.facts import T3_CARRIED_IN, T3_CARRIED_OUT, T3_NEW, T3_TOTAL_ROW, TABLE_SECTIONS
 from assistant.answer.citations import Citations, of_cell
 from assistant.answer.extractive import not_found
-from assistant.records import Answer, Fact, Report
+from assistant.records import Answer, Fact, ParseWarning, Report, ReportMeta
 from assistant.search.retriever import Filters, Retriever
 from assistant.understand.query import Query
 from assistant.understand.tables import Cell
@@ -16,6 +17,8 @@ from assistant.understand.tables import Cell
 COMPUTED = "计算"  # label of numbers derived from cited cells (sum, difference, percentage, ranking)
 TABLE_NAMES = {"T2": "表二", "T3": "表三", "T4": "表四"}
 MAX_REPORT_LINES = 8  # more candidate reports than this: ask which agency is meant
+MAX_NAMED = 20  # agencies listed when asking which one is meant
+_CHUNK = 64  # reports whose warnings and facts are read at a time
 LOST_TABLE = "该报告的表格无法读取，以下是相关章节"
 _LOST_CODES = ("table_unreadable", "facts_missing", "table_missing")
 _T4_PHRASES = {("行政复议",): "因政府信息公开被申请行政复议", ("行政诉讼",): "因政府信息公开被提起行政诉讼",
@@ -23,8 +26,7 @@ _T4_PHRASES = {("行政复议",): "因政府信息公开被申请行政复议", 
                ("行政诉讼", "复议后起诉"): "因政府信息公开在复议后被提起行政诉讼"}
 
 
-def _who(report: Report) -> str:
-    meta = report.meta
+def _who(meta: ReportMeta) -> str:
     return f"{meta.agency or meta.title}{meta.year}年" if meta.year else (meta.agency or meta.title)
 
 
@@ -67,15 +69,33 @@ _citation = of_cell  # from_checks still imports this name; it goes when from_ch
 
 def table_lost(report: Report, table: str, facts: Sequence[Fact]) -> bool:
     """Whether this report's table cannot be read (lost when parsed, or no cell of it was extracted)."""
+    return _lost(report.warnings, table, facts)
+
+
+def _lost(warnings: Sequence[ParseWarning], table: str, facts: Sequence[Fact]) -> bool:
     section = TABLE_SECTIONS[table]
     if any(w.code in _LOST_CODES and (w.code == "table_unreadable" or table in w.message or w.section == section)
-           for w in report.warnings):
+           for w in warnings):
         return True
     return not any(f.table == table for f in facts)
 
 
-def _facts_of(index: Retriever, report_id: str) -> list[Fact]:
-    return index.facts_of([report_id])
+def _scope_ids(query: Query, index: Retriever) -> list[str]:
+    return [r for r in query.scope.report_ids if r in index.metas]
+
+
+def _read_tables(index: Retriever, report_ids: Sequence[str], tables: Sequence[str],
+                 lost: bool = False) -> Iterator[tuple[str, list[Fact]]]:
+    """The reports (in order) whose tables are all read (with lost: those with one lost), each with its facts
+    of those tables; warnings and facts are read a chunk of reports at a time and no report is decoded."""
+    for start in range(0, len(report_ids), _CHUNK):
+        chunk = list(report_ids[start : start + _CHUNK])
+        warnings = index.warnings_of(chunk)
+        facts = index.facts_by_report(chunk, tables)
+        for report_id in chunk:
+            own = facts.get(report_id, [])
+            if any(_lost(warnings.get(report_id, ()), t, own) for t in tables) == lost:
+                yield report_id, own
 
 
 def _value(cell: Cell, facts: Sequence[Fact]) -> tuple[float | None, list[Fact], str]:
@@ -131,40 +151,41 @@ def _report_sentence(out: _Lines, report: Report, cells: Sequence[Cell], facts: 
         tables.append(TABLE_NAMES[cell.table])
     if not parts:
         return False
-    out.lines.append(f"{_who(report)}{'，'.join(parts)}（{'、'.join(dict.fromkeys(tables))}）")
+    out.lines.append(f"{_who(report.meta)}{'，'.join(parts)}（{'、'.join(dict.fromkeys(tables))}）")
     return True
 
 
-def _scope_reports(query: Query, index: Retriever) -> list[Report]:
-    return [index.reports[r] for r in query.scope.report_ids if r in index.reports]
+def agencies_of(metas: Sequence[ReportMeta]) -> list[str]:
+    return sorted({m.agency or m.title for m in metas})
 
 
-def agencies_of(reports: Sequence[Report]) -> list[str]:
-    return sorted({r.meta.agency or r.meta.title for r in reports})
-
-
-def ask_which(query: Query, reports: Sequence[Report]) -> Answer:
-    """Too many candidate reports: ask which agency is meant, listing them."""
-    names = agencies_of(reports)
-    text = (f"问题没有指明机关，已收录的报告中有{len(names)}个机关可以回答：{'、'.join(names)}。"
+def ask_which(query: Query, metas: Sequence[ReportMeta]) -> Answer:
+    """Too many candidate reports: ask which agency is meant, listing them (the first MAX_NAMED)."""
+    names = agencies_of(metas)
+    listed = "、".join(names[:MAX_NAMED]) + (f"等{len(names)}个机关" if len(names) > MAX_NAMED else "")
+    text = (f"问题没有指明机关，已收录的报告中有{len(names)}个机关可以回答：{listed}。"
             "请在问题中指明机关（例如“" + names[0] + "…”），或在筛选中选择机关。")
     return Answer(question=query.question, found=False, text=text, path="clarify")
 
 
+def _tables(cells: Sequence[Cell]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(c.table for c in cells))
+
+
 def cell(query: Query, index: Retriever) -> Answer | None:
     """The cell(s) asked, one sentence per report in scope (several when no agency is named)."""
-    reports = _scope_reports(query, index)
-    if not reports or not query.cells:
+    ids = _scope_ids(query, index)
+    if not ids or not query.cells:
         return None
-    readable = [(r, _facts_of(index, r.report_id)) for r in reports]
-    readable = [(r, f) for r, f in readable if not any(table_lost(r, c.table, f) for c in query.cells)]
+    readable = list(islice(_read_tables(index, ids, _tables(query.cells)), MAX_REPORT_LINES + 1))
     if not readable:
         return None  # the prose may still say it; else lost_table
-    if len(readable) > MAX_REPORT_LINES:
-        return ask_which(query, [r for r, _ in readable])
+    if len(readable) > MAX_REPORT_LINES:  # the candidates are named from their metadata: none is decoded
+        return ask_which(query, [index.metas[r] for r in ids])
     out = _Lines()
     missing = []
-    for report, facts in readable:
+    for report_id, facts in readable:
+        report = index.reports[report_id]
         if not _report_sentence(out, report, query.cells, facts):
             missing.append(report)
     if not out.lines:
@@ -184,31 +205,31 @@ def _change(earlier: float, later: float, unit: str, percent: bool) -> str:
     return text
 
 
-def _readable(index: Retriever, reports: Sequence[Report], cell: Cell
-              ) -> Iterator[tuple[Report, list[Fact], float | None, list[Fact]]]:
+def _readable(index: Retriever, report_ids: Sequence[str], cell: Cell
+              ) -> Iterator[tuple[str, list[Fact], float | None, list[Fact]]]:
     """For each report whose table of the cell was read: its facts, the cell's value and the cells used."""
-    for report in reports:
-        facts = _facts_of(index, report.report_id)
-        if not table_lost(report, cell.table, facts):
-            value, used, _ = _value(cell, facts)
-            yield report, facts, value, used
+    for report_id, facts in _read_tables(index, report_ids, (cell.table,)):
+        value, used, _ = _value(cell, facts)
+        yield report_id, facts, value, used
 
 
 def compare(query: Query, index: Retriever) -> Answer | None:
     """One agency's cell over the years in scope (all its years when none is named), with the change."""
-    reports = sorted(_scope_reports(query, index), key=lambda r: r.meta.year or 0)
-    if not reports or not query.cells:
+    ids = sorted(_scope_ids(query, index), key=lambda r: index.metas[r].year or 0)
+    if not ids or not query.cells:
         return None
-    if len(agencies_of(reports)) > 1:
+    agencies = agencies_of([index.metas[r] for r in ids])
+    if len(agencies) > 1:
         return cell(query, index)  # several agencies: each one's figures, no cross-agency change
     if query.scope.years_from != "question":  # "历年…": every year of the agency
-        ids = [rid for rid, r in index.reports.items() if (r.meta.agency or r.meta.title) == agencies_of(reports)[0]]
-        reports = sorted((index.reports[i] for i in ids), key=lambda r: r.meta.year or 0)
+        ids = sorted((rid for rid, m in index.metas.items() if (m.agency or m.title) == agencies[0]),
+                     key=lambda r: index.metas[r].year or 0)
     first = query.cells[0]
     out = _Lines()
     series: list[tuple[Report, float | None, str]] = []
-    for report, facts, value, used in _readable(index, reports, first):
-        if used and _report_sentence(out, report, [first], facts):
+    for report_id, facts, value, used in _readable(index, ids, first):
+        report = index.reports[report_id] if used else None
+        if report is not None and _report_sentence(out, report, [first], facts):
             series.append((report, value, used[0].unit))
     if not series:
         return None
@@ -229,46 +250,46 @@ def compare(query: Query, index: Retriever) -> Answer | None:
 
 def rank(query: Query, index: Retriever) -> Answer | None:
     """The cell across agencies (latest report of each unless a year is named), ordered."""
-    reports = _scope_reports(query, index)
-    if not reports or not query.cells:
+    ids = _scope_ids(query, index)
+    if not ids or not query.cells:
         return None
     if query.scope.years_from != "question":
-        latest: dict[str, Report] = {}
-        for r in reports:
-            key = r.meta.agency or r.meta.title
-            if key not in latest or (r.meta.year or 0) > (latest[key].meta.year or 0):
+        latest: dict[str, str] = {}
+        for r in ids:
+            meta = index.metas[r]
+            key = meta.agency or meta.title
+            if key not in latest or (meta.year or 0) > (index.metas[latest[key]].year or 0):
                 latest[key] = r
-        reports = list(latest.values())
+        ids = list(latest.values())
     first = query.cells[0]
-    values = [(value, report, facts) for report, facts, value, used in _readable(index, reports, first)
+    values = [(value, report_id, facts) for report_id, facts, value, used in _readable(index, ids, first)
               if used and value is not None]
     if not values:
         return None
-    values.sort(key=lambda item: (-item[0] if query.slot("rank") != "min" else item[0], _who(item[1])))
+    values.sort(key=lambda item: (-item[0] if query.slot("rank") != "min" else item[0], _who(index.metas[item[1]])))
     out = _Lines()
-    for _, report, facts in values[:MAX_REPORT_LINES]:
-        _report_sentence(out, report, [first], facts)
-    top = values[0]
+    for _, report_id, facts in values[:MAX_REPORT_LINES]:  # only the reports quoted are decoded
+        _report_sentence(out, index.reports[report_id], [first], facts)
+    top = index.metas[values[0][1]]
     word = "最少" if query.slot("rank") == "min" else "最多"
-    skipped = len(reports) - len(values)
+    skipped = len(ids) - len(values)
     note = f"；另有{skipped}份报告的表格无法读取，未参与比较" if skipped else ""
-    out.lines.append(f"（{COMPUTED}：在{len(values)}份可读取表格的报告中，{_who(top[1])}{word}{note}）")
+    out.lines.append(f"（{COMPUTED}：在{len(values)}份可读取表格的报告中，{_who(top)}{word}{note}）")
     return Answer(question=query.question, found=True, text="\n".join(out.lines), citations=out.cited.all(),
                   path="facts")
 
 
 def lost_table(query: Query, index: Retriever) -> Answer | None:
     """A cell asked of a report whose table is unreadable: say so, with that report's section as related."""
-    reports = _scope_reports(query, index)
-    if not reports or not query.cells:
+    scope = _scope_ids(query, index)
+    if not scope or not query.cells:
         return None
     table = query.cells[0].table
-    lost = [r for r in reports if table_lost(r, table, _facts_of(index, r.report_id))]
-    if not lost:
+    ids = tuple(r for r, _ in _read_tables(index, scope, (table,), lost=True))
+    if not ids:
         return None
     section = TABLE_SECTIONS[table]
-    ids = tuple(r.report_id for r in lost)
     related = index.search(query.text, k=3, filters=Filters(report_ids=ids, section=section)) or index.search(
         query.text, k=3, filters=Filters(report_ids=ids))
-    titles = "、".join(f"《{r.meta.title}》" for r in lost[:3])
+    titles = "、".join(f"《{index.metas[r].title}》" for r in ids[:3])
     return not_found(query.question, f"{titles}{TABLE_NAMES[table]}中的这一数字：{LOST_TABLE}。", related)

@@ -43,7 +43,7 @@ def _weights(query: Query) -> dict[str, float]:
 
 def multi_report(query: Query, index: Retriever) -> bool:
     """No agency named and the scope holds several agencies' reports."""
-    agencies = {index.reports[r].meta.agency or index.reports[r].meta.title for r in query.scope.report_ids}
+    agencies = {index.metas[r].agency or index.metas[r].title for r in query.scope.report_ids if r in index.metas}
     return query.scope.agency is None and len(agencies) > 1
 
 

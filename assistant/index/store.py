@@ -9,7 +9,7 @@ import json
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, overload
 
@@ -28,6 +28,9 @@ from assistant.records import (
 )
 
 SCHEMA_VERSION = 1
+# the serving cache of decoded reports: at most this many, and at most this much of their stored JSON
+CACHE_REPORTS = 64
+CACHE_JSON_BYTES = 8 * 2**20
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
@@ -218,11 +221,51 @@ class Store:
     # --- reads on demand ------------------------------------------------------------------
 
     def report(self, report_id: str) -> Report | None:
+        return self.report_sized(report_id)[0]
+
+    def report_sized(self, report_id: str) -> tuple[Report | None, int]:
+        """The decoded report and the length of its stored JSON (0 when absent)."""
         try:
             row = self.conn.execute("SELECT body FROM reports WHERE report_id=?", (report_id,)).fetchone()
-            return report_from_dict(json.loads(row[0])) if row else None
+            return (report_from_dict(json.loads(row[0])), len(row[0])) if row else (None, 0)
         except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError) as err:
             raise self._damaged(err) from err
+
+    def report_warnings(self, report_ids: Sequence[str]) -> dict[str, tuple[ParseWarning, ...]]:
+        """Each report's parse warnings, read with SQLite's JSON functions (the report is not decoded)."""
+        found: dict[str, tuple[ParseWarning, ...]] = {}
+        try:
+            for start in range(0, len(report_ids), 500):
+                chunk = list(report_ids[start : start + 500])
+                for report_id, warnings in self.conn.execute(
+                    f"SELECT report_id, json_extract(body, '$.warnings') FROM reports WHERE report_id IN "
+                    f"({','.join('?' * len(chunk))})", chunk,
+                ):
+                    found[report_id] = tuple(ParseWarning(**w) for w in json.loads(warnings or "[]"))
+        except (sqlite3.Error, ValueError, KeyError, TypeError) as err:
+            raise self._damaged(err) from err
+        return found
+
+    def report_summaries(self, report_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """report id -> {"sections": [(key, empty)], "tables": n, "warnings": [{code, message, section}]},
+        read with SQLite's JSON functions so that listing many reports decodes none of them in Python."""
+        found: dict[str, dict[str, Any]] = {}
+        try:
+            for start in range(0, len(report_ids), 500):
+                chunk = list(report_ids[start : start + 500])
+                rows = self.conn.execute(
+                    "SELECT report_id, json_extract(body, '$.sections'), json_array_length(body, '$.tables'), "
+                    f"json_extract(body, '$.warnings') FROM reports WHERE report_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                for report_id, sections, tables, warnings in rows:
+                    found[report_id] = {
+                        "sections": [(s["key"], bool(s.get("empty"))) for s in json.loads(sections or "[]")],
+                        "tables": int(tables or 0), "warnings": json.loads(warnings or "[]"),
+                    }
+        except (sqlite3.Error, ValueError, KeyError, TypeError) as err:
+            raise self._damaged(err) from err
+        return found
 
     def metas(self) -> dict[str, ReportMeta]:
         """Every report's metadata by report id, in (agency, year, title) order; bodies stay on disk."""
@@ -239,15 +282,14 @@ class Store:
             metas[report_id] = ReportMeta(**{**fields, "aliases": tuple(fields.get("aliases", ()))})
         return metas
 
-    def report_spans(self) -> list[tuple[str, int, int]]:
-        """(report_id, first vector id, passage count) per report, in vector-id order."""
-        return self.conn.execute(
-            "SELECT report_id, min(vector_id), count(*) FROM passages GROUP BY report_id ORDER BY 2"
-        ).fetchall()
+    def passage_layout(self) -> list[tuple[int, str, str]]:
+        """(vector id, report id, section) of every passage, in vector-id order (one scan of the table)."""
+        rows: list[tuple[int, str, str]] = self.conn.execute(
+            "SELECT vector_id, report_id, section FROM passages ORDER BY vector_id").fetchall()
+        return rows
 
-    def passage_sections(self) -> list[str]:
-        """Each passage's section key, in vector-id order."""
-        return [section for (section,) in self.conn.execute("SELECT section FROM passages ORDER BY vector_id")]
+    def passage_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM passages").fetchone()[0])
 
     def passage_row(self, vector_id: int) -> tuple[str, str, str, str, int, int, str] | None:
         """(passage_id, report_id, section, kind, start, end, text) of one passage."""
@@ -261,15 +303,16 @@ class Store:
         row = self.conn.execute("SELECT vector_id FROM passages WHERE passage_id=?", (passage_id,)).fetchone()
         return int(row[0]) if row else None
 
-    def facts_of(self, report_ids: Iterable[str]) -> dict[str, list[Fact]]:
-        """Facts of these reports, by report id."""
+    def facts_of(self, report_ids: Iterable[str], tables: Sequence[str] = ()) -> dict[str, list[Fact]]:
+        """Facts of these reports (of these tables only, when given), by report id."""
         found: dict[str, list[Fact]] = {}
         ids = list(report_ids)
+        only = f" AND tbl IN ({','.join('?' * len(tables))})" if tables else ""
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             rows = self.conn.execute(
-                f"SELECT report_id, body FROM facts WHERE report_id IN ({','.join('?' * len(chunk))}) "
-                "ORDER BY rowid", chunk,
+                f"SELECT report_id, body FROM facts WHERE report_id IN ({','.join('?' * len(chunk))}){only} "
+                "ORDER BY rowid", [*chunk, *tables],
             ).fetchall()
             for report_id, body in rows:
                 found.setdefault(report_id, []).append(fact_from_dict(json.loads(body)))
@@ -346,31 +389,46 @@ class EmbeddingCache:
 
 
 class LazyReports(Mapping[str, Report]):
-    """report id -> Report, decoded from SQLite on first use and kept in a bounded cache."""
+    """report id -> Report, decoded from SQLite on first use and kept in a small LRU cache bounded both by
+    count and by the size of the reports' stored JSON (a decoded report takes a few times that in memory),
+    so that a long-running server holds a few recently used reports, never the corpus."""
 
-    def __init__(self, store: Store, metas: dict[str, ReportMeta], cache_size: int = 4096) -> None:
+    def __init__(self, store: Store, metas: Mapping[str, ReportMeta], cache_size: int = CACHE_REPORTS,
+                 cache_bytes: int = CACHE_JSON_BYTES) -> None:
         self._store = store
         self._metas = metas
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, Report] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[Report, int]] = OrderedDict()
         self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
+        self._held = 0  # JSON length of the cached reports
+        self.decoded = 0  # reports decoded from SQLite so far (tests and benchmarks read it)
 
     def __getitem__(self, report_id: str) -> Report:
         with self._lock:
-            report = self._cache.get(report_id)
-            if report is not None:
+            cached = self._cache.get(report_id)
+            if cached is not None:
                 self._cache.move_to_end(report_id)
-                return report
+                return cached[0]
         if report_id not in self._metas:
             raise KeyError(report_id)
         with self._lock:
-            report = self._store.report(report_id)
+            report, size = self._store.report_sized(report_id)
             if report is None:
                 raise KeyError(report_id)
-            self._cache[report_id] = report
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self.decoded += 1
+            if report_id not in self._cache:
+                self._cache[report_id] = (report, size)
+                self._held += size
+            while self._cache and (len(self._cache) > self._cache_size or self._held > self._cache_bytes):
+                _, (_, dropped) = self._cache.popitem(last=False)
+                self._held -= dropped
         return report
+
+    @property
+    def cached(self) -> int:
+        """How many decoded reports the cache holds now."""
+        return len(self._cache)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._metas)
@@ -383,13 +441,15 @@ class LazyReports(Mapping[str, Report]):
 
 
 class LazyPassages(Sequence[Passage]):
-    """vector id -> Passage, taken from its (lazily decoded) report."""
+    """vector id -> Passage, taken from its (lazily decoded) report; the reports' vector-id spans are
+    asked for on first use (`spans`: (report id, first vector id, count) in vector-id order)."""
 
-    def __init__(self, reports: Mapping[str, Report], spans: list[tuple[str, int, int]]) -> None:
+    def __init__(self, reports: Mapping[str, Report], spans: Callable[[], list[tuple[str, int, int]]],
+                 total: int) -> None:
         self._reports = reports
-        self._report_ids = [report_id for report_id, _, _ in spans]
-        self._starts = [start for _, start, _ in spans]
-        self._total = sum(count for _, _, count in spans)
+        self._spans = spans
+        self._slots: tuple[list[str], list[int]] | None = None
+        self._total = total
 
     def __len__(self) -> int:
         return self._total
@@ -407,8 +467,12 @@ class LazyPassages(Sequence[Passage]):
             index += self._total
         if not 0 <= index < self._total:
             raise IndexError(index)
-        slot = bisect.bisect_right(self._starts, index) - 1
-        return self._reports[self._report_ids[slot]].passages[index - self._starts[slot]]
+        if self._slots is None:
+            spans = self._spans()
+            self._slots = [report_id for report_id, _, _ in spans], [start for _, start, _ in spans]
+        report_ids, starts = self._slots
+        slot = bisect.bisect_right(starts, index) - 1
+        return self._reports[report_ids[slot]].passages[index - starts[slot]]
 
 
 class LazyVectorIds(Mapping[str, int]):

@@ -7,18 +7,19 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from assistant import segment
 from assistant.config import Settings
-from assistant.errors import AssistantError, QueryError
+from assistant.errors import QueryError
 from assistant.index.backends import Allowed, PassageIndex, Scope, open_passage_index
 from assistant.index.encoders import Encoder, load_encoder
 from assistant.index.layout import check_manifest, live_build_dir, read_manifest
 from assistant.index.store import LazyPassages, LazyReports, LazyVectorIds, Store
 from assistant.index.threads import threads
-from assistant.records import Fact, Hit, Passage, Report, ReportMeta
+from assistant.records import Fact, Hit, ParseWarning, Passage, ReportMeta
 from assistant.search.fusion import rrf, weighted
 
 CANDIDATES = 50  # how many hits each leg contributes before fusion
@@ -60,17 +61,15 @@ class Retriever:
         self.manifest = read_manifest(self.build_dir)
         check_manifest(self.manifest, settings.encoder)
         self.store = Store(self.build_dir / "store.sqlite", readonly=True)
-        # Report bodies, passages and facts stay in SQLite until asked for; only the metadata,
-        # each report's vector-id span and each passage's section are read now.
+        # Report bodies, passages and facts stay in SQLite until asked for; only the metadata is read
+        # now. Each report's vector-id span and each passage's section are read in the warm-up thread
+        # (or by the first filtered search, whichever comes first).
         self.metas: dict[str, ReportMeta] = self.store.metas()
-        self.reports: Mapping[str, Report] = LazyReports(self.store, self.metas)
-        spans = self.store.report_spans()
-        self._spans = {report_id: (start, count) for report_id, start, count in spans}
-        self.passages: Sequence[Passage] = LazyPassages(self.reports, spans)
+        self.reports = LazyReports(self.store, self.metas)  # a small LRU cache of decoded reports
+        self._layout: tuple[dict[str, tuple[int, int]], np.ndarray] | None = None
+        self._layout_lock = threading.Lock()
+        self.passages: Sequence[Passage] = LazyPassages(self.reports, self._span_rows, self.store.passage_count())
         self.vector_id: Mapping[str, int] = LazyVectorIds(self.store, len(self.passages))
-        self._sections = np.asarray(self.store.passage_sections(), dtype=object)
-        self._shells = {rid: Report(report_id=rid, meta=meta, cleaned_text="", sections=(), tables=(), passages=())
-                        for rid, meta in self.metas.items()}  # metadata-only stand-ins for report_matches
         self._facts: list[Fact] | None = None
         self.index: PassageIndex = open_passage_index(self.build_dir, self.manifest, settings)
         self._encoder: Encoder | None = None
@@ -82,24 +81,71 @@ class Retriever:
         """Load the encoder, jieba and the keyword model and run one query through each (at open,
         in a background thread, so the first real question does not pay for it)."""
         try:
+            self._passage_layout()
             with threads(self.settings.query_threads):
                 self.encoder.encode_queries(["政府信息公开"])
             segment.tokenize("政府信息公开")
             self.index.warm()
-        except AssistantError:
-            pass  # the same error reaches the first query, which reports it
+        except Exception:  # warming is best effort: a real problem reaches the first query, which reports
+            pass  # it, and a store closed before warm-up ends (a test, a switched-out build) is no error
+
+    def _passage_layout(self) -> tuple[dict[str, tuple[int, int]], np.ndarray]:
+        """(report id -> (first vector id, passage count), each passage's section by vector id), read once."""
+        with self._layout_lock:
+            if self._layout is None:
+                spans: dict[str, tuple[int, int]] = {}
+                sections: list[str] = []
+                for vector_id, report_id, section in self.store.passage_layout():  # one scan, vector-id order
+                    start, count = spans.get(report_id, (vector_id, 0))
+                    spans[report_id] = (start, count + 1)
+                    sections.append(section)
+                self._layout = spans, np.asarray(sections, dtype=object)
+            return self._layout
+
+    @property
+    def _spans(self) -> dict[str, tuple[int, int]]:
+        return self._passage_layout()[0]
+
+    @property
+    def _sections(self) -> np.ndarray:
+        return self._passage_layout()[1]
+
+    def _span_rows(self) -> list[tuple[str, int, int]]:
+        return sorted(((rid, start, count) for rid, (start, count) in self._spans.items()), key=lambda r: r[1])
 
     @property
     def facts(self) -> list[Fact]:
-        """Every table fact of the build (read from SQLite on first use)."""
+        """Every table fact of the build (read from SQLite on first use and kept): for whole-corpus analyses
+        only; serving paths read the facts of the reports in scope with facts_of."""
         if self._facts is None:
             self._facts = self.store.facts()
         return self._facts
 
-    def facts_of(self, report_ids: Sequence[str]) -> list[Fact]:
-        """The facts of these reports only, read on demand."""
-        found = self.store.facts_of(report_ids)
+    def facts_of(self, report_ids: Sequence[str], tables: Sequence[str] = ()) -> list[Fact]:
+        """The facts of these reports only (of these tables, when given), read on demand."""
+        found = self.store.facts_of(report_ids, tables)
         return [f for rid in report_ids for f in found.get(rid, [])]
+
+    def facts_by_report(self, report_ids: Sequence[str], tables: Sequence[str] = ()) -> dict[str, list[Fact]]:
+        """The facts of these reports (of these tables, when given) by report id, read on demand."""
+        return self.store.facts_of(report_ids, tables)
+
+    def passage_count(self, report_id: str) -> int:
+        """How many passages the report has in the index."""
+        return self._spans.get(report_id, (0, 0))[1]
+
+    def summaries(self, report_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """report id -> {"sections": [(key, empty)], "tables": n, "passages": n, "warnings": (ParseWarning, ...)},
+        for listing reports without decoding them."""
+        found = self.store.report_summaries(report_ids)
+        for report_id, summary in found.items():
+            summary["passages"] = self.passage_count(report_id)
+            summary["warnings"] = tuple(ParseWarning(**w) for w in summary["warnings"])
+        return found
+
+    def warnings_of(self, report_ids: Sequence[str]) -> dict[str, tuple[ParseWarning, ...]]:
+        """The parse warnings of these reports by report id, without decoding them."""
+        return self.store.report_warnings(report_ids)
 
     @classmethod
     def open(cls, index_dir: str | Path, settings: Settings | None = None) -> Retriever:
@@ -119,7 +165,10 @@ class Retriever:
         """The passages the filters allow: reports matched on metadata, then their vector-id spans."""
         if not (filters.years or filters.agency or filters.section or filters.report_ids):
             return None
-        report_ids = tuple(rid for rid, shell in self._shells.items() if self.report_matches(shell, filters))
+        if filters.report_ids and not (filters.years or filters.agency):
+            report_ids = tuple(rid for rid in dict.fromkeys(filters.report_ids) if rid in self.metas)
+        else:
+            report_ids = tuple(rid for rid, meta in self.metas.items() if self.meta_matches(rid, meta, filters))
         spans = [np.arange(start, start + count, dtype=np.int64)
                  for start, count in (self._spans[rid] for rid in report_ids if rid in self._spans)]
         ids = np.sort(np.concatenate(spans)) if spans else np.zeros(0, dtype=np.int64)
@@ -128,9 +177,9 @@ class Retriever:
         return Scope(ids=ids, report_ids=report_ids, section=filters.section)
 
     @staticmethod
-    def report_matches(report: Report, filters: Filters) -> bool:
-        meta = report.meta
-        if filters.report_ids and report.report_id not in filters.report_ids:
+    def meta_matches(report_id: str, meta: ReportMeta, filters: Filters) -> bool:
+        """Whether a report (by its id and metadata) passes the filters' report ids, years and agency."""
+        if filters.report_ids and report_id not in filters.report_ids:
             return False
         if filters.years and meta.year not in filters.years:
             return False

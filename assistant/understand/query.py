@@ -13,6 +13,7 @@ from assistant.understand.intent import TABLE_INTENTS, Reading, classify
 from assistant.understand.lexicon import Lexicon, lexicon
 from assistant.understand.scope import (
     Scope,
+    agencies,
     agency_names,
     agency_of,
     coverage_problem,
@@ -150,7 +151,7 @@ def understand(question: str, history: Sequence[Answer] | None, explicit: Filter
         spoken, sounds = english.ambiguous
         problem = (f"“{spoken}”唯一所指的机关：它的拼音与{'、'.join(sounds)}相同。"
                    "请用中文写明机关名称，例如“" + sounds[0] + "…”。")
-    if not problem and agency and agency not in {agency_of(m) for m in corpus.values()}:
+    if not problem and agency and agency not in agencies(corpus):
         problem = coverage_problem(corpus, None, agency, ())
     ids = tuple(reports_of(corpus, agency, years)) if not problem and not (unknown and not agency) else ()
     if len(found) > 1 and agency is None:  # a name several agencies share: only theirs, one line each

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.records import ReportMeta
 from assistant.understand.lexicon import Lexicon, lexicon
 
+MAX_NAMED = 20  # agencies named when saying what the corpus covers (a province's corpus has hundreds)
 _CN_DIGITS = {"〇": "0", "零": "0", "○": "0", "一": "1", "二": "2", "三": "3", "四": "4",
               "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
@@ -131,6 +132,45 @@ def agency_names(agency: str, aliases: Sequence[str] = (), lex: Lexicon | None =
     return {n for n in names if n and (n == agency or n[0] not in units)}
 
 
+class Corpus(Mapping[str, ReportMeta]):
+    """The reports' metadata (read-only), with what scope resolution asks of it for every question computed
+    once: each report's agency, the reports of each agency in (agency, year) order, each agency's years."""
+
+    def __init__(self, metas: Mapping[str, ReportMeta]) -> None:
+        self._metas = metas
+        self.agency = {rid: agency_of(m) for rid, m in metas.items()}
+        self.agencies = frozenset(self.agency.values())
+        self.ordered = sorted(metas, key=lambda rid: (self.agency[rid], metas[rid].year or 0, rid))
+        self.by_agency: dict[str, list[str]] = {}
+        for rid in self.ordered:
+            self.by_agency.setdefault(self.agency[rid], []).append(rid)
+        years: dict[str | None, set[int]] = {None: set()}
+        for rid, m in metas.items():
+            if m.year is not None:
+                years[None].add(m.year)
+                years.setdefault(self.agency[rid], set()).add(m.year)
+        self.years = {agency: sorted(found) for agency, found in years.items()}
+        self.pairs = tuple(sorted({(self.agency[rid], tuple(m.aliases)) for rid, m in metas.items()}))
+
+    def __getitem__(self, report_id: str) -> ReportMeta:
+        return self._metas[report_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._metas)
+
+    def __len__(self) -> int:
+        return len(self._metas)
+
+
+def _digest(corpus: Mapping[str, ReportMeta]) -> Corpus:
+    return corpus if isinstance(corpus, Corpus) else Corpus(corpus)
+
+
+def agencies(corpus: Mapping[str, ReportMeta]) -> frozenset[str]:
+    """The canonical agencies of the corpus ("" for a report whose agency is unknown)."""
+    return _digest(corpus).agencies
+
+
 @lru_cache(maxsize=64)
 def _alias_table(agencies: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, frozenset[str]]:
     table: dict[str, set[str]] = {}
@@ -144,8 +184,7 @@ def _alias_table(agencies: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str,
 
 def agency_table(corpus: Mapping[str, ReportMeta]) -> dict[str, frozenset[str]]:
     """Alias -> the canonical agencies it names."""
-    pairs = sorted({(agency_of(m), tuple(m.aliases)) for m in corpus.values()})
-    return _alias_table(tuple(pairs))
+    return _alias_table(_digest(corpus).pairs)
 
 
 def find_agency(text: str, corpus: Mapping[str, ReportMeta],
@@ -192,29 +231,30 @@ def find_agency(text: str, corpus: Mapping[str, ReportMeta],
 
 def resolve_agency(name: str, corpus: Mapping[str, ReportMeta]) -> str | None:
     """The canonical agency a filter value names (青禾县 -> 青禾县人民政府办公室), or None."""
-    agencies = {agency_of(m) for m in corpus.values()}
-    if name in agencies:
+    digest = _digest(corpus)
+    if name in digest.agencies:
         return name
-    found = agency_table(corpus).get(name)
+    found = _alias_table(digest.pairs).get(name)
     return next(iter(found)) if found and len(found) == 1 else None
 
 
 def reports_of(corpus: Mapping[str, ReportMeta], agency: str | None, years: Sequence[int] = ()) -> list[str]:
     """Report ids of this agency (any if None) and these years (any if empty), sorted by agency and year."""
-    ids = [rid for rid, m in corpus.items()
-           if (agency is None or agency_of(m) == agency) and (not years or m.year in years)]
-    return sorted(ids, key=lambda rid: (agency_of(corpus[rid]), corpus[rid].year or 0, rid))
+    digest = _digest(corpus)
+    ids = digest.ordered if agency is None else digest.by_agency.get(agency, [])
+    return [rid for rid in ids if not years or corpus[rid].year in years]
 
 
 def years_of(corpus: Mapping[str, ReportMeta], agency: str | None) -> list[int]:
-    return sorted({m.year for m in corpus.values() if m.year is not None and (agency is None or agency_of(m) == agency)})
+    return list(_digest(corpus).years.get(agency, []))
 
 
 def coverage_problem(corpus: Mapping[str, ReportMeta], agency: str | None, unknown: str | None,
                      years: Sequence[int]) -> str:
     """Why no report can answer for this agency and these years (naming what is covered), or ""."""
     if unknown and not agency:
-        known = "、".join(sorted({agency_of(m) for m in corpus.values()} - {""}))
+        names = sorted(agencies(corpus) - {""})
+        known = "、".join(names[:MAX_NAMED]) + (f"等{len(names)}个机关" if len(names) > MAX_NAMED else "")
         return f"{unknown}的报告。已收录的机关有：{known}。"
     covered = years_of(corpus, agency)
     missing = [y for y in years if y not in covered]

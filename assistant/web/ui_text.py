@@ -9,7 +9,7 @@ import re
 import shlex
 import string
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from assistant import segment
-from assistant.records import SECTION_KEYS, SECTION_TITLES, Answer, ParseWarning, Report
+from assistant.records import SECTION_KEYS, SECTION_TITLES, Answer, ParseWarning, Report, ReportMeta
 
 APP_TITLE = "政府信息公开年报助手"
 PAGE_CHAT = "问答"
@@ -252,8 +252,14 @@ def mime_type(path: Path) -> str:
 
 def report_row(report: Report) -> dict[str, Any]:
     """One row of the 报告库 table."""
-    meta = report.meta
-    found = [s.key for s in report.sections if not s.empty]
+    return summary_row(report.meta, [(s.key, s.empty) for s in report.sections], len(report.tables),
+                       len(report.passages), report.warnings)
+
+
+def summary_row(meta: ReportMeta, sections: Sequence[tuple[str, bool]], tables: int, passages: int,
+                warnings: Sequence[ParseWarning]) -> dict[str, Any]:
+    """One row of the 报告库 table from a report's summary (sections as (key, empty)), not its decoded body."""
+    found = [key for key, empty in sections if not empty]
     return {
         "标题": meta.title,
         "机关": meta.agency or "（未识别）",
@@ -261,9 +267,9 @@ def report_row(report: Report) -> dict[str, Any]:
         "格式": meta.format,
         "模板": f"{meta.template_version}版" if meta.template_version else "未识别",
         "已识别部分": " ".join("前言" if k == "preamble" else k for k in found),
-        "表格数": len(report.tables),
-        "段落数": len(report.passages),
-        "警告": "；".join(report_notes(report)),
+        "表格数": tables,
+        "段落数": passages,
+        "警告": "；".join(warning_notes(warnings)),
     }
 
 
@@ -272,13 +278,18 @@ _TABLE_WARNINGS = ("table_missing", "facts_missing", "table_unreadable")
 
 def report_notes(report: Report) -> list[str]:
     """The report's parse warnings for people: lost tables said once, in one sentence, then the rest."""
-    lost = sorted({w.section for w in report.warnings if w.code in _TABLE_WARNINGS and w.section},
+    return warning_notes(report.warnings)
+
+
+def warning_notes(warnings: Sequence[ParseWarning]) -> list[str]:
+    """Parse warnings for people: lost tables said once, in one sentence, then the rest."""
+    lost = sorted({w.section for w in warnings if w.code in _TABLE_WARNINGS and w.section},
                   key=lambda key: SECTION_KEYS.index(key) if key in SECTION_KEYS else len(SECTION_KEYS))
     notes = []
     if lost:
         parts = "、".join(lost)
         notes.append(f"原文件中第{parts}部分的表格缺失或无法识别，这些表格里的数字无法从本报告中查询。")
-    notes.extend(w.message for w in report.warnings if not _is_table_warning(w))
+    notes.extend(w.message for w in warnings if not _is_table_warning(w))
     return notes
 
 
