@@ -352,3 +352,16 @@ def test_an_english_place_name_is_the_place_with_its_unit() -> None:
     assert yangpu.scope.agency == "上海市杨浦区人民政府" and "杨浦区区" not in yangpu.text
     city = understand("How many requests did Longquan City receive in 2020?", None, None, corpus)
     assert "龙泉市" in city.text and "龙泉市市" not in city.text
+
+
+def test_unknown_agency_after_a_lead_word_is_still_found() -> None:
+    # the words before an agency (对, 请问, 关于, 想知道) are not part of it, and never hide it
+    for lead in ("对", "请问", "关于", "我想知道", "麻烦问下"):
+        query = read(f"{lead}松江县政府办公室2021年的政府信息公开工作有疑问，应该打什么电话？")
+        assert query.scope.unknown_agency == "松江县政府办公室", lead
+        assert query.scope.problem and not query.scope.report_ids, lead
+        place = read(f"{lead}松江区2021年收到多少申请")
+        assert place.scope.unknown_agency == "松江区", lead
+    # a known agency's name is not cut into an unknown one (溪市… inside 澜溪市…)
+    known = read("对澜溪市政府信息公开中心2022年的工作有疑问，找谁")
+    assert known.scope.unknown_agency is None and known.scope.report_ids

@@ -69,6 +69,7 @@ class Lexicon:
     area_kinds: tuple[str, ...]
     office_units: tuple[str, ...]
     not_place: tuple[str, ...]
+    lead_words: tuple[str, ...]
     provinces: Mapping[str, str]
     generic_places: tuple[str, ...]
     follow_up_openers: tuple[str, ...]
@@ -252,6 +253,7 @@ def parse_lexicon(data: Mapping[str, Any]) -> Lexicon:
         area_kinds=_strings(agency.get("area_kinds"), "agency.area_kinds"),
         office_units=_strings(agency.get("office_units"), "agency.office_units"),
         not_place=_strings(agency.get("not_place"), "agency.not_place"),
+        lead_words=_strings(agency.get("lead_words"), "agency.lead_words"),
         provinces=dict(provinces), generic_places=_strings(agency.get("generic_places"), "agency.generic_places"),
         follow_up_openers=_strings(agency.get("follow_up_openers"), "agency.follow_up_openers"),
         follow_up_min_weight=float(minimum),

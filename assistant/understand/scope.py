@@ -202,23 +202,29 @@ def find_agency(text: str, corpus: Mapping[str, ReportMeta],
     if best in known:  # the alias is one agency's own name (上海市), not a short form of another's
         known = frozenset({best})
     units, offices = "".join(lex.place_units), "|".join(map(re.escape, lex.office_units))
+    masked = text  # lead words (请问, 关于) blanked out, same offsets
+    for word in lex.lead_words:
+        masked = masked.replace(word, "，" * len(word))
     # a place followed by an office unit (澜溪市教育局) that no report is from
-    for m in re.finditer(rf"([\u4e00-\u9fff]{{2,4}}?[{units}])([\u4e00-\u9fff]{{1,8}}?(?:{offices}))", text):
-        name = m.group(0)
-        if any(c in m.group(1) for c in lex.not_place):
+    # every start position is tried (a lookahead), so "对青禾县政府办公室" still finds 青禾县政府办公室,
+    # except those inside a name the corpus knows (泉市… in 龙泉市…)
+    inside = [(m.start(), m.end()) for a in named for m in re.finditer(re.escape(a), text)]
+    for m in re.finditer(rf"(?=(([\u4e00-\u9fff]{{2,4}}?[{units}])([\u4e00-\u9fff]{{1,8}}?(?:{offices}))))", masked):
+        name = m.group(1)
+        if any(s < m.start() < e for s, e in inside) or any(c in m.group(2) for c in lex.not_place):
             continue
         if any(name in alias or alias in name and len(alias) >= len(name) for alias in table):
             continue
-        if best and best in name and len(best) > len(m.group(1)):
+        if best and best in name and len(best) > len(m.group(2)):
             continue  # 青禾县人民政府办公室 says more than 青禾县
-        rest = name[len(m.group(1)):]
-        if best and m.group(1).startswith(best) and any(rest.startswith(s) for g in lex.suffix_groups for s in g):
+        rest = name[len(m.group(2)):]
+        if best and m.group(2).startswith(best) and any(rest.startswith(s) for g in lex.suffix_groups for s in g):
             continue  # 龙泉市政府信息公开中心 is part of 龙泉市
-        if any(g in m.group(1) for g in lex.generic_places):
+        if any(g in m.group(2) for g in lex.generic_places):
             continue
         return frozenset(), name, name
     if best is None:
-        for m in re.finditer(rf"(?<![全本我该各哪])([\u4e00-\u9fff]{{2,3}}[{units}])", text):
+        for m in re.finditer(rf"(?<![全本我该各哪])(?=([\u4e00-\u9fff]{{2,3}}[{units}]))", masked):
             place = m.group(1)
             if any(c in place for c in lex.not_place):
                 continue
