@@ -131,9 +131,10 @@ OWN_CLAUSE = 0.1  # rank bonus for the question's words in the number's own clau
 
 def _counts_the_thing(text: str, counted: Sequence[str]) -> bool:
     """The thing the question counts ("多少粉丝": 粉丝) is in the sentence, whole or by its head (the last
-    two characters of a compound: 政府信息公开申请 -> 申请); no such thing asked: True."""
+    two characters of a compound: 政府信息公开申请 -> 申请, or cut before the number as in 公开申15件); no such
+    thing asked: True."""
     norm = segment.normalize(text)
-    return not counted or any(t in norm or t[-2:] in norm for t in counted)
+    return not counted or _names_subject(text, counted) or any(t[-2:] in norm for t in counted)
 
 
 def _has_unit(window: str, unit: str | None) -> bool:
