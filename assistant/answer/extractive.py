@@ -119,10 +119,22 @@ def _collapsed(text: str) -> bool:
                for m in _COLLAPSED_TABLE.finditer(text))
 
 
-def _number_windows(span: Span) -> list[str]:
-    """Each clause holding a number, joined to the clause before it (the subject often sits there)."""
+def _number_windows(span: Span) -> list[tuple[str, str]]:
+    """Each clause holding a number, joined to the clause before it (the subject often sits there), with
+    the clause itself (what the number counts)."""
     clauses = [c for c in re.split(r"(?<=[，,：:、])", span.text) if c]
-    return ["".join(clauses[max(0, i - 1): i + 1]) for i, c in enumerate(clauses) if has_number(c)]
+    return [("".join(clauses[max(0, i - 1): i + 1]), c) for i, c in enumerate(clauses) if has_number(c)]
+
+
+OWN_CLAUSE = 0.1  # rank bonus for the question's words in the number's own clause (not in the gate)
+
+
+def _counts_the_thing(text: str, counted: Sequence[str]) -> bool:
+    """The thing the question counts ("多少粉丝": 粉丝) is in the sentence, whole or by its head (the last
+    two characters of a compound: 政府信息公开申请 -> 申请, or cut before the number as in 公开申15件); no such
+    thing asked: True."""
+    norm = segment.normalize(text)
+    return not counted or _names_subject(text, counted) or any(t[-2:] in norm for t in counted)
 
 
 def _has_unit(window: str, unit: str | None) -> bool:
@@ -151,12 +163,13 @@ def _names_subject(text: str, subject: Sequence[str]) -> bool:
     return any(s in norm or (len(s) >= 2 and re.search(re.escape(s[:-1]) + r"\d", norm)) for s in subject)
 
 
-def answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hit],
-                    unit: str | None = None, subject: Sequence[str] = (),
-                    optional: frozenset[str] = frozenset()) -> Answer | None:
+def best_quantity(weights: dict[str, float], hits: Sequence[Hit], unit: str | None = None,
+                  subject: Sequence[str] = (), optional: frozenset[str] = frozenset(),
+                  counted: Sequence[str] = ()) -> tuple[Span, str] | None:
     """The sentence stating a number of the unit asked for, whose words cover the question's (the gate):
-    with its key concept, and one of the subject words when the question names a table row (申请, 复议).
-    Optional words (a premise's) need not be there."""
+    with its key concept, the thing counted, and one of the subject words when the question names a table
+    row (申请, 复议). Optional words (a premise's) need not be there. Returns the sentence and the window
+    holding the number; of equal windows, the one whose own clause holds more of the question wins."""
     best: tuple[float, Span, str] | None = None
     for hit in hits:
         prior = 0.15 / hit.rank
@@ -164,19 +177,46 @@ def answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hit
             sentence_score = overlap(weights, span.text)
             if not required_terms_present(weights, span.text, optional) or _collapsed(span.text) \
                     or not _key_concept_present(weights, span.text) \
-                    or (subject and not _names_subject(span.text, subject)):
+                    or (subject and not _names_subject(span.text, subject)) \
+                    or not _counts_the_thing(span.text, counted):
                 continue
-            for window in _number_windows(span):
+            for window, own in _number_windows(span):
                 if not _has_unit(window, unit):
                     continue
                 score = 0.7 * overlap(weights, window) + 0.3 * sentence_score
-                if score >= MIN_OVERLAP and (best is None or score + prior > best[0]):
-                    best = (score + prior, span, window)
-    if best is None:
+                rank = score + prior + OWN_CLAUSE * overlap(weights, own)
+                if score >= MIN_OVERLAP and (best is None or rank > best[0]):
+                    best = (rank, span, window)
+    return None if best is None else (best[1], best[2])
+
+
+def quote_of(span: Span, window: str) -> str:
+    """What an answer quotes: the sentence, or only the window holding the number when the sentence is long."""
+    return span.text if len(span.text) <= 120 else window.strip("，,、：: ")
+
+
+_FIGURE = r"(\d+(?:\.\d+)?)(万|亿)?(余|多)?"
+
+
+def figure_of(window: str, unit: str) -> tuple[float, bool] | None:
+    """The last number of this unit the window states (1.8万条 -> 18000), and whether it is approximate (余, 多)."""
+    matches = list(re.finditer(_FIGURE + re.escape(unit), window))
+    if not matches:
         return None
-    _, span, window = best
-    quote = span.text if len(span.text) <= 120 else window.strip("，,、：: ")
-    return Answer(question, True, f"{_source_prefix(span.hit)}{quote}[1]", (of_span(1, span),))
+    number, scale, about = matches[-1].groups()
+    value = float(number) * {"万": 1e4, "亿": 1e8}.get(scale or "", 1)
+    return value, bool(about)
+
+
+def answer_quantity(question: str, weights: dict[str, float], hits: Sequence[Hit],
+                    unit: str | None = None, subject: Sequence[str] = (),
+                    optional: frozenset[str] = frozenset(), counted: Sequence[str] = ()) -> Answer | None:
+    """The best sentence (best_quantity) as a cited answer."""
+    found = best_quantity(weights, hits, unit, subject, optional, counted)
+    if found is None:
+        return None
+    span, window = found
+    return Answer(question, True, f"{_source_prefix(span.hit)}{quote_of(span, window)}[1]", (of_span(1, span),))
 
 
 def answer_list(question: str, weights: dict[str, float], hits: Sequence[Hit]) -> Answer | None:

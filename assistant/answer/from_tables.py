@@ -7,12 +7,14 @@ from itertools import islice
 
 from assistant.analyse.checks import format_number, query_facts, sum_facts
 from assistant.analyse.facts import T3_CARRIED_IN, T3_CARRIED_OUT, T3_NEW, T3_TOTAL_ROW, TABLE_SECTIONS
+from assistant.answer import from_text
 from assistant.answer.citations import Citations, of_cell
 from assistant.answer.extractive import not_found
 from assistant.records import Answer, Fact, ParseWarning, Report, ReportMeta
 from assistant.search.retriever import Filters, Retriever
+from assistant.understand.lexicon import lexicon
 from assistant.understand.query import Query
-from assistant.understand.tables import Cell
+from assistant.understand.tables import Cell, subject_words
 
 COMPUTED = "计算"  # label of numbers derived from cited cells (sum, difference, percentage, ranking)
 TABLE_NAMES = {"T2": "表二", "T3": "表三", "T4": "表四"}
@@ -227,10 +229,16 @@ def compare(query: Query, index: Retriever) -> Answer | None:
     first = query.cells[0]
     out = _Lines()
     series: list[tuple[Report, float | None, str]] = []
-    for report_id, facts, value, used in _readable(index, ids, first):
-        report = index.reports[report_id] if used else None
-        if report is not None and _report_sentence(out, report, [first], facts):
+    from_prose: list[Report] = []
+    readable = {rid: (facts, value, used) for rid, facts, value, used in _readable(index, ids, first)}
+    for report_id in ids:
+        facts, value, used = readable.get(report_id, ([], None, []))
+        report = index.reports[report_id]
+        if used and _report_sentence(out, report, [first], facts):
             series.append((report, value, used[0].unit))
+        elif (prose := _prose_year(out, query, index, report, first)) is not None:
+            series.append(prose)
+            from_prose.append(report)
     if not series:
         return None
     known = [(r, v, u) for r, v, u in series if v is not None]
@@ -244,8 +252,25 @@ def compare(query: Query, index: Retriever) -> Answer | None:
             (r0, v0, unit), (r1, v1, _) = known[0], known[-1]
             change = _change(v0 or 0, v1 or 0, unit, query.slot("percent") == "yes")
             out.lines.append(f"（{COMPUTED}：{r1.meta.year}年比{r0.meta.year}年{change}）")
+    if from_prose:
+        years = "、".join(f"{r.meta.year}年" for r in from_prose)
+        out.lines.append(f"（{years}的表格无法读取或没有这一项，{'这一年' if len(from_prose) == 1 else '这几年'}的数字引自报告正文）")
     return Answer(question=query.question, found=True, text="\n".join(out.lines), citations=out.cited.all(),
                   path="facts")
+
+
+def _prose_year(out: _Lines, query: Query, index: Retriever, report: Report, cell: Cell
+                ) -> tuple[Report, float | None, str] | None:
+    """A year whose table is lost or lacks the cell: the figure its prose states for the same concept and
+    unit (the quantity gate), as a cited line; an approximate figure (1100余条) is shown, not computed with."""
+    unit = query.slot("unit") or ("件" if cell.table in ("T3", "T4") else None)
+    if unit is None:
+        return None
+    found = from_text.figure(query, index, report.report_id, unit, subject_words(cell, lexicon()))
+    if found is None:
+        return None
+    out.lines.append(f"{_who(report.meta)}：{found.quote}{out.cited.span(found.span)}（正文）")
+    return report, None if found.approximate else found.value, unit
 
 
 def rank(query: Query, index: Retriever) -> Answer | None:

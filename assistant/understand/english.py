@@ -15,6 +15,7 @@ from assistant.understand.scope import agency_table
 _WORD = re.compile(r"[a-z]+(?:['’-][a-z]+)*")
 _HAN = re.compile(r"^[\u4e00-\u9fff]+$")
 _HAN_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+_GLOSS = re.compile(r"\s*[(（]([\u4e00-\u9fff]+)[)）]")  # "the Education Bureau (石家庄市教育局)"
 _BARRIER = "\x00"  # kept apart from the words before a place name (the gaps between Chinese words go)
 MAX_PLACE_WORDS = 3  # "ping tan", "shang hai shi": a place name written as up to three words
 
@@ -52,6 +53,29 @@ def place_pinyin(corpus: Mapping[str, ReportMeta]) -> dict[str, frozenset[str]]:
     return _pinyin_table(tuple(sorted(agency_table(corpus))))
 
 
+@lru_cache(maxsize=64)
+def _opening_table(names: tuple[str, ...], units: str) -> dict[str, frozenset[str]]:
+    table: dict[str, set[str]] = {}
+    for name in names:
+        opening = re.match(rf"^[\u4e00-\u9fff]+?[{units}]", name)
+        if opening and opening.group(0) != name and len(opening.group(0)) >= 3:
+            table.setdefault(pinyin_key(opening.group(0)), set()).add(opening.group(0))
+    return {k: frozenset(v) for k, v in table.items()}
+
+
+def _opening_place(corpus: Mapping[str, ReportMeta], key: str, after: str, lex: Lexicon) -> str | None:
+    """The place that opens an agency's name ("Shijiazhuang" -> 石家庄市 of 石家庄市教育局), only when the
+    Chinese read right after it completes that name (石家庄市 + 教育局): a place alone names no agency."""
+    aliases = tuple(sorted(agency_table(corpus)))
+    table = _opening_table(aliases, "".join(lex.place_units))
+    places = _names(table, key, lex)
+    following = re.match(r"\s*([\u4e00-\u9fff]+)", after)
+    if len(places) != 1 or following is None:
+        return None
+    place = next(iter(places))
+    return place if any((place + following.group(1)).startswith(a) for a in aliases if a.startswith(place)) else None
+
+
 def _names(table: Mapping[str, frozenset[str]], key: str, lex: Lexicon) -> frozenset[str]:
     """The names a place word sounds like; the place with its unit first (Shanghai: 上海市, Longquan: 龙泉市),
     as English names a city or county by its bare name."""
@@ -84,7 +108,10 @@ def from_english(text: str, corpus: Mapping[str, ReportMeta], lex: Lexicon) -> E
             run = words[i: i + size]
             if size > 1 and lowered[run[0].end(): run[-1].start()].strip(" -"):
                 continue  # the words of one name sit side by side
-            names = _names(table, "".join(_key(w.group(0)) for w in run), lex)
+            key = "".join(_key(w.group(0)) for w in run)
+            names = _names(table, key, lex)
+            if not names and (opening := _opening_place(corpus, key, lowered[run[-1].end():], lex)):
+                names = frozenset({opening})
             if not names:
                 continue
             if len(names) > 1:
@@ -103,5 +130,6 @@ def from_english(text: str, corpus: Mapping[str, ReportMeta], lex: Lexicon) -> E
     reading = "".join(out) + lowered[last:]
     unknown = [w for w in _WORD.findall(reading) if w not in lex.english_stop_words]
     reading = " ".join(_HAN_GAP.sub("", " ".join(_WORD.sub(" ", reading).split())).replace(_BARRIER, " ").split())
+    reading = _GLOSS.sub(lambda m: "" if m.group(1) in _GLOSS.sub("", reading) else m.group(0), reading).strip()
     return English(text=reading, understood=known > 0 and not unknown and ambiguous is None,
                    places=tuple(places), unknown=tuple(dict.fromkeys(unknown)), ambiguous=ambiguous)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from assistant import segment
 from assistant.understand.lexicon import Lexicon, score
 from assistant.understand.tables import Cell
 
@@ -29,6 +31,43 @@ def is_english(text: str) -> bool:
     letters = sum(c.isascii() and c.isalpha() for c in text)
     han = sum("\u4e00" <= c <= "\u9fff" for c in text)
     return letters > 3 * max(han, 1)
+
+
+def asked_unit(text: str, lex: Lexicon) -> str | None:
+    """The unit a quantity question asks in: 多少件 -> 件, 几次 -> 次 (longest unit first)."""
+    units = sorted(lex.units, key=len, reverse=True)
+    for asker in lex.unit_askers:
+        start = text.find(asker)
+        while start >= 0:
+            after = text[start + len(asker):]
+            unit = next((u for u in units if after.startswith(u)), None)
+            if unit:
+                return unit
+            if any(after.startswith(m) for m in lex.money):
+                return "元"
+            start = text.find(asker, start + 1)
+    return None
+
+
+_COUNTED_END = re.compile(r"[\s，,。？?！!；;：:、（）()“”\"]|[呢吗啊呀吧]")
+COUNTED_CHARS = 8  # how far after 多少/几 the thing counted is read
+
+
+def counted_words(text: str, lex: Lexicon) -> tuple[str, ...]:
+    """The words of the thing a quantity question counts, right after its asker and unit ("有多少粉丝" ->
+    粉丝, "收到多少件政府信息公开申请" -> 政府信息公开申请); () when nothing follows ("发了几条")."""
+    units = sorted((*lex.units, *lex.money), key=len, reverse=True)
+    words: list[str] = []
+    for asker in lex.unit_askers:
+        start = text.find(asker)
+        while start >= 0:
+            after = text[start + len(asker):]
+            after = after[len(next((u for u in units if after.startswith(u)), "")):]
+            thing = _COUNTED_END.split(after, maxsplit=1)[0][:COUNTED_CHARS]
+            words += [t for t in segment.tokenize(thing) if t not in lex.stop_words and not t.isdigit()
+                      and t not in lex.units and not any(t.startswith(a) for a in lex.unit_askers)]
+            start = text.find(asker, start + 1)
+    return tuple(dict.fromkeys(words))
 
 
 def classify(text: str, cells: tuple[Cell, ...], lex: Lexicon, n_years: int, agency_named: bool) -> Reading:
@@ -60,7 +99,8 @@ def classify(text: str, cells: tuple[Cell, ...], lex: Lexicon, n_years: int, age
         return reading("consistency")
     if scores["follow_up"] and (scores["commitments"] or "承诺" in text or "措施" in text):
         return reading("follow_up", "commitments")
-    if scores["contact"]:
+    # "办理了多少件12345热线交办事项": a count of things (件, 条) is not a contact detail
+    if scores["contact"] and asked_unit(lowered, lex) is None:
         fields = [name for name, words in _CONTACT_FIELDS if any(w in lowered for w in words)] or ["phone"]
         if scores["contact_owner"]:
             return reading("contact_owner", "contact")

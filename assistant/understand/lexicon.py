@@ -94,6 +94,7 @@ class Lexicon:
     t4_results: tuple[Label, ...]
     t2_rows: tuple[Label, ...]
     t2_columns: tuple[Label, ...]
+    contractions: tuple[tuple[str, str], ...] = ()  # (long, short) inside an agency's name: 管理局 -> 局
 
 
 def found_words(text: str, words: Iterable[str]) -> list[str]:
@@ -188,6 +189,19 @@ def _labels(entries: Any, where: str, key: str, known: Mapping[str, tuple[str, .
     return tuple(out)
 
 
+def _contractions(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, list):
+        raise LexiconError("词表条目 agency.contractions 应为 [全称, 简称] 的列表")
+    pairs = []
+    for n, pair in enumerate(value, 1):
+        long, short = _strings(pair, f"agency.contractions[{n}]") if isinstance(pair, list) and len(pair) == 2 \
+            else (None, None)
+        if long is None or short is None or len(short) >= len(long):
+            raise LexiconError(f"词表条目 agency.contractions 第{n}项应为 [全称, 更短的简称]，实际为 {pair!r}")
+        pairs.append((long, short))
+    return tuple(pairs)
+
+
 def _english(table: Mapping[str, Any]) -> dict[str, str]:
     words = table.get("words")
     if not isinstance(words, dict) or not words or not all(isinstance(v, str) and v for v in words.values()):
@@ -256,7 +270,7 @@ def parse_lexicon(data: Mapping[str, Any]) -> Lexicon:
         lead_words=_strings(agency.get("lead_words"), "agency.lead_words"),
         provinces=dict(provinces), generic_places=_strings(agency.get("generic_places"), "agency.generic_places"),
         follow_up_openers=_strings(agency.get("follow_up_openers"), "agency.follow_up_openers"),
-        follow_up_min_weight=float(minimum),
+        follow_up_min_weight=float(minimum), contractions=_contractions(agency.get("contractions", [])),
         unit_askers=_strings(data.get("units", {}).get("askers"), "units.askers"),
         units=_strings(data.get("units", {}).get("words"), "units.words"),
         money=_strings(data.get("units", {}).get("money"), "units.money"),

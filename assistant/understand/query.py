@@ -9,7 +9,7 @@ from assistant import segment
 from assistant.records import Answer, ReportMeta
 from assistant.search.retriever import Filters, validate
 from assistant.understand.english import from_english
-from assistant.understand.intent import TABLE_INTENTS, Reading, classify
+from assistant.understand.intent import TABLE_INTENTS, Reading, asked_unit, classify, counted_words
 from assistant.understand.lexicon import Lexicon, lexicon
 from assistant.understand.scope import (
     Scope,
@@ -103,12 +103,12 @@ def understand(question: str, history: Sequence[Answer] | None, explicit: Filter
     typed = validate(question, max_chars)
     text = segment.normalize(typed)
     english = from_english(text, corpus, lex)
-    if english is not None and (english.places or english.ambiguous):  # else left English: out of scope
-        text = english.text
+    if english is not None and (english.places or english.ambiguous or find_agency(english.text, corpus, lex)[0]):
+        text = english.text  # a place read or a Chinese name in it; else left English: out of scope
     explicit = explicit or Filters()
-    found, unknown, _ = find_agency(text, corpus, lex)
+    found, unknown, named_by = find_agency(text, corpus, lex)
     q_agency = next(iter(found)) if len(found) == 1 else None
-    names = set().union(*(agency_names(a) for a in found)) if found else set()
+    names = set().union(*(agency_names(a) for a in found), {named_by}) if found else set()
     previous = history[-1] if history else None
     follow = previous is not None and not unknown and _is_follow_up(text, names, lex)
 
@@ -173,9 +173,11 @@ def understand(question: str, history: Sequence[Answer] | None, explicit: Filter
     if reading.intent not in TABLE_INTENTS:
         cells = ()
     slots = reading.slots
-    unit = _unit(text, lex) if reading.intent in ("quantity", *TABLE_INTENTS) else None
+    unit = asked_unit(text, lex) if reading.intent in ("quantity", *TABLE_INTENTS) else None
     if unit:
         slots += (("unit", unit),)
+    if reading.intent in ("quantity", *TABLE_INTENTS):
+        slots += tuple(("counted", w) for w in counted_words(text, lex))
     slots += tuple(("subject", w) for w in dict.fromkeys(w for c in cells for w in subject_words(c, lex)))
     ignore = tuple(sorted(set().union(*(agency_names(a) for a in (agency,) if a)) | names))
     return Query(question=typed, text=merged, scope=scope, intent=reading.intent, cells=cells,
@@ -195,22 +197,6 @@ def _focus(text: str, lex: Lexicon) -> str:
         return ""
     premise = "".join(parts[:-1])
     return parts[-1] if len(strip_years(premise)) >= lex.premise_min_chars else ""
-
-
-def _unit(text: str, lex: Lexicon) -> str | None:
-    """The unit a quantity question asks in: 多少件 -> 件, 几次 -> 次 (longest unit first)."""
-    units = sorted(lex.units, key=len, reverse=True)
-    for asker in lex.unit_askers:
-        start = text.find(asker)
-        while start >= 0:
-            after = text[start + len(asker):]
-            unit = next((u for u in units if after.startswith(u)), None)
-            if unit:
-                return unit
-            if any(after.startswith(m) for m in lex.money):
-                return "元"
-            start = text.find(asker, start + 1)
-    return None
 
 
 def _str(value: object) -> str | None:

@@ -104,6 +104,19 @@ def _place_forms(base: str, lex: Lexicon) -> set[str]:
 def agency_names(agency: str, aliases: Sequence[str] = (), lex: Lexicon | None = None) -> set[str]:
     """Every way a question may name this agency: suffix forms, short place names, province abbreviations."""
     lex = lex or lexicon()
+    units = "".join(lex.place_units)
+    # a name without its place (区政府办公室) would match inside any other place's name
+    return {n for n in _names_of(agency, aliases, lex) if n and (n == agency or n[0] not in units)}
+
+
+def level_names(agency: str, aliases: Sequence[str] = (), lex: Lexicon | None = None) -> set[str]:
+    """The names that start with the agency's level instead of its place (省机关事务管理局): a question may
+    open with one, but inside a longer name (云南省机关事务管理局) it is another place's agency."""
+    lex = lex or lexicon()
+    return {n for n in _names_of(agency, aliases, lex) if n and n != agency and n[0] in lex.place_units}
+
+
+def _names_of(agency: str, aliases: Sequence[str], lex: Lexicon) -> set[str]:
     names = {agency, *aliases}
     units = "".join(lex.place_units)
     for name in list(names):
@@ -128,8 +141,9 @@ def agency_names(agency: str, aliases: Sequence[str] = (), lex: Lexicon | None =
                     names.add(unit)
             elif name[-1:] in units:
                 names |= _place_forms(name, lex)
-    # a name without its place (区政府办公室) would match inside any other place's name
-    return {n for n in names if n and (n == agency or n[0] not in units)}
+    for long, short in lex.contractions:  # 机关事务管理局 -> 机关事务局
+        names |= {n.replace(long, short) for n in names if long in n}
+    return names
 
 
 class Corpus(Mapping[str, ReportMeta]):
@@ -182,6 +196,27 @@ def _alias_table(agencies: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str,
     return {k: frozenset(v) for k, v in table.items()}
 
 
+@lru_cache(maxsize=64)
+def _level_table(agencies: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, frozenset[str]]:
+    table: dict[str, set[str]] = {}
+    for agency, aliases in agencies:
+        for name in level_names(agency, aliases) if agency else ():
+            table.setdefault(name, set()).add(agency)
+    return {k: frozenset(v) for k, v in table.items()}
+
+
+def _level_name(text: str, corpus: Mapping[str, ReportMeta], lex: Lexicon) -> tuple[str, str] | None:
+    """A level name (省机关事务管理局) that only one agency has, where the question opens with it or after a
+    word that cannot end a place (not after 云南 of 云南省…): (the agency, the name)."""
+    table = _level_table(tuple(sorted({(agency_of(m), tuple(m.aliases)) for m in corpus.values()})))
+    for name in sorted(table, key=len, reverse=True):
+        at = text.find(name)
+        before = text[at - 1: at] if at > 0 else ""
+        if at >= 0 and len(table[name]) == 1 and (not re.match(r"[\u4e00-\u9fff]", before) or before in lex.not_place):
+            return next(iter(table[name])), name
+    return None
+
+
 def agency_table(corpus: Mapping[str, ReportMeta]) -> dict[str, frozenset[str]]:
     """Alias -> the canonical agencies it names."""
     return _alias_table(_digest(corpus).pairs)
@@ -223,6 +258,8 @@ def find_agency(text: str, corpus: Mapping[str, ReportMeta],
         if any(g in m.group(2) for g in lex.generic_places):
             continue
         return frozenset(), name, name
+    if best is None and (level := _level_name(text, corpus, lex)) is not None:
+        return frozenset({level[0]}), None, level[1]
     if best is None:
         for m in re.finditer(rf"(?<![全本我该各哪])(?=([\u4e00-\u9fff]{{2,3}}[{units}]))", masked):
             place = m.group(1)
