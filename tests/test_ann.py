@@ -100,7 +100,7 @@ def test_ivf_finds_the_exact_top_hits_and_filters_exactly(
     narrow = ids[len(ids) // 2: len(ids) // 2 + 20]
     np.testing.assert_array_equal(served.search(queries, 10, narrow)[1], flat.search(queries, 10, narrow)[1])
     # a broad filter goes through the probed lists (widened), never outside the allowed ids
-    served.exact_filter_limit = 0
+    served.ivf_exact_limit = 0
     broad = ids[::3]
     _, got = served.search(queries, 10, broad)
     assert np.isin(got, broad).all()

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ faiss: Any = _faiss
 FORMAT_VERSION = 1
 IVF_TARGET_RECALL = 0.97  # nprobe is the smallest that reaches this recall@10 on calibration queries
 IVF_CALIBRATION_QUERIES = 200
+IVF_POSTFILTER_SHARE = 0.02  # a filter keeping this share or more: unfiltered probe, then filtered
 IVF_TRAIN_PER_LIST = 40  # training vectors per list (FAISS warns under 39)
 IVF_TRAIN_ITERATIONS = 10
 HNSW_M = 32
@@ -44,6 +46,14 @@ def as_ids(ids: Any) -> np.ndarray:
     if np.unique(array).size != array.size:
         raise ValueError("ids must be distinct")
     return array
+
+
+def sorted_ids(ids: Any) -> np.ndarray:
+    """Ids as a sorted array without repeats (a scope's ids usually are already: then no sort)."""
+    array = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if array.size < 2 or bool(np.all(array[1:] > array[:-1])):
+        return array
+    return np.unique(array)
 
 
 class VectorStore(ABC):
@@ -123,8 +133,10 @@ class FaissVectorStore(VectorStore):
       Trained at the first add on a sample (ivf_lists(n) lists), then nprobe is calibrated: the
       smallest number of lists probed that finds IVF_TARGET_RECALL of the exact top 10 for
       stored vectors used as queries. Served memory-mapped (the lists stay in the file; RAM holds
-      the centroids). A filter allowing at most `exact_filter_limit` ids probes every list
-      through the id selector, which is exact because the lists keep the full vectors.
+      the centroids, and once a filter needs it, an 8-byte-per-vector id -> (list, offset) map). A
+      filter allowing at most `ivf_exact_limit` ids is searched exactly over its vectors, read
+      from the lists (they keep the full vectors); a broader one through the usual probe asking for
+      more results, or through more lists (see _ivf_filtered).
     - "hnsw": IndexIDMap2 over IndexHNSWFlat, approximate. HNSW cannot remove vectors, so it keeps
       a copy of ids and vectors in RAM and rebuilds its graph on delete or replace.
 
@@ -134,9 +146,12 @@ class FaissVectorStore(VectorStore):
     """
 
     KINDS = ("flat", "ivf", "hnsw")
-    # ivf, hnsw: a filter allowing at most this many ids is searched exactly (cheap, and the
-    # approximate walk can miss most of a narrow subset: an agency's reports are 50-500 passages).
+    # hnsw: a filter allowing at most this many ids is searched exactly (cheap, and the approximate
+    # walk can miss most of a narrow subset: an agency's reports are 50-500 passages).
     exact_filter_limit = 20_000
+    # ivf: up to this many allowed ids, exact over their vectors read from the lists (about 0.5 us
+    # per id while the pages are cached; at 10^4 ids the widened probe is faster, benchmarks/ann.py)
+    ivf_exact_limit = 5_000
 
     def __init__(self, dim: int, kind: str = "flat") -> None:
         if kind not in self.KINDS:
@@ -146,6 +161,8 @@ class FaissVectorStore(VectorStore):
         self.nprobe = 1  # ivf only
         self.calibrated_recall: float | None = None  # ivf only
         self.read_only = False  # a memory-mapped index is served, not edited
+        self._direct_map = False  # ivf: whether the id -> (list, offset) map is made
+        self._map_lock = threading.Lock()
         self._ids = np.zeros(0, dtype=np.int64)  # hnsw only: copy of the stored ids
         self._vectors = np.zeros((0, self.dim), dtype=np.float32)  # hnsw only
         self._index = self._empty_index()
@@ -175,6 +192,11 @@ class FaissVectorStore(VectorStore):
         if self.read_only:
             raise AssistantError("向量索引以只读内存映射方式打开，不能修改；请用 assistant build 重建索引")
 
+    def _drop_direct_map(self) -> None:
+        if self._direct_map:  # an array map cannot follow adds and removals; it is remade when needed
+            self._index.set_direct_map_type(faiss.DirectMap.NoMap)
+            self._direct_map = False
+
     def _rebuild(self) -> None:
         self._index = self._empty_index()
         if len(self._ids):
@@ -187,6 +209,7 @@ class FaissVectorStore(VectorStore):
         if not len(id_array):
             return
         self._writable()
+        self._drop_direct_map()
         if self.kind == "ivf" and not self._index.is_trained:
             self._train(id_array, matrix)
             return
@@ -241,6 +264,7 @@ class FaissVectorStore(VectorStore):
         if not len(id_array) or not len(self):
             return 0
         self._writable()
+        self._drop_direct_map()
         if self.kind in ("flat", "ivf"):
             return int(self._index.remove_ids(faiss.IDSelectorBatch(id_array)))
         removed = np.isin(self._ids, id_array)
@@ -259,33 +283,72 @@ class FaissVectorStore(VectorStore):
         n = len(matrix)
         scores = np.full((n, max(k, 0)), -np.inf, dtype=np.float32)
         labels = np.full((n, max(k, 0)), -1, dtype=np.int64)
-        allowed = None if allowed_ids is None else np.unique(np.asarray(allowed_ids, dtype=np.int64))
+        allowed = None if allowed_ids is None else sorted_ids(allowed_ids)
         if k <= 0 or n == 0 or not len(self) or (allowed is not None and not len(allowed)):
             return scores, labels
         if allowed is not None and self.kind == "hnsw":
             rows = np.isin(self._ids, allowed)
             if rows.sum() <= self.exact_filter_limit:
-                found_scores, found_ids = self._exact_search(matrix, k, rows)
+                found_scores, found_ids = self._exact_search(matrix, k, self._ids[rows], self._vectors[rows])
             else:
                 found_scores, found_ids = self._faiss_search(matrix, k, allowed)
                 short = (found_ids >= 0).sum(axis=1) < min(k, int(rows.sum()))
                 if short.any():  # a filter can starve the HNSW walk: redo those rows exactly
-                    found_scores[short], found_ids[short] = self._exact_search(matrix[short], k, rows)
+                    found_scores[short], found_ids[short] = self._exact_search(
+                        matrix[short], k, self._ids[rows], self._vectors[rows])
         elif allowed is not None and self.kind == "ivf":
-            nlist = int(self._index.nlist)
-            exact = len(allowed) <= self.exact_filter_limit
-            # a broad filter keeps a share s of the vectors: its top k sit about k/s deep in the
-            # unfiltered ranking, so probe more lists (sqrt(1/s) times as many, measured in benchmarks/ann.py)
-            widened = min(nlist, math.ceil(self.nprobe * math.sqrt(len(self) / len(allowed))))
-            found_scores, found_ids = self._faiss_search(matrix, k, allowed, nlist if exact else widened)
-            short = (found_ids >= 0).sum(axis=1) < min(k, len(allowed))
-            if short.any() and not exact:  # too few allowed ids in the probed lists: probe them all
-                found_scores[short], found_ids[short] = self._faiss_search(matrix[short], k, allowed, nlist)
+            found_scores, found_ids = self._ivf_filtered(matrix, k, allowed)
         else:
             found_scores, found_ids = self._faiss_search(matrix, k, allowed)
         hit = found_ids >= 0
         scores[hit], labels[hit] = found_scores[hit], found_ids[hit]
         return scores, labels
+
+    def _ivf_filtered(self, queries: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ivf under a filter keeping a share s of the vectors. Small: exact over its vectors, read
+        from the lists. Broad (s >= IVF_POSTFILTER_SHARE, e.g. one year of ten): its top k sit about
+        k/s deep in the unfiltered ranking, so the usual probe asks for 2k/s results and keeps the
+        allowed ones. In between: the id selector over sqrt(1/s) times as many lists. A row left
+        short probes every list through the selector."""
+        if len(allowed) <= self.ivf_exact_limit:
+            subset = self._reconstruct(allowed)
+            if subset is not None:
+                return self._exact_search(queries, k, allowed, subset)
+        nlist, share = int(self._index.nlist), len(allowed) / len(self)
+        if share >= IVF_POSTFILTER_SHARE:
+            wide = min(len(self), math.ceil(2 * k / share))
+            wide_scores, wide_ids = self._faiss_search(queries, wide, None)
+            at = np.minimum(np.searchsorted(allowed, wide_ids), len(allowed) - 1)  # allowed is sorted
+            keep = allowed[at] == wide_ids
+            found_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+            found_ids = np.full((len(queries), k), -1, dtype=np.int64)
+            for row, mask in enumerate(keep):
+                chosen = np.flatnonzero(mask)[:k]
+                found_scores[row, :len(chosen)], found_ids[row, :len(chosen)] = (
+                    wide_scores[row, chosen], wide_ids[row, chosen])
+        else:
+            widened = min(nlist, math.ceil(self.nprobe * math.sqrt(1 / share)))
+            found_scores, found_ids = self._faiss_search(queries, k, allowed, widened)
+        short = (found_ids >= 0).sum(axis=1) < min(k, len(allowed))
+        if short.any():
+            found_scores[short], found_ids[short] = self._faiss_search(queries[short], k, allowed, nlist)
+        return found_scores, found_ids
+
+    def _reconstruct(self, ids: np.ndarray) -> np.ndarray | None:
+        """ivf: the stored vectors of these ids, through the id -> (list, offset) map (an array when the
+        ids are 0..n-1, as a build's are; else a hash table), made on first use; None if an id is absent."""
+        with self._map_lock:  # searches may come from several threads
+            if not self._direct_map:
+                try:
+                    self._index.make_direct_map(True)
+                except RuntimeError:  # ids that are not 0..n-1
+                    self._index.set_direct_map_type(faiss.DirectMap.Hashtable)
+                self._direct_map = True
+        try:
+            vectors: np.ndarray = self._index.reconstruct_batch(ids)
+        except RuntimeError:
+            return None
+        return vectors
 
     def _faiss_search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None, nprobe: int | None = None
@@ -300,9 +363,10 @@ class FaissVectorStore(VectorStore):
         found_scores, found_ids = self._index.search(queries, k, params=params)
         return found_scores, found_ids
 
-    def _exact_search(self, queries: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Brute force over the kept copy, restricted to `rows` (hnsw only)."""
-        subset_ids, subset = self._ids[rows], self._vectors[rows]
+    def _exact_search(
+        self, queries: np.ndarray, k: int, subset_ids: np.ndarray, subset: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Brute force over the given vectors."""
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         exact = queries @ subset.T
