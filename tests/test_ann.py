@@ -145,3 +145,30 @@ def test_build_records_the_automatic_choice_and_serves_it(full_index: Path, tmp_
     build_index(overridden)
     manifest = json.loads((live_build_dir(overridden.index_dir) / "manifest.json").read_text(encoding="utf-8"))
     assert (manifest["vector_index"], manifest["store"]["vector_index"]) == ("flat", "flat")
+
+
+def test_a_big_served_file_is_checked_in_the_background(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.errors import IndexCorruptError
+    from assistant.index import vector
+
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((500, 16)).astype(np.float32)
+    store = FaissVectorStore(16, "ivf")
+    store.add(np.arange(500), vectors)
+    path = tmp_path / "vectors.faiss"
+    store.save(path)
+    monkeypatch.setattr(vector, "DEFERRED_CHECK_BYTES", 0)  # every file counts as big
+    served = load_vector_store(path, mmap=True)
+    assert isinstance(served, FaissVectorStore) and served.verified.wait(10)
+    assert served.search(vectors[:1], 1)[1][0, 0] == 0
+
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF  # a flipped byte among the ids: same size, opens, caught by the checksum
+    path.write_bytes(bytes(data))
+    damaged = load_vector_store(path, mmap=True)
+    assert isinstance(damaged, FaissVectorStore) and not damaged.verified.wait(2)
+    with pytest.raises(IndexCorruptError, match="校验和不符"):
+        damaged.search(vectors[:1], 1)
+    path.write_bytes(bytes(data[:-10]))  # truncated: refused at once by its size
+    with pytest.raises(IndexCorruptError, match="大小不符"):
+        load_vector_store(path, mmap=True)

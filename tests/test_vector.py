@@ -148,6 +148,7 @@ def test_corrupt_files_raise(tmp_path: Path, data: tuple[np.ndarray, np.ndarray,
     import hashlib
 
     meta["sha256"] = hashlib.sha256(b"not a faiss index").hexdigest()
+    meta["size"] = len(b"not a faiss index")
     sidecar_path(path).write_text(json.dumps(meta))
     with pytest.raises(IndexCorruptError, match="无法解析"):
         FaissVectorStore.load(path)

@@ -24,6 +24,10 @@ faiss: Any = _faiss
 FORMAT_VERSION = 1
 IVF_TARGET_RECALL = 0.97  # nprobe is the smallest that reaches this recall@10 on calibration queries
 IVF_CALIBRATION_QUERIES = 200
+# A memory-mapped file at least this big is checked against its sha256 in a background thread
+# (hashing 1.5 GB takes 1.5-4 s of the open); its size is checked at once, and a search after a
+# failed check raises IndexCorruptError.
+DEFERRED_CHECK_BYTES = 256 * 2**20
 IVF_POSTFILTER_SHARE = 0.02  # a filter keeping this share or more: unfiltered probe, then filtered
 IVF_TRAIN_PER_LIST = 40  # training vectors per list (FAISS warns under 39)
 IVF_TRAIN_ITERATIONS = 10
@@ -141,7 +145,7 @@ class FaissVectorStore(VectorStore):
       a copy of ids and vectors in RAM and rebuilds its graph on delete or replace.
 
     Files: `path` holds the FAISS index (faiss.write_index); `path`.json holds {"backend":
-    "faiss", "format": 1, "kind", "dim", "count", "sha256"} (sha256 of `path`), for ivf also
+    "faiss", "format": 1, "kind", "dim", "count", "sha256", "size"} (of `path`), for ivf also
     "nlist", "nprobe" and "calibrated_recall".
     """
 
@@ -163,6 +167,9 @@ class FaissVectorStore(VectorStore):
         self.read_only = False  # a memory-mapped index is served, not edited
         self._direct_map = False  # ivf: whether the id -> (list, offset) map is made
         self._map_lock = threading.Lock()
+        self.verified = threading.Event()  # set once the file's checksum is known to match
+        self.verified.set()
+        self._damage: str | None = None  # a failed background check's message
         self._ids = np.zeros(0, dtype=np.int64)  # hnsw only: copy of the stored ids
         self._vectors = np.zeros((0, self.dim), dtype=np.float32)  # hnsw only
         self._index = self._empty_index()
@@ -191,6 +198,23 @@ class FaissVectorStore(VectorStore):
     def _writable(self) -> None:
         if self.read_only:
             raise AssistantError("向量索引以只读内存映射方式打开，不能修改；请用 assistant build 重建索引")
+
+    def _verify_later(self, path: Path, expected: str) -> None:
+        """Check the served file's sha256 in a daemon thread (see DEFERRED_CHECK_BYTES)."""
+        self.verified.clear()
+
+        def check() -> None:
+            try:
+                matches = _file_sha256(path) == expected
+            except OSError as exc:
+                self._damage = f"向量索引文件 {path} 无法读取（{exc}）。{_REBUILD}"
+                return
+            if matches:
+                self.verified.set()
+            else:
+                self._damage = f"向量索引文件 {path} 已损坏（校验和不符）。{_REBUILD}"
+
+        threading.Thread(target=check, name="vector-checksum", daemon=True).start()
 
     def _drop_direct_map(self) -> None:
         if self._direct_map:  # an array map cannot follow adds and removals; it is remade when needed
@@ -279,6 +303,8 @@ class FaissVectorStore(VectorStore):
     def search(
         self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        if self._damage:
+            raise IndexCorruptError(self._damage)
         matrix = self._as_vectors(queries)
         n = len(matrix)
         scores = np.full((n, max(k, 0)), -np.inf, dtype=np.float32)
@@ -388,8 +414,7 @@ class FaissVectorStore(VectorStore):
             if "No space left" in str(exc):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp)) from exc
             raise
-        with open(tmp, "rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        digest = _file_sha256(tmp)
         meta: dict[str, Any] = {
             "backend": "faiss",
             "format": FORMAT_VERSION,
@@ -397,6 +422,7 @@ class FaissVectorStore(VectorStore):
             "dim": self.dim,
             "count": len(self),
             "sha256": digest,
+            "size": tmp.stat().st_size,
         }
         if self.kind == "ivf":
             meta.update(nlist=int(self._index.nlist), nprobe=self.nprobe, calibrated_recall=self.calibrated_recall)
@@ -418,12 +444,14 @@ class FaissVectorStore(VectorStore):
         if mmap and kind in ("flat", "ivf"):
             flags = (faiss.IO_FLAG_MMAP_IFC if kind == "flat" else faiss.IO_FLAG_MMAP) | faiss.IO_FLAG_READ_ONLY
         try:
-            with open(path, "rb") as handle:
-                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            size = path.stat().st_size
+            deferred = bool(flags) and size >= DEFERRED_CHECK_BYTES
+            if meta.get("size") not in (None, size):
+                raise IndexCorruptError(f"向量索引文件 {path} 已损坏（大小不符，可能被截断）。{_REBUILD}")
+            if not deferred and _file_sha256(path) != meta.get("sha256"):
+                raise IndexCorruptError(f"向量索引文件 {path} 已损坏（校验和不符）。{_REBUILD}")
         except OSError as exc:
             raise IndexCorruptError(f"向量索引文件 {path} 无法读取（{exc}）。{_REBUILD}") from exc
-        if digest != meta.get("sha256"):
-            raise IndexCorruptError(f"向量索引文件 {path} 已损坏（校验和不符）。{_REBUILD}")
         try:
             index = faiss.read_index(str(path), flags)
         except RuntimeError as exc:
@@ -434,6 +462,8 @@ class FaissVectorStore(VectorStore):
             raise IndexCorruptError(f"向量索引 {path} 与其描述文件不一致。{_REBUILD}")
         store._index = index
         store.read_only = bool(flags)
+        if deferred:
+            store._verify_later(path, str(meta.get("sha256")))
         if kind == "ivf":
             store.nprobe = int(meta.get("nprobe") or index.nprobe)
             store.calibrated_recall = meta.get("calibrated_recall")
@@ -453,6 +483,11 @@ def read_sidecar(path: Path) -> dict[str, Any]:
         return meta
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(f"向量索引描述文件 {meta_path} 缺失或无法读取（{exc}）。{_REBUILD}") from exc
+
+
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
