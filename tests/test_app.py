@@ -575,7 +575,7 @@ def test_cli_ingest_help_states_the_exit_code(capsys: pytest.CaptureFixture[str]
     [
         (["search"], "缺少必需的参数：查询"),
         (["search", "公开", "-k", "x"], "参数 -k 需要一个整数，收到的是 'x'"),
-        (["build", "--vector-index", "ivf"], "参数 --vector-index 的值 'ivf' 无效，可选：'flat', 'hnsw'"),
+        (["build", "--vector-index", "pq"], "参数 --vector-index 的值 'pq' 无效，可选：'auto', 'flat', 'ivf', 'hnsw'"),
         (["facts", "--json", "--csv"], "参数 --csv 不能与 --json 同时使用"),
         (["nope"], "参数 <命令> 的值 'nope' 无效"),
         (["check", "--bogus"], "无法识别的参数：--bogus"),

@@ -78,7 +78,7 @@ def test_padding_when_fewer_results(data: tuple[np.ndarray, np.ndarray, np.ndarr
 
 def test_add_replaces_existing_id(data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     ids, vectors, queries = data
-    for kind in ("flat", "hnsw"):
+    for kind in ("flat", "ivf", "hnsw"):
         store = make_vector_store(kind, DIM)
         store.add(ids[:10], vectors[:10])
         store.add(ids[:1], queries[:1])
@@ -116,7 +116,7 @@ def test_hnsw_recall_at_10() -> None:
     assert not np.isin(found, ids[:1000]).any()
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
 def test_save_load_round_trip(
     kind: str, tmp_path: Path, data: tuple[np.ndarray, np.ndarray, np.ndarray]
 ) -> None:
@@ -148,6 +148,7 @@ def test_corrupt_files_raise(tmp_path: Path, data: tuple[np.ndarray, np.ndarray,
     import hashlib
 
     meta["sha256"] = hashlib.sha256(b"not a faiss index").hexdigest()
+    meta["size"] = len(b"not a faiss index")
     sidecar_path(path).write_text(json.dumps(meta))
     with pytest.raises(IndexCorruptError, match="无法解析"):
         FaissVectorStore.load(path)
@@ -160,7 +161,7 @@ def test_corrupt_files_raise(tmp_path: Path, data: tuple[np.ndarray, np.ndarray,
 
 def test_bad_input() -> None:
     with pytest.raises(AssistantError):
-        make_vector_store("ivf", DIM)
+        make_vector_store("pq", DIM)
     store = FaissVectorStore(DIM)
     with pytest.raises(ValueError):
         store.add(np.array([1, 2]), np.zeros((2, DIM + 1), dtype=np.float32))

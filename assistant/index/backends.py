@@ -20,7 +20,8 @@ from assistant import segment
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.index.keyword import KeywordStore
-from assistant.index.vector import VectorStore, load_vector_store, make_vector_store
+from assistant.index.threads import threads
+from assistant.index.vector import VectorStore, choose_kind, load_vector_store, make_vector_store
 from assistant.records import Passage, ReportMeta
 
 BACKENDS = ("local", "milvus")
@@ -128,15 +129,24 @@ def write_passage_index(
 
         return write_collection(settings, build_name, records, vectors, progress)
     ids = np.asarray([r.vector_id for r in records], dtype=np.int64)
-    vector_store = make_vector_store(settings.vector_index, int(vectors.shape[1]))
-    vector_store.add(ids, vectors)
-    vector_store.save(build_dir / VECTORS_FILE)
+    kind = write_vectors(settings, build_dir / VECTORS_FILE, ids, vectors)
     keyword_store = KeywordStore()
     if tokens is None:
         tokens = [segment.tokenize(r.passage.embedding_text()) for r in records]
     keyword_store.add(ids, tokens)
     keyword_store.save_index(build_dir / KEYWORD_DIR)
-    return {"backend": "local"}
+    return {"backend": "local", "vector_index": kind}
+
+
+def write_vectors(settings: Settings, path: Path, ids: np.ndarray, vectors: np.ndarray) -> str:
+    """Write the local backend's vector file, of the kind the setting and the count choose
+    (vector.choose_kind), with the build's threads; returns that kind."""
+    kind = choose_kind(settings.vector_index, len(ids), settings.vector_auto_threshold)
+    with threads(settings.build_threads):
+        vector_store = make_vector_store(kind, int(vectors.shape[1]))
+        vector_store.add(ids, vectors)
+        vector_store.save(path)
+    return kind
 
 
 def publish_passage_index(settings: Settings, entry: dict[str, Any]) -> None:

@@ -1,10 +1,13 @@
-"""Dense vector stores: the VectorStore interface and its FAISS backend (threads.py sets FAISS threads)."""
+"""Dense vector stores: the VectorStore interface, its FAISS backend and the automatic choice of index kind."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import math
 import os
+import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -12,12 +15,22 @@ from typing import Any
 import faiss as _faiss
 import numpy as np
 
+from assistant.config import VECTOR_AUTO_THRESHOLD
 from assistant.errors import AssistantError, IndexCorruptError
 
 # faiss's bundled type stubs lack SearchParametersHNSW and keyword arguments of the params.
 faiss: Any = _faiss
 
 FORMAT_VERSION = 1
+IVF_TARGET_RECALL = 0.97  # nprobe is the smallest that reaches this recall@10 on calibration queries
+IVF_CALIBRATION_QUERIES = 200
+# A memory-mapped file at least this big is checked against its sha256 in a background thread
+# (hashing 1.5 GB takes 1.5-4 s of the open); its size is checked at once, and a search after a
+# failed check raises IndexCorruptError.
+DEFERRED_CHECK_BYTES = 256 * 2**20
+IVF_POSTFILTER_SHARE = 0.02  # a filter keeping this share or more: unfiltered probe, then filtered
+IVF_TRAIN_PER_LIST = 40  # training vectors per list (FAISS warns under 39)
+IVF_TRAIN_ITERATIONS = 10
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 64
@@ -37,6 +50,14 @@ def as_ids(ids: Any) -> np.ndarray:
     if np.unique(array).size != array.size:
         raise ValueError("ids must be distinct")
     return array
+
+
+def sorted_ids(ids: Any) -> np.ndarray:
+    """Ids as a sorted array without repeats (a scope's ids usually are already: then no sort)."""
+    array = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if array.size < 2 or bool(np.all(array[1:] > array[:-1])):
+        return array
+    return np.unique(array)
 
 
 class VectorStore(ABC):
@@ -73,32 +94,94 @@ class VectorStore(ABC):
     def load(cls, path: Path) -> VectorStore: ...
 
 
-class FaissVectorStore(VectorStore):
-    """FAISS IndexIDMap2 over IndexFlatIP ("flat", exact) or IndexHNSWFlat ("hnsw", approximate).
+def choose_kind(setting: str, count: int, threshold: int = VECTOR_AUTO_THRESHOLD) -> str:
+    """The index kind a build of `count` vectors gets: the setting itself, or for "auto" exact
+    flat below `threshold` vectors and IVF from there on."""
+    if setting == "auto":
+        return "flat" if count < threshold else "ivf"
+    if setting in FaissVectorStore.KINDS:
+        return setting
+    raise AssistantError(
+        f"未知的向量索引类型 {setting!r}：可用 'auto'（默认：{threshold} 段以下精确，以上 IVF 近似）、"
+        "'flat'（精确）、'ivf'（近似，倒排聚类）或 'hnsw'（近似，图索引）"
+    )
 
-    Files: `path` holds faiss.serialize_index bytes; `path`.json holds
-    {"backend": "faiss", "format": 1, "kind", "dim", "count", "sha256"} (sha256 of `path`).
-    HNSW cannot remove vectors, so the hnsw kind keeps a copy of ids and vectors and
-    rebuilds its graph on delete or replace.
+
+def ivf_lists(count: int) -> int:
+    """IVF list count for `count` vectors: about 2·sqrt(n), and at least IVF_TRAIN_PER_LIST
+    vectors per list to train on. (4·sqrt(n) would need 4x the k-means work to train.)"""
+    return max(1, min(round(2 * math.sqrt(count)), count // IVF_TRAIN_PER_LIST))
+
+
+def nprobe_steps(nlist: int) -> list[int]:
+    """The nprobe values tried when calibrating an IVF index: 8, 12, 16, 24, 32, ... then nlist."""
+    steps = {base * 2**i for base in (8, 12) for i in range(20) if base * 2**i < nlist}
+    return sorted(steps | {nlist})
+
+
+def recall_at(truth: np.ndarray, found: np.ndarray) -> float:
+    """Share of the exact results (rows of ids, -1 = none) that the approximate rows also hold."""
+    hits = total = 0
+    for expected, got in zip(truth, found, strict=True):
+        wanted = set(expected[expected >= 0].tolist())
+        hits += len(wanted & set(got.tolist()))
+        total += len(wanted)
+    return hits / total if total else 1.0
+
+
+class FaissVectorStore(VectorStore):
+    """FAISS inner-product index of one kind:
+
+    - "flat": IndexIDMap2 over IndexFlatIP, exact; served memory-mapped.
+    - "ivf": IndexIVFFlat (inverted lists of full vectors under k-means centroids), approximate.
+      Trained at the first add on a sample (ivf_lists(n) lists), then nprobe is calibrated: the
+      smallest number of lists probed that finds IVF_TARGET_RECALL of the exact top 10 for
+      stored vectors used as queries. Served memory-mapped (the lists stay in the file; RAM holds
+      the centroids, and once a filter needs it, an 8-byte-per-vector id -> (list, offset) map). A
+      filter allowing at most `ivf_exact_limit` ids is searched exactly over its vectors, read
+      from the lists (they keep the full vectors); a broader one through the usual probe asking for
+      more results, or through more lists (see _ivf_filtered).
+    - "hnsw": IndexIDMap2 over IndexHNSWFlat, approximate. HNSW cannot remove vectors, so it keeps
+      a copy of ids and vectors in RAM and rebuilds its graph on delete or replace.
+
+    Files: `path` holds the FAISS index (faiss.write_index); `path`.json holds {"backend":
+    "faiss", "format": 1, "kind", "dim", "count", "sha256", "size"} (of `path`), for ivf also
+    "nlist", "nprobe" and "calibrated_recall".
     """
 
-    KINDS = ("flat", "hnsw")
-    # hnsw: a filter allowing at most this many stored ids is searched exactly over them
-    # (cheap, and HNSW recall drops under narrow filters).
+    KINDS = ("flat", "ivf", "hnsw")
+    # hnsw: a filter allowing at most this many ids is searched exactly (cheap, and the approximate
+    # walk can miss most of a narrow subset: an agency's reports are 50-500 passages).
     exact_filter_limit = 20_000
+    # ivf: up to this many allowed ids, exact over their vectors read from the lists (about 0.5 us
+    # per id while the pages are cached; at 10^4 ids the widened probe is faster, benchmarks/ann.py)
+    ivf_exact_limit = 5_000
 
     def __init__(self, dim: int, kind: str = "flat") -> None:
         if kind not in self.KINDS:
             raise ValueError(f"unknown FAISS index kind {kind!r}; expected one of {self.KINDS}")
         self.dim = int(dim)
         self.kind = kind
+        self.nprobe = 1  # ivf only
+        self.calibrated_recall: float | None = None  # ivf only
+        self.read_only = False  # a memory-mapped index is served, not edited
+        self._direct_map = False  # ivf: whether the id -> (list, offset) map is made
+        self._map_lock = threading.Lock()
+        self.verified = threading.Event()  # set once the file's checksum is known to match
+        self.verified.set()
+        self._damage: str | None = None  # a failed background check's message
         self._ids = np.zeros(0, dtype=np.int64)  # hnsw only: copy of the stored ids
         self._vectors = np.zeros((0, self.dim), dtype=np.float32)  # hnsw only
         self._index = self._empty_index()
 
-    def _empty_index(self) -> Any:
+    def _empty_index(self, nlist: int = 1) -> Any:
         if self.kind == "flat":
             return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        if self.kind == "ivf":
+            ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            ivf.cp.niter = IVF_TRAIN_ITERATIONS
+            ivf.cp.seed = 1234
+            return ivf
         graph = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         graph.hnsw.efSearch = HNSW_EF_SEARCH
@@ -112,6 +195,32 @@ class FaissVectorStore(VectorStore):
             raise ValueError(f"expected vectors of shape (n, {self.dim}), got {array.shape}")
         return np.ascontiguousarray(array)
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise AssistantError("向量索引以只读内存映射方式打开，不能修改；请用 assistant build 重建索引")
+
+    def _verify_later(self, path: Path, expected: str) -> None:
+        """Check the served file's sha256 in a daemon thread (see DEFERRED_CHECK_BYTES)."""
+        self.verified.clear()
+
+        def check() -> None:
+            try:
+                matches = _file_sha256(path) == expected
+            except OSError as exc:
+                self._damage = f"向量索引文件 {path} 无法读取（{exc}）。{_REBUILD}"
+                return
+            if matches:
+                self.verified.set()
+            else:
+                self._damage = f"向量索引文件 {path} 已损坏（校验和不符）。{_REBUILD}"
+
+        threading.Thread(target=check, name="vector-checksum", daemon=True).start()
+
+    def _drop_direct_map(self) -> None:
+        if self._direct_map:  # an array map cannot follow adds and removals; it is remade when needed
+            self._index.set_direct_map_type(faiss.DirectMap.NoMap)
+            self._direct_map = False
+
     def _rebuild(self) -> None:
         self._index = self._empty_index()
         if len(self._ids):
@@ -123,8 +232,14 @@ class FaissVectorStore(VectorStore):
             raise ValueError(f"{len(id_array)} ids for {len(matrix)} vectors")
         if not len(id_array):
             return
-        if self.kind == "flat":
-            self._index.remove_ids(faiss.IDSelectorBatch(id_array))
+        self._writable()
+        self._drop_direct_map()
+        if self.kind == "ivf" and not self._index.is_trained:
+            self._train(id_array, matrix)
+            return
+        if self.kind in ("flat", "ivf"):
+            if len(self):
+                self._index.remove_ids(faiss.IDSelectorBatch(id_array))
             self._index.add_with_ids(matrix, id_array)
             return
         replaced = np.isin(self._ids, id_array)
@@ -135,11 +250,46 @@ class FaissVectorStore(VectorStore):
         else:
             self._index.add_with_ids(matrix, id_array)
 
+    def _train(self, ids: np.ndarray, matrix: np.ndarray) -> None:
+        """ivf: choose the list count, train the centroids on a sample, add, calibrate nprobe."""
+        rng = np.random.default_rng(0)
+        nlist = ivf_lists(len(matrix))
+        self._index = self._empty_index(nlist)
+        sample = min(len(matrix), max(nlist * IVF_TRAIN_PER_LIST, 10_000))
+        rows = np.sort(rng.choice(len(matrix), sample, replace=False)) if sample < len(matrix) else slice(None)
+        self._index.train(np.ascontiguousarray(matrix[rows]))
+        self._index.add_with_ids(matrix, ids)
+        self.nprobe, self.calibrated_recall = self._calibrate(ids, matrix, rng)
+        self._index.nprobe = self.nprobe
+
+    def _calibrate(self, ids: np.ndarray, matrix: np.ndarray, rng: np.random.Generator) -> tuple[int, float]:
+        """The smallest nprobe whose recall@10 against exact search reaches IVF_TARGET_RECALL, on
+        queries halfway between two random stored vectors: a proxy that measured slightly harder
+        than real questions' embeddings (benchmarks/ann.py prints both)."""
+        nlist = int(self._index.nlist)
+        k = min(10, len(matrix))
+        if nlist == 1:
+            return 1, 1.0
+        count = IVF_CALIBRATION_QUERIES
+        queries = matrix[rng.integers(0, len(matrix), count)] + matrix[rng.integers(0, len(matrix), count)]
+        queries = np.ascontiguousarray(queries / np.linalg.norm(queries, axis=1, keepdims=True), dtype=np.float32)
+        _, positions = faiss.knn(queries, matrix, k, metric=faiss.METRIC_INNER_PRODUCT)
+        truth = ids[positions]
+        recall = 0.0
+        for nprobe in nprobe_steps(nlist):
+            _, found = self._index.search(queries, k, params=faiss.SearchParametersIVF(nprobe=nprobe))
+            recall = recall_at(truth, found)
+            if recall >= IVF_TARGET_RECALL:
+                return nprobe, recall
+        return nlist, recall
+
     def delete(self, ids: np.ndarray) -> int:
         id_array = np.unique(np.asarray(ids, dtype=np.int64).reshape(-1))
         if not len(id_array) or not len(self):
             return 0
-        if self.kind == "flat":
+        self._writable()
+        self._drop_direct_map()
+        if self.kind in ("flat", "ivf"):
             return int(self._index.remove_ids(faiss.IDSelectorBatch(id_array)))
         removed = np.isin(self._ids, id_array)
         if removed.any():
@@ -153,42 +303,96 @@ class FaissVectorStore(VectorStore):
     def search(
         self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        if self._damage:
+            raise IndexCorruptError(self._damage)
         matrix = self._as_vectors(queries)
         n = len(matrix)
         scores = np.full((n, max(k, 0)), -np.inf, dtype=np.float32)
         labels = np.full((n, max(k, 0)), -1, dtype=np.int64)
-        allowed = None if allowed_ids is None else np.unique(np.asarray(allowed_ids, dtype=np.int64))
+        allowed = None if allowed_ids is None else sorted_ids(allowed_ids)
         if k <= 0 or n == 0 or not len(self) or (allowed is not None and not len(allowed)):
             return scores, labels
         if allowed is not None and self.kind == "hnsw":
             rows = np.isin(self._ids, allowed)
             if rows.sum() <= self.exact_filter_limit:
-                found_scores, found_ids = self._exact_search(matrix, k, rows)
+                found_scores, found_ids = self._exact_search(matrix, k, self._ids[rows], self._vectors[rows])
             else:
                 found_scores, found_ids = self._faiss_search(matrix, k, allowed)
                 short = (found_ids >= 0).sum(axis=1) < min(k, int(rows.sum()))
                 if short.any():  # a filter can starve the HNSW walk: redo those rows exactly
-                    found_scores[short], found_ids[short] = self._exact_search(matrix[short], k, rows)
+                    found_scores[short], found_ids[short] = self._exact_search(
+                        matrix[short], k, self._ids[rows], self._vectors[rows])
+        elif allowed is not None and self.kind == "ivf":
+            found_scores, found_ids = self._ivf_filtered(matrix, k, allowed)
         else:
             found_scores, found_ids = self._faiss_search(matrix, k, allowed)
         hit = found_ids >= 0
         scores[hit], labels[hit] = found_scores[hit], found_ids[hit]
         return scores, labels
 
+    def _ivf_filtered(self, queries: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ivf under a filter keeping a share s of the vectors. Small: exact over its vectors, read
+        from the lists. Broad (s >= IVF_POSTFILTER_SHARE, e.g. one year of ten): its top k sit about
+        k/s deep in the unfiltered ranking, so the usual probe asks for 2k/s results and keeps the
+        allowed ones. In between: the id selector over sqrt(1/s) times as many lists. A row left
+        short probes every list through the selector."""
+        if len(allowed) <= self.ivf_exact_limit:
+            subset = self._reconstruct(allowed)
+            if subset is not None:
+                return self._exact_search(queries, k, allowed, subset)
+        nlist, share = int(self._index.nlist), len(allowed) / len(self)
+        if share >= IVF_POSTFILTER_SHARE:
+            wide = min(len(self), math.ceil(2 * k / share))
+            wide_scores, wide_ids = self._faiss_search(queries, wide, None)
+            at = np.minimum(np.searchsorted(allowed, wide_ids), len(allowed) - 1)  # allowed is sorted
+            keep = allowed[at] == wide_ids
+            found_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+            found_ids = np.full((len(queries), k), -1, dtype=np.int64)
+            for row, mask in enumerate(keep):
+                chosen = np.flatnonzero(mask)[:k]
+                found_scores[row, :len(chosen)], found_ids[row, :len(chosen)] = (
+                    wide_scores[row, chosen], wide_ids[row, chosen])
+        else:
+            widened = min(nlist, math.ceil(self.nprobe * math.sqrt(1 / share)))
+            found_scores, found_ids = self._faiss_search(queries, k, allowed, widened)
+        short = (found_ids >= 0).sum(axis=1) < min(k, len(allowed))
+        if short.any():
+            found_scores[short], found_ids[short] = self._faiss_search(queries[short], k, allowed, nlist)
+        return found_scores, found_ids
+
+    def _reconstruct(self, ids: np.ndarray) -> np.ndarray | None:
+        """ivf: the stored vectors of these ids, through the id -> (list, offset) map (an array when the
+        ids are 0..n-1, as a build's are; else a hash table), made on first use; None if an id is absent."""
+        with self._map_lock:  # searches may come from several threads
+            if not self._direct_map:
+                try:
+                    self._index.make_direct_map(True)
+                except RuntimeError:  # ids that are not 0..n-1
+                    self._index.set_direct_map_type(faiss.DirectMap.Hashtable)
+                self._direct_map = True
+        try:
+            vectors: np.ndarray = self._index.reconstruct_batch(ids)
+        except RuntimeError:
+            return None
+        return vectors
+
     def _faiss_search(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None, nprobe: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         selector = None if allowed is None else faiss.IDSelectorBatch(allowed)
         if self.kind == "flat":
             params = None if selector is None else faiss.SearchParameters(sel=selector)
+        elif self.kind == "ivf":
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe or self.nprobe)
         else:
             params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, 2 * k))
         found_scores, found_ids = self._index.search(queries, k, params=params)
         return found_scores, found_ids
 
-    def _exact_search(self, queries: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Brute force over the kept copy, restricted to `rows` (hnsw only)."""
-        subset_ids, subset = self._ids[rows], self._vectors[rows]
+    def _exact_search(
+        self, queries: np.ndarray, k: int, subset_ids: np.ndarray, subset: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Brute force over the given vectors."""
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         exact = queries @ subset.T
@@ -199,51 +403,71 @@ class FaissVectorStore(VectorStore):
         return scores, ids
 
     def save(self, path: Path) -> None:
+        """Write the index file (through a temporary file, streamed by FAISS), then its sidecar."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = faiss.serialize_index(self._index).tobytes()
-        meta = {
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            faiss.write_index(self._index, str(tmp))
+        except RuntimeError as exc:  # FAISS reports a failed fwrite with strerror in the text
+            tmp.unlink(missing_ok=True)
+            if "No space left" in str(exc):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp)) from exc
+            raise
+        digest = _file_sha256(tmp)
+        meta: dict[str, Any] = {
             "backend": "faiss",
             "format": FORMAT_VERSION,
             "kind": self.kind,
             "dim": self.dim,
             "count": len(self),
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "sha256": digest,
+            "size": tmp.stat().st_size,
         }
-        _write_atomic(path, data)
+        if self.kind == "ivf":
+            meta.update(nlist=int(self._index.nlist), nprobe=self.nprobe, calibrated_recall=self.calibrated_recall)
+        os.replace(tmp, path)
         _write_atomic(sidecar_path(path), json.dumps(meta, indent=2).encode())
 
     @classmethod
     def load(cls, path: Path, mmap: bool = False) -> FaissVectorStore:
-        """Open a saved store; mmap=True maps a flat index's vectors from the file (read-only
-        serving: pages load on demand and are shared between processes)."""
+        """Open a saved store; mmap=True maps a flat index's vectors or an IVF index's lists from the
+        file (read-only serving: pages load on demand and are shared between processes)."""
         path = Path(path)
         meta = read_sidecar(path)
         if meta.get("backend") != "faiss" or meta.get("kind") not in cls.KINDS:
-            raise IndexCorruptError(f"向量索引 {path} 不是 FAISS flat/hnsw 索引。{_REBUILD}")
+            raise IndexCorruptError(f"向量索引 {path} 不是 FAISS flat/ivf/hnsw 索引。{_REBUILD}")
         if not isinstance(meta.get("dim"), int) or not isinstance(meta.get("count"), int):
             raise IndexCorruptError(f"向量索引描述文件 {sidecar_path(path)} 内容不完整。{_REBUILD}")
-        mapped = mmap and meta["kind"] == "flat"
+        kind = str(meta["kind"])
+        flags = 0
+        if mmap and kind in ("flat", "ivf"):
+            flags = (faiss.IO_FLAG_MMAP_IFC if kind == "flat" else faiss.IO_FLAG_MMAP) | faiss.IO_FLAG_READ_ONLY
         try:
-            with open(path, "rb") as handle:
-                digest = hashlib.file_digest(handle, "sha256").hexdigest()
-            data = None if mapped else path.read_bytes()
+            size = path.stat().st_size
+            deferred = bool(flags) and size >= DEFERRED_CHECK_BYTES
+            if meta.get("size") not in (None, size):
+                raise IndexCorruptError(f"向量索引文件 {path} 已损坏（大小不符，可能被截断）。{_REBUILD}")
+            if not deferred and _file_sha256(path) != meta.get("sha256"):
+                raise IndexCorruptError(f"向量索引文件 {path} 已损坏（校验和不符）。{_REBUILD}")
         except OSError as exc:
             raise IndexCorruptError(f"向量索引文件 {path} 无法读取（{exc}）。{_REBUILD}") from exc
-        if digest != meta.get("sha256"):
-            raise IndexCorruptError(f"向量索引文件 {path} 已损坏（校验和不符）。{_REBUILD}")
         try:
-            if data is None:
-                index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-            else:
-                index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+            index = faiss.read_index(str(path), flags)
         except RuntimeError as exc:
             raise IndexCorruptError(f"向量索引文件 {path} 无法解析（{exc}）。{_REBUILD}") from exc
-        store = cls(int(meta["dim"]), str(meta["kind"]))
-        if index.d != store.dim or index.ntotal != meta.get("count"):
+        store = cls(int(meta["dim"]), kind)
+        expected = faiss.IndexIVFFlat if kind == "ivf" else faiss.IndexIDMap2
+        if not isinstance(index, expected) or index.d != store.dim or index.ntotal != meta.get("count"):
             raise IndexCorruptError(f"向量索引 {path} 与其描述文件不一致。{_REBUILD}")
         store._index = index
-        if store.kind == "hnsw":
+        store.read_only = bool(flags)
+        if deferred:
+            store._verify_later(path, str(meta.get("sha256")))
+        if kind == "ivf":
+            store.nprobe = int(meta.get("nprobe") or index.nprobe)
+            store.calibrated_recall = meta.get("calibrated_recall")
+        if kind == "hnsw":
             store._ids = faiss.vector_to_array(index.id_map).astype(np.int64)
             store._vectors = faiss.downcast_index(index.index).reconstruct_n(0, index.ntotal)
         return store
@@ -261,6 +485,11 @@ def read_sidecar(path: Path) -> dict[str, Any]:
         raise IndexCorruptError(f"向量索引描述文件 {meta_path} 缺失或无法读取（{exc}）。{_REBUILD}") from exc
 
 
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
@@ -268,10 +497,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def make_vector_store(kind: str, dim: int) -> VectorStore:
-    """A new empty store: "flat" (exact) or "hnsw" (approximate); other backends plug in here."""
+    """A new empty store of a resolved kind ("flat", "ivf", "hnsw"; see choose_kind for "auto")."""
     if kind in FaissVectorStore.KINDS:
         return FaissVectorStore(dim, kind)
-    raise AssistantError(f"未知的向量索引类型 {kind!r}：可用 'flat'（精确）或 'hnsw'（近似，适合大语料）")
+    raise AssistantError(f"未知的向量索引类型 {kind!r}：可用 'flat'（精确）、'ivf' 或 'hnsw'（近似，适合大语料）")
 
 
 def load_vector_store(path: Path, mmap: bool = False) -> VectorStore:
