@@ -290,8 +290,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     assistant = _open_assistant(args)
     tables = assistant.table_checks(agency=args.agency, year=args.year)
-    ids = {c.report_id for c in tables}
-    violations = [v for v in assistant.violations() if v.report_id in ids]
+    violations = assistant.violations(agency=args.agency, year=args.year)
     discrepancies = assistant.cross_checks(agency=args.agency, year=args.year)
     if args.json:
         _print_json({"tables": [dataclasses.asdict(c) for c in tables],

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from assistant import segment
 from assistant.ingest.enumerations import enumerations
 from assistant.records import Commitment, Hit, Passage, Report
-from assistant.search.retriever import Filters, Retriever
 
 DONE, PARTLY, UNREPORTED, NO_REPORT = "已落实", "部分落实", "未见说明", "暂无下一年度报告"
 
@@ -20,7 +19,8 @@ DONE, PARTLY, UNREPORTED, NO_REPORT = "已落实", "部分落实", "未见说明
 # 青禾县 and 澜溪市 2022. Chosen: key terms weighted by idf (power 1, power 2 scored a smaller margin),
 # TITLE_WEIGHT 0.3, FOLLOW_UP_PART_BONUS 0.05, RANK_PRIOR 0.05: positives >= 0.47, negatives <= 0.32;
 # MATCH_THRESHOLD sits mid-gap. The number bonus did not move the margin and is kept small.
-FOLLOW_UP_HITS = 8  # passages retrieved from the next report per commitment
+FOLLOW_UP_HITS = 8  # passages of the next report ranked per commitment
+QUERY_CHARS = 500  # the commitment's lead phrase and text, cut to this length, are the ranking query
 MATCH_THRESHOLD = 0.38  # best segment below this: the next report says nothing about it (未见说明)
 TITLE_WEIGHT = 0.3  # share of the lead phrase's terms in the score; the rest is the whole text's terms
 RANK_PRIOR = 0.05  # added as RANK_PRIOR / rank of the best retrieval hit holding the segment
@@ -197,12 +197,15 @@ def match_score(commitment: Commitment, text: str, idf: Mapping[str, float] | No
 
 
 SegmentCache = dict[str, tuple[list[Part], dict[str, float]]]  # report_id -> its segments and their idf
+# (query text, later report, k) -> up to k of the later report's passages with their scores, best first.
+# The build passes a BM25 ranker over the report's stored keyword tokens (index/analysis.py).
+Ranker = Callable[[str, Report, int], Sequence[tuple[Passage, float]]]
 
 
 def next_report(commitment: Commitment, reports: Mapping[str, Report]) -> Report | None:
-    """The same agency's report of the year after the commitment's, if collected."""
-    year = commitment.year
-    return next((r for r in reports.values() if year and r.meta.agency == commitment.agency
+    """The same agency's report of the year after the commitment's, if collected (the first of several)."""
+    year, agency = commitment.year, commitment.agency
+    return next((r for r in reports.values() if year and agency and r.meta.agency == agency
                  and r.meta.year == year + 1), None)
 
 
@@ -211,30 +214,41 @@ def overlaps(a: Part | Hit | Passage, b: Part | Hit | Passage) -> bool:
     return a.start < b.end and b.start < a.end
 
 
-def follow_up(commitments: Sequence[Commitment], retriever: Retriever) -> list[Commitment]:
-    """Copies of the commitments with status and evidence from the same agency's next report."""
+def passage_hit(report: Report, passage: Passage, rank: int, score: float = 0.0) -> Hit:
+    """A passage of a report as a cited hit (rank and score from the follow-up ranking)."""
+    meta = report.meta
+    return Hit(rank=rank, score=score, passage_id=passage.passage_id, text=passage.text, report_id=report.report_id,
+               report_title=meta.title, agency=meta.agency, year=meta.year, section=passage.section,
+               start=passage.start, end=passage.end, kind=passage.kind, source_file=meta.source_file,
+               source_url=meta.source_url)
+
+
+def follow_up(commitments: Sequence[Commitment], reports: Mapping[str, Report], ranker: Ranker) -> list[Commitment]:
+    """Copies of the commitments with status and evidence from the same agency's next report in `reports`."""
     cache: SegmentCache = {}
-    result: list[Commitment] = []
-    for commitment in commitments:
-        later = next_report(commitment, retriever.reports)
-        if commitment.kind != "commitment":
-            result.append(commitment)
-        elif later is None:
-            result.append(replace(commitment, status=NO_REPORT, evidence=()))
-        else:
-            result.append(_judge(commitment, later, retriever, cache))
-    return result
+    return [judge(c, next_report(c, reports) if c.kind == "commitment" else None, ranker, cache)
+            for c in commitments]
 
 
-def scored_segments(commitment: Commitment, later: Report, retriever: Retriever,
+def judge(commitment: Commitment, later: Report | None, ranker: Ranker,
+          cache: SegmentCache | None = None) -> Commitment:
+    """A copy of one commitment with its status and evidence from `later` (the agency's next report, or None
+    when none is collected); problems are returned unchanged."""
+    if commitment.kind != "commitment":
+        return commitment
+    if later is None:
+        return replace(commitment, status=NO_REPORT, evidence=())
+    return _judge(commitment, later, ranker, {} if cache is None else cache)
+
+
+def scored_segments(commitment: Commitment, later: Report, ranker: Ranker,
                     cache: SegmentCache) -> tuple[list[Hit], list[tuple[float, Part]]]:
-    """Hits retrieved from the later report, and the segments under them scored against the commitment."""
-    query = f"{commitment.title} {commitment.text}"[: retriever.settings.max_query_chars]
-    filters = Filters(years=(later.meta.year,) if later.meta.year else (), agency=later.meta.agency,
-                      report_ids=(later.report_id,))
-    # BM25 only: embedding a long commitment as a query costs about a second per commitment on a CPU,
-    # and the segments are scored lexically below anyway (same statuses on the samples as hybrid)
-    hits = [h for h in retriever.search(query, k=FOLLOW_UP_HITS, filters=filters, mode="bm25") if h.kind == "text"]
+    """The later report's best-ranked prose passages, and the segments under them scored against the commitment."""
+    query = f"{commitment.title} {commitment.text}"[:QUERY_CHARS]
+    # lexical ranking only: the segments are scored lexically below anyway, and embedding a long commitment as
+    # a query costs about a second per commitment on a CPU
+    hits = [passage_hit(later, p, rank, score) for rank, (p, score) in enumerate(ranker(query, later, FOLLOW_UP_HITS), 1)
+            if p.kind == "text"]
     if later.report_id not in cache:
         found = segments(later)
         cache[later.report_id] = (found, rarity([seg.text for seg in found]))
@@ -248,9 +262,8 @@ def scored_segments(commitment: Commitment, later: Report, retriever: Retriever,
     return hits, sorted(scored, key=lambda item: (-item[0], item[1].start))
 
 
-def _judge(commitment: Commitment, later: Report, retriever: Retriever,
-           cache: SegmentCache) -> Commitment:
-    hits, scored = scored_segments(commitment, later, retriever, cache)
+def _judge(commitment: Commitment, later: Report, ranker: Ranker, cache: SegmentCache) -> Commitment:
+    hits, scored = scored_segments(commitment, later, ranker, cache)
     strong = [(score, seg) for score, seg in scored if score >= MATCH_THRESHOLD]
     chosen: list[Part] = [] if strong else [seg for _, seg in scored[:1]]
     for score, seg in strong:
@@ -264,5 +277,5 @@ def _judge(commitment: Commitment, later: Report, retriever: Retriever,
     for passage in (p for seg in chosen for p in later.passages if p.kind == "text" and overlaps(p, seg)):
         if all(h.passage_id != passage.passage_id for h in evidence):
             hit = next((h for h in hits if h.passage_id == passage.passage_id), None)
-            evidence.append(replace(hit or retriever.hit_for(passage, score=0.0), rank=len(evidence) + 1))
+            evidence.append(replace(hit or passage_hit(later, passage, 0), rank=len(evidence) + 1))
     return replace(commitment, status=status, evidence=tuple(evidence))

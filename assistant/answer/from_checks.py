@@ -1,22 +1,20 @@
-"""Consistency answers: the template identities of the reports in scope, with the numbers on both sides."""
+"""Consistency answers: the template identities of the reports in scope, with the numbers on both sides, as the
+build checked and stored them (index/analysis.py)."""
 
 from __future__ import annotations
 
-from assistant.analyse.checks import table_checks
-from assistant.analyse.crosschecks import cross_checks
+from collections.abc import Sequence
+
 from assistant.answer.from_tables import TABLE_NAMES, _citation, table_lost
-from assistant.records import Answer, Citation, Report
+from assistant.records import Answer, Citation, Discrepancy, Report
 from assistant.search.retriever import Retriever
 from assistant.understand.query import Query
 
 MAX_REPORTS = 6
 
 
-def _cross_lines(index: Retriever, report: Report, lines: list[str], citations: list[Citation]) -> None:
+def _cross_lines(found: Sequence[Discrepancy], report: Report, lines: list[str], citations: list[Citation]) -> None:
     """Figures the report states twice that disagree (prose vs table, last year's 结转 vs this year's)."""
-    same = [r for r in index.reports.values() if r.meta.agency == report.meta.agency]
-    found = [d for d in cross_checks(same, index.facts_of([r.report_id for r in same]))
-             if d.report_id == report.report_id]
     passages = {p.passage_id: p for p in report.passages}
     for d in found:
         marks = ""
@@ -36,30 +34,33 @@ def _cross_lines(index: Retriever, report: Report, lines: list[str], citations: 
 
 def consistency(query: Query, index: Retriever) -> Answer | None:
     """Which identities of T3/T4 hold or break, report by report (only reports whose tables were read)."""
-    reports = [index.reports[r] for r in query.scope.report_ids if r in index.reports]
+    ids = [r for r in query.scope.report_ids if r in index.reports][:MAX_REPORTS]
     tables = sorted({c.table for c in query.cells} - {"T2"}) or ["T3", "T4"]
+    store = index.store
+    all_checks, all_broken, all_cross = store.table_checks(ids), store.violations(ids), store.discrepancies(ids)
     lines: list[str] = []
     citations: list[Citation] = []
     checked = 0
-    for report in reports[:MAX_REPORTS]:
+    for report in (index.reports[r] for r in ids):
         facts = [f for f in index.facts_of([report.report_id]) if f.table in tables]
         readable = [t for t in tables if not table_lost(report, t, facts)]
         if not readable:
             continue
         checked += 1
-        checks, violations = table_checks(report, facts)
-        broken = [v for v in violations if v.table in readable]
-        unfilled = [c for c in checks if c.table in readable and c.status in ("not_filled", "unconfirmed")]
+        cross = [d for d in all_cross if d.report_id == report.report_id]
+        broken = [v for v in all_broken if v.report_id == report.report_id and v.table in readable]
+        unfilled = [c for c in all_checks if c.report_id == report.report_id and c.table in readable
+                    and c.status in ("not_filled", "unconfirmed")]
         for check in unfilled:  # never call a table consistent whose totals are blank or whose columns are unsure
             lines.append(f"《{report.meta.title}》{TABLE_NAMES[check.table]}：{check.message}")
         readable = [t for t in readable if t not in {c.table for c in unfilled}]
         names = "、".join(TABLE_NAMES[t] for t in readable)
         if not readable:
-            _cross_lines(index, report, lines, citations)
+            _cross_lines(cross, report, lines, citations)
             continue
         if not broken:
             lines.append(f"《{report.meta.title}》{names}的勾稽关系都对得上。")
-            _cross_lines(index, report, lines, citations)
+            _cross_lines(cross, report, lines, citations)
             continue
         lines.append(f"《{report.meta.title}》{names}有以下几处对不上：")
         for v in broken:
@@ -68,7 +69,7 @@ def consistency(query: Query, index: Retriever) -> Answer | None:
                 citations.append(_citation(len(citations) + 1, report, fact))
                 marks += f"[{len(citations)}]"
             lines.append(f"- {TABLE_NAMES[v.table]}：（计算：{v.description}）{marks}")
-        _cross_lines(index, report, lines, citations)
+        _cross_lines(cross, report, lines, citations)
     if not checked:
         return None
     return Answer(question=query.question, found=True, text="\n".join(lines), citations=tuple(citations),
