@@ -106,34 +106,42 @@ def dependency_keys(metas: dict[str, ReportMeta]) -> dict[str, str]:
     return keys
 
 
-def _live_rows(index_dir: Path | None, keys: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
-    """The live build's stored rows of the reports whose dependency key is unchanged (nothing when there is no
-    live build, it predates the stored analysis, or it cannot be read)."""
-    if index_dir is None:
+def live_store(index_dir: Path) -> Path | None:
+    """The store.sqlite of the build served from index_dir, if there is one (a build analyses against it)."""
+    try:
+        return live_build_dir(index_dir) / "store.sqlite"
+    except AssistantError:
+        return None
+
+
+def _carried_rows(live: Path | None, keys: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+    """The live store's rows of the reports whose dependency key is unchanged (nothing when there is no live
+    build, it predates the stored analysis, or it cannot be read)."""
+    if live is None:
         return {}
     try:
-        live = Store(live_build_dir(index_dir) / "store.sqlite", readonly=True)
+        old = Store(live, readonly=True)
     except AssistantError:
         return {}
     try:
-        old = live.analysis_keys()
-        return live.finding_rows([rid for rid, key in keys.items() if old.get(rid) == key])
+        stored = old.analysis_keys()
+        return old.finding_rows([rid for rid, key in keys.items() if stored.get(rid) == key])
     except sqlite3.Error:
         return {}
     finally:
-        live.close()
+        old.close()
 
 
-def analyse_build(store: Store, index_dir: Path | None = None) -> AnalysisSummary:
-    """Store the analysis of every report in `store` (a build being written): rows of reports whose dependency
-    key matches the live build's in index_dir are copied from it, the rest are computed from the stored reports,
-    facts and keyword tokens. Commits."""
+def analyse_build(store: Store, live: Path | None = None) -> AnalysisSummary:
+    """Store the analysis of every report in `store` (a build being written): the rows of reports whose dependency
+    key is unchanged are copied from `live` (the served build's store.sqlite), the rest are computed from the
+    reports, facts and keyword tokens in `store`. Commits."""
     started = time.monotonic()
     metas = store.metas()
     keys = dependency_keys(metas)
     later_of, previous_of = neighbours(metas)
     summary = AnalysisSummary()
-    for rid, rows in _live_rows(index_dir, keys).items():
+    for rid, rows in _carried_rows(live, keys).items():
         store.add_finding_rows(rid, keys[rid], rows)
         summary.carried.append(rid)
     reports: OrderedDict[str, Report] = OrderedDict()

@@ -25,7 +25,7 @@ from assistant import segment
 from assistant.analyse.facts import extract_facts
 from assistant.config import Settings
 from assistant.errors import AssistantError, DiskFullError, IndexCorruptError, IndexLockedError, IngestError
-from assistant.index.analysis import AnalysisSummary, analyse_build
+from assistant.index.analysis import AnalysisSummary, analyse_build, live_store
 from assistant.index.backends import (
     KEYWORD_DIR,
     KEYWORD_FILE,
@@ -438,7 +438,7 @@ def _write_build(
         passages.extend(report.passages)
         tokens.extend(own_tokens)
     store.commit()
-    summary.analysis = analyse_build(store, settings.index_dir)
+    summary.analysis = analyse_build(store, live_store(settings.index_dir))
     store.close()
     settings.cache_path.parent.mkdir(parents=True, exist_ok=True)
     cache = _open_cache(settings.cache_path, summary.notices)
