@@ -187,13 +187,18 @@ def coverage(weights: Mapping[str, float], text: str) -> float:
     return sum(w for tok, w in weights.items() if tok in norm) / total if total else 0.0
 
 
-def match_score(commitment: Commitment, text: str, idf: Mapping[str, float] | None = None) -> float:
-    """Lexical match of a text against a commitment: its lead phrase, its key terms, its numbers."""
-    title = coverage(key_terms(commitment.title, idf), text)
-    body = coverage(key_terms(commitment.text, idf), text)
+def scorer(commitment: Commitment, idf: Mapping[str, float] | None = None) -> Callable[[str], float]:
+    """Lexical match of texts against a commitment: its lead phrase, its key terms, its numbers (the commitment's
+    terms weighted once, for every text scored)."""
+    title, body = key_terms(commitment.title, idf), key_terms(commitment.text, idf)
     numbers = {n for n in _NUMBER.findall(commitment.text) if len(n) > 1 or "%" in n}
-    shared = sum(n in text for n in numbers)
-    return TITLE_WEIGHT * title + (1 - TITLE_WEIGHT) * body + NUMBER_BONUS * min(shared, 2)
+
+    def score(text: str) -> float:
+        shared = sum(n in text for n in numbers)
+        return (TITLE_WEIGHT * coverage(title, text) + (1 - TITLE_WEIGHT) * coverage(body, text)
+                + NUMBER_BONUS * min(shared, 2))
+
+    return score
 
 
 SegmentCache = dict[str, tuple[list[Part], dict[str, float]]]  # report_id -> its segments and their idf
@@ -253,12 +258,13 @@ def scored_segments(commitment: Commitment, later: Report, ranker: Ranker,
         found = segments(later)
         cache[later.report_id] = (found, rarity([seg.text for seg in found]))
     found, idf = cache[later.report_id]
+    score = scorer(commitment, idf)
     scored: list[tuple[float, Part]] = []
     for seg in found:
         ranks = [h.rank for h in hits if overlaps(h, seg)]
         if ranks and seg.kind != "plan":  # the later report's own promises are no report of deeds
             bonus = FOLLOW_UP_PART_BONUS if seg.kind == "followup" else 0.0
-            scored.append((match_score(commitment, seg.text, idf) + bonus + RANK_PRIOR / min(ranks), seg))
+            scored.append((score(seg.text) + bonus + RANK_PRIOR / min(ranks), seg))
     return hits, sorted(scored, key=lambda item: (-item[0], item[1].start))
 
 
@@ -278,4 +284,18 @@ def _judge(commitment: Commitment, later: Report, ranker: Ranker, cache: Segment
         if all(h.passage_id != passage.passage_id for h in evidence):
             hit = next((h for h in hits if h.passage_id == passage.passage_id), None)
             evidence.append(replace(hit or passage_hit(later, passage, 0), rank=len(evidence) + 1))
-    return replace(commitment, status=status, evidence=tuple(evidence))
+    quotes = _quotes(commitment, evidence, cache[later.report_id][0])
+    return replace(commitment, status=status, evidence=tuple(evidence), quotes=tuple((q.start, q.end) for q in quotes))
+
+
+def _quotes(commitment: Commitment, evidence: Sequence[Hit], found: Sequence[Part]) -> list[Part]:
+    """For each evidence passage, its sentence or item (of `found`, the later report's segments) that best matches
+    the commitment; none overlapping another."""
+    score = scorer(commitment)
+    quoted: list[Part] = []
+    for hit in evidence:
+        candidates = [s for s in found if overlaps(s, hit) and s.kind != "plan"]
+        best = max(candidates, key=lambda s: (score(s.text), -len(s.text)), default=None)
+        if best and not any(overlaps(best, seen) for seen in quoted):
+            quoted.append(best)
+    return quoted

@@ -11,9 +11,7 @@ from assistant.analyse.commitments import (
     Part,
     coverage,
     key_terms,
-    match_score,
     overlaps,
-    segments,
 )
 from assistant.records import Answer, Citation, Commitment, Report, ReportMeta
 from assistant.search.retriever import Retriever
@@ -59,15 +57,11 @@ def _citation(n: int, report: Report, span: Part) -> Citation:
 
 
 def _quotes(commitment: Commitment, reports: Mapping[str, Report]) -> list[tuple[Report, Part]]:
-    """For each evidence passage, its sentence or item that best matches the commitment."""
-    found: list[tuple[Report, Part]] = []
-    for hit in commitment.evidence:
-        later = reports.get(hit.report_id)
-        candidates = [s for s in segments(later) if overlaps(s, hit) and s.kind != "plan"] if later else []
-        best = max(candidates, key=lambda s: (match_score(commitment, s.text), -len(s.text)), default=None)
-        if later and best and not any(overlaps(best, seen) for _, seen in found):
-            found.append((later, best))
-    return found
+    """The spans of the next year's report that the follow-up judged the commitment by (stored with it)."""
+    later = reports.get(commitment.evidence[0].report_id) if commitment.evidence and commitment.quotes else None
+    if later is None:
+        return []
+    return [(later, Part("", start, end, later.cleaned_text[start:end])) for start, end in commitment.quotes]
 
 
 def commitments_answer(query: Query, commitments: Sequence[Commitment], reports: Mapping[str, Report],

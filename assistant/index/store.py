@@ -161,7 +161,8 @@ def _cells(d: dict[str, Any]) -> dict[str, Any]:
 def finding_from_dict(what: str, d: dict[str, Any]) -> Finding:
     """A stored finding (FINDINGS names the kinds) decoded from its JSON fields."""
     if what in ("commitment", "problem"):
-        return Commitment(**{**d, "evidence": tuple(Hit(**h) for h in d["evidence"])})
+        return Commitment(**{**d, "evidence": tuple(Hit(**h) for h in d["evidence"]),
+                             "quotes": tuple(tuple(q) for q in d.get("quotes", ()))})
     if what == "table_check":
         return TableCheck(**{**d, "blank_total_rows": tuple(d["blank_total_rows"])})
     if what == "violation":
@@ -349,7 +350,7 @@ class Store:
         try:
             rows = self.conn.execute(
                 "SELECT r.report_id, m.meta FROM reports r JOIN report_meta m ON m.report_id = r.report_id "
-                "ORDER BY r.agency, r.year, r.title"
+                "ORDER BY r.agency, r.year, r.title, r.rowid"
             ).fetchall()
         except sqlite3.OperationalError:  # a build from before report_meta existed
             return {r.report_id: r.meta for r in self.reports()}
@@ -404,7 +405,7 @@ class Store:
         scope = "" if report_ids is None else "AND f.report_id IN (SELECT value FROM json_each(?))"
         sql = ("SELECT f.what, f.body FROM findings f JOIN reports r ON r.report_id = f.report_id "
                f"WHERE f.what IN ({','.join('?' * len(kinds))}) {scope} "
-               f"ORDER BY CASE f.what {ranks} END, r.agency, r.year, r.title, f.seq")
+               f"ORDER BY CASE f.what {ranks} END, r.agency, r.year, r.title, r.rowid, f.seq")
         params = [*kinds, *([] if report_ids is None else [json.dumps(list(report_ids), ensure_ascii=False)])]
         try:
             rows = self.conn.execute(sql, params).fetchall() if kinds else []
