@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from assistant import segment
 from assistant.ingest.enumerations import enumerations
@@ -173,16 +174,21 @@ def rarity(texts: Sequence[str]) -> dict[str, float]:
     return {tok: math.log(total / (1 + sum(tok in t for t in normalized))) for tok in tokens}
 
 
+@lru_cache(maxsize=256)
+def _meaningful(text: str) -> tuple[str, ...]:
+    """The text's tokens without stop words and numbers (a commitment's are asked for several times)."""
+    return tuple(tok for tok in segment.tokenize(text) if tok not in _STOP and not _NUMBER.fullmatch(tok))
+
+
 def key_terms(text: str, idf: Mapping[str, float] | None = None) -> dict[str, float]:
     """Tokens that carry meaning, weighted by length and (with idf) by rarity."""
     ceiling = max(idf.values(), default=1.0) if idf else 1.0
-    return {tok: min(len(tok), 4) * (idf.get(tok, ceiling) if idf else 1.0)
-            for tok in segment.tokenize(text) if tok not in _STOP and not _NUMBER.fullmatch(tok)}
+    return {tok: min(len(tok), 4) * (idf.get(tok, ceiling) if idf else 1.0) for tok in _meaningful(text)}
 
 
-def coverage(weights: Mapping[str, float], text: str) -> float:
-    """Share of the weight whose tokens occur in the text."""
-    norm = segment.normalize(text)
+def coverage(weights: Mapping[str, float], text: str, normalized: bool = False) -> float:
+    """Share of the weight whose tokens occur in the text (already segment.normalize()d when normalized)."""
+    norm = text if normalized else segment.normalize(text)
     total = sum(weights.values())
     return sum(w for tok, w in weights.items() if tok in norm) / total if total else 0.0
 
@@ -195,7 +201,8 @@ def scorer(commitment: Commitment, idf: Mapping[str, float] | None = None) -> Ca
 
     def score(text: str) -> float:
         shared = sum(n in text for n in numbers)
-        return (TITLE_WEIGHT * coverage(title, text) + (1 - TITLE_WEIGHT) * coverage(body, text)
+        norm = segment.normalize(text)
+        return (TITLE_WEIGHT * coverage(title, norm, True) + (1 - TITLE_WEIGHT) * coverage(body, norm, True)
                 + NUMBER_BONUS * min(shared, 2))
 
     return score

@@ -170,9 +170,20 @@ class Resolved:
     by_applicants: bool  # 总计 was blank and the applicant columns were added instead
 
 
+@cache
+def _path(row_path: tuple[str, ...]) -> str:
+    """A row path normalised for matching (row paths repeat from report to report: normalised once)."""
+    return normalize("".join(row_path))
+
+
+@cache
+def _keyword(text: str) -> str:
+    return normalize(text)
+
+
 def _matches(ref: CellRef, fact: Fact) -> bool:
-    path = normalize("".join(fact.row_path))
-    return (fact.table == ref.table and all(normalize(k) in path for k in ref.keywords)
+    path = _path(fact.row_path)
+    return (fact.table == ref.table and all(_keyword(k) in path for k in ref.keywords)
             and (fact.column == ref.column or fact.column.endswith("·" + ref.column)))
 
 
