@@ -5,7 +5,9 @@
 The corpus is benchmarks/scale.py's replicated one (same files, same embedding cache under artifacts/scale/;
 one report held back for the add-one build). Figures:
 - build: full build with cached embeddings, and the share of it the analysis took (reports analysed); add-one
-  build: its analysis time and how many reports it analysed (the new one and its agency's neighbours) or carried;
+  build (one more report) and change-one build (a sentence appended to a report that is one report's next year
+  and another's previous year): their analysis time and how many reports they analysed (the changed one and the
+  neighbours depending on it) or carried over;
 - `assistant commitments` and `assistant check` over the whole corpus, each a fresh process (start, open,
   read the stored rows, print);
 - in one opened process: Assistant.commitments() / table_checks() + violations() + cross_checks() over the
@@ -123,6 +125,11 @@ def run_size(passages: int, baseline: bool) -> dict[str, Any]:
     assert added.analysis is not None
     row.update(add_one_s=added.seconds, add_one_analysis_s=added.analysis.seconds,
                add_one_analysed=len(added.analysis.analysed), add_one_carried=len(added.analysis.carried))
+    changed = _change_one(index, corpus)
+    again = build_index(settings)
+    assert again.analysis is not None
+    row.update(change_one=changed, change_one_s=again.seconds, change_one_analysis_s=again.analysis.seconds,
+               change_one_analysed=len(again.analysis.analysed), change_one_carried=len(again.analysis.carried))
     env = scale.env_for(index, corpus, cache_dir, OMP_NUM_THREADS="1")
     row["cli_commitments_s"] = _cli(env, "commitments")
     row["cli_check_s"] = _cli(env, "check")
@@ -134,15 +141,34 @@ def run_size(passages: int, baseline: bool) -> dict[str, Any]:
     return row
 
 
+def _change_one(index: Path, corpus: Path) -> str:
+    """Change one report that both neighbours depend on (the next report of one, the previous of another): a
+    sentence appended to its section 六. Returns its file name."""
+    from assistant.index.analysis import neighbours
+    from assistant.index.layout import live_build_dir
+    from assistant.index.store import Store
+
+    store = Store(live_build_dir(index) / "store.sqlite", readonly=True)
+    metas = store.metas()
+    store.close()
+    later, previous = neighbours(metas)
+    both = sorted(set(later.values()) & set(previous.values()))
+    path = corpus / Path(metas[both[len(both) // 2]].source_file).name
+    path.write_text(path.read_text(encoding="utf-8") + "\n本报告所列数据的统计期限自1月1日起至12月31日止。\n",
+                    encoding="utf-8")
+    return path.name
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     lines = ["| passages | reports | build s | of it analysis s (reports) | add-one s | of it analysis s "
-             "(analysed / carried) | `assistant commitments` s | `assistant check` s | process start s |",
-             "|" + " --- |" * 9]
+             "(analysed / carried) | change-one s | of it analysis s (analysed / carried) | "
+             "`assistant commitments` s | `assistant check` s | process start s |", "|" + " --- |" * 11]
     for r in rows:
         lines.append(f"| {r['passages']} | {r['reports']} | {r['build_s']:.1f} | {r['build_analysis_s']:.1f} "
                      f"({r['build_analysed']}) | {r['add_one_s']:.1f} | {r['add_one_analysis_s']:.2f} "
-                     f"({r['add_one_analysed']} / {r['add_one_carried']}) | {r['cli_commitments_s']:.2f} | "
-                     f"{r['cli_check_s']:.2f} | {r['cli_start_s']:.2f} |")
+                     f"({r['add_one_analysed']} / {r['add_one_carried']}) | {r['change_one_s']:.1f} | "
+                     f"{r['change_one_analysis_s']:.2f} ({r['change_one_analysed']} / {r['change_one_carried']}) | "
+                     f"{r['cli_commitments_s']:.2f} | {r['cli_check_s']:.2f} | {r['cli_start_s']:.2f} |")
     lines += ["", "| passages | commitments() s (rows) | baseline: computed s | checks s (rows) | baseline: computed s "
               "| baseline decode s | equal | commitment question p50 / p95 / first ms |", "|" + " --- |" * 8]
     for r in rows:
