@@ -180,3 +180,31 @@ def test_an_old_format_build_is_refused_with_the_rebuild_message(tmp_path: Path,
     rebuilt = build_index(settings)  # the rebuild it asks for works, and analyses everything afresh
     assert rebuilt.analysis is not None and len(rebuilt.analysis.analysed) == 1
     assert Assistant.open(settings.index_dir, settings).commitments(year=2020)
+
+
+class _Index:
+    """What the consistency answerer reads from a retriever: reports, their facts, and the store it analysed."""
+
+    def __init__(self, reports: list[Report], facts: list[Fact], folder: Path) -> None:
+        self.reports = {r.report_id: r for r in reports}
+        self.metas = {r.report_id: r.meta for r in reports}
+        self.store = stored(folder, reports, facts)
+        self._facts = facts
+
+    def facts_of(self, report_ids: list[str]) -> list[Fact]:
+        return [f for f in self._facts if f.report_id in report_ids]
+
+
+def test_consistency_answer_cites_last_years_cell_to_last_years_report(corpus: tuple[list[Report], list[Fact]],
+                                                                        tmp_path: Path) -> None:
+    from assistant.answer.from_checks import consistency
+    from assistant.understand.query import understand
+
+    reports, facts = corpus
+    index = _Index(reports, facts, tmp_path)
+    query = understand("平潭综合实验区2025年的表三数字对得上吗？", None, None, index.metas)
+    answer = consistency(query, index)  # type: ignore[arg-type]
+    assert answer is not None and "2025年报告表三“二、上年结转”为 3件" in answer.text
+    carried = [c for c in answer.citations if c.row and "结转" in c.row]
+    assert {(c.year, c.report_title) for c in carried} == {
+        (r.meta.year, r.meta.title) for r in reports if r.meta.agency == PINGTAN_AGENCY and r.meta.year in (2024, 2025)}

@@ -5,14 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-from assistant.analyse.commitments import (
-    NO_REPORT,
-    UNREPORTED,
-    Part,
-    coverage,
-    key_terms,
-    overlaps,
-)
+from assistant.analyse.commitments import NO_REPORT, UNREPORTED, Part, coverage, key_terms
+from assistant.answer.citations import of_report_span
 from assistant.records import Answer, Citation, Commitment, Report, ReportMeta
 from assistant.search.retriever import Retriever
 from assistant.understand.query import Query
@@ -46,16 +40,6 @@ def _select(query: Query, commitments: Sequence[Commitment], agencies: Collectio
     return pool
 
 
-def _citation(n: int, report: Report, span: Part) -> Citation:
-    """Cites a span (commitment or evidence) by the passage its start falls in."""
-    passages = [p for p in report.passages if overlaps(p, span)] or list(report.passages[:1])
-    passage = next((p for p in passages if p.start <= span.start < p.end), passages[0])
-    meta, text = report.meta, report.cleaned_text[span.start: span.end]
-    return Citation(n=n, passage_id=passage.passage_id, report_title=meta.title, agency=meta.agency,
-                    year=meta.year, section=passage.section, text=text, start=span.start, end=span.end,
-                    source_file=meta.source_file, source_url=meta.source_url, quote=text)
-
-
 def _quotes(commitment: Commitment, reports: Mapping[str, Report]) -> list[tuple[Report, Part]]:
     """The spans of the next year's report that the follow-up judged the commitment by (stored with it)."""
     later = reports.get(commitment.evidence[0].report_id) if commitment.evidence and commitment.quotes else None
@@ -81,7 +65,7 @@ def commitments_answer(query: Query, commitments: Sequence[Commitment], reports:
         what = {"problem": "主要问题", "commitment": "改进措施", "follow_up": "改进措施及其落实情况"}[mode]
         lines.append(f"据《{report.meta.title}》" + (f"，报告提出的{what}：" if len(items) > 1 else "："))
         for c in items:
-            citations.append(_citation(len(citations) + 1, report, Part(c.kind, c.start, c.end)))
+            citations.append(of_report_span(len(citations) + 1, report, c.start, c.end))
             if mode != "follow_up":
                 lines.append(f"{c.index}. {c.text}[{len(citations)}]")
                 continue
@@ -89,7 +73,7 @@ def commitments_answer(query: Query, commitments: Sequence[Commitment], reports:
             if c.status == NO_REPORT:
                 line += f"（已收录的报告中没有{c.agency}{(c.year or 0) + 1}年度的报告，无法判断）"
             for later, seg in _quotes(c, reports):
-                citations.append(_citation(len(citations) + 1, later, seg))
+                citations.append(of_report_span(len(citations) + 1, later, seg.start, seg.end))
                 quote = seg.text if len(seg.text) <= 160 else seg.text[:160] + "…"
                 label = "最接近的内容" if c.status == UNREPORTED else f"{later.meta.year}年度报告"
                 line += f"；{label}：“{quote}”[{len(citations)}]"
