@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -33,11 +34,14 @@ ROOT = scale.ROOT
 WORK = ROOT / "artifacts" / "buildtime"
 
 
-def _cli(env: dict[str, str], *args: str) -> float:
+def _cli(env: dict[str, str], *args: str) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one `assistant` command in a fresh process (output discarded)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "assistant", *args], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.perf_counter() - started, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def _questions(commitments: list[Any]) -> list[str]:
@@ -131,10 +135,10 @@ def run_size(passages: int, baseline: bool) -> dict[str, Any]:
     row.update(change_one=changed, change_one_s=again.seconds, change_one_analysis_s=again.analysis.seconds,
                change_one_analysed=len(again.analysis.analysed), change_one_carried=len(again.analysis.carried))
     env = scale.env_for(index, corpus, cache_dir, OMP_NUM_THREADS="1")
-    row["cli_commitments_s"] = _cli(env, "commitments")
-    row["cli_check_s"] = _cli(env, "check")
-    row["cli_commitments_json_s"] = _cli(env, "commitments", "--json")
-    row["cli_start_s"] = _cli(env, "--help")  # the interpreter and the CLI's imports alone
+    row["cli_commitments_s"], row["cli_commitments_cpu_s"] = _cli(env, "commitments")
+    row["cli_check_s"], row["cli_check_cpu_s"] = _cli(env, "check")
+    row["cli_commitments_json_s"], _ = _cli(env, "commitments", "--json")
+    row["cli_start_s"], row["cli_start_cpu_s"] = _cli(env, "--help")  # the interpreter and the CLI's parser alone
     done = subprocess.run([sys.executable, __file__, "--serve", json.dumps(baseline)], cwd=ROOT, env=env,
                           check=True, capture_output=True, text=True)
     row.update(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -162,13 +166,15 @@ def _change_one(index: Path, corpus: Path) -> str:
 def table(rows: list[dict[str, Any]]) -> str:
     lines = ["| passages | reports | build s | of it analysis s (reports) | add-one s | of it analysis s "
              "(analysed / carried) | change-one s | of it analysis s (analysed / carried) | "
-             "`assistant commitments` s | `assistant check` s | process start s |", "|" + " --- |" * 11]
+             "`assistant commitments` s (CPU) | `assistant check` s (CPU) | `assistant --help` s (CPU) |",
+             "|" + " --- |" * 11]
     for r in rows:
         lines.append(f"| {r['passages']} | {r['reports']} | {r['build_s']:.1f} | {r['build_analysis_s']:.1f} "
                      f"({r['build_analysed']}) | {r['add_one_s']:.1f} | {r['add_one_analysis_s']:.2f} "
                      f"({r['add_one_analysed']} / {r['add_one_carried']}) | {r['change_one_s']:.1f} | "
                      f"{r['change_one_analysis_s']:.2f} ({r['change_one_analysed']} / {r['change_one_carried']}) | "
-                     f"{r['cli_commitments_s']:.2f} | {r['cli_check_s']:.2f} | {r['cli_start_s']:.2f} |")
+                     f"{r['cli_commitments_s']:.2f} ({r['cli_commitments_cpu_s']:.2f}) | {r['cli_check_s']:.2f} "
+                     f"({r['cli_check_cpu_s']:.2f}) | {r['cli_start_s']:.2f} ({r['cli_start_cpu_s']:.2f}) |")
     lines += ["", "| passages | commitments() s (rows) | baseline: computed s | checks s (rows) | baseline: computed s "
               "| baseline decode s | equal | commitment question p50 / p95 / first ms |", "|" + " --- |" * 8]
     for r in rows:
