@@ -128,7 +128,8 @@ def embeddings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     return Path(cache_plugin.mkdir("commitments-test-embeddings")) if cache_plugin else tmp_path_factory.mktemp("e")
 
 
-def test_a_new_next_year_report_changes_last_years_statuses(tmp_path: Path, embeddings: Path) -> None:
+def test_a_new_next_year_report_changes_last_years_statuses(tmp_path: Path, embeddings: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for path in (SEED_FILE, SAMPLES_DIR / "qinghe-county-2021.html", SAMPLES_DIR / "lanxi-city-2021.txt"):
@@ -155,6 +156,14 @@ def test_a_new_next_year_report_changes_last_years_statuses(tmp_path: Path, embe
     answer = reopened.ask("青禾县2021年的承诺落实了吗？")
     assert answer.text.count(DONE) == 2 and answer.text.count(PARTLY) == 1
     assert any("56.4%" in c.text and c.year == 2022 for c in answer.citations)
+    from assistant import cli
+
+    capsys.readouterr()
+    assert cli.main(["commitments", "--index", str(settings.index_dir), "--agency", "青禾县", "--year", "2021"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.rsplit("—— ", 1)[1] for line in printed if line.startswith("[承诺]")] == [DONE, PARTLY, DONE]
+    assert any(line.startswith("    依据：青禾县人民政府办公室2022年") for line in printed)
+    assert sum(line.startswith("[问题] 青禾县人民政府办公室 2021年") for line in printed) == 3
 
     unchanged = build_index(settings)  # nothing changed: the live build is kept, nothing is analysed
     assert unchanged.analysis is None and unchanged.build_dir == live_build_dir(settings.index_dir)
