@@ -6,9 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from assistant.analyse.checks import check_facts, check_reports
-from assistant.analyse.commitments import extract_commitments, follow_up
-from assistant.analyse.crosschecks import cross_checks
 from assistant.answer.dispatch import dispatch
 from assistant.answer.extractive import not_found
 from assistant.answer.from_text import hits_for
@@ -40,8 +37,6 @@ class Assistant:
         self.retriever = retriever
         self._corpus = Corpus(retriever.metas)  # the metadata with its agencies and years indexed once
         self.settings = retriever.settings
-        self._commitments: dict[tuple[str | None, int | None], list[Commitment]] = {}
-        self._cross: list[Discrepancy] | None = None
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, settings: Settings | None = None) -> Assistant:
@@ -100,35 +95,29 @@ class Assistant:
         facts = self.retriever.facts_of(self._ids(agency, year))
         return [f for f in facts if table is None or f.table == table]
 
-    def violations(self) -> list[Violation]:
+    # --- what the build analysed and stored (index/analysis.py): read, never recomputed ---------
+
+    def _scoped(self, agency: str | None, year: int | None) -> list[str] | None:
+        """Report ids of an agency and year, or None for the whole corpus (no filter)."""
+        return None if agency is None and year is None else self._ids(agency, year)
+
+    def violations(self, agency: str | None = None, year: int | None = None) -> list[Violation]:
         """Every broken template identity, report by report."""
-        found: list[Violation] = []
-        for report in self.reports():
-            own = self.retriever.facts_of([report.report_id])
-            found += check_facts(report.meta.title, own)
-        return found
+        return self.retriever.store.violations(self._scoped(agency, year))
 
     def table_checks(self, agency: str | None = None, year: int | None = None) -> list[TableCheck]:
         """How far each report's T2/T3/T4 could be checked, and why not (lost, not filled in, unconfirmed, missing)."""
-        ids = set(self._ids(agency, year))
-        return check_reports([r for r in self.reports() if r.report_id in ids], self.retriever.facts)[0]
+        return self.retriever.store.table_checks(self._scoped(agency, year))
 
     def cross_checks(self, agency: str | None = None, year: int | None = None) -> list[Discrepancy]:
         """Figures a report states twice that disagree: prose against its own tables (counts, shares, "均获维持"
         beside pending cases), and 上年结转 against the previous year's 结转下年度继续办理 of the same agency."""
-        if self._cross is None:  # the index does not change under an opened Assistant
-            self._cross = cross_checks(self.reports(), self.retriever.facts)
-        ids = set(self._ids(agency, year))
-        return [d for d in self._cross if d.report_id in ids]
+        return self.retriever.store.discrepancies(self._scoped(agency, year))
 
     def commitments(self, agency: str | None = None, year: int | None = None) -> list[Commitment]:
-        """Section-五 commitments and problems of the matching reports; commitments with their follow-up."""
-        key = (agency, year)
-        if key not in self._commitments:  # the index does not change under an opened Assistant
-            found = [c for rid in self._ids(agency, year) for c in extract_commitments(self.retriever.reports[rid])]
-            promised = follow_up([c for c in found if c.kind == "commitment"], self.retriever)
-            self._commitments[key] = promised + [c for c in found if c.kind == "problem"]
-        return list(self._commitments[key])
+        """Section-五 commitments (with their follow-up in the next year's report) and problems of the matching
+        reports: commitments first."""
+        return self.retriever.store.commitments(self._scoped(agency, year))
 
     # --- ask ---------------------------------------------------------------------------------
 

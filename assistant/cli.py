@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from assistant.config import VECTOR_AUTO_THRESHOLD, VECTOR_INDEXES, Settings, load_settings
 from assistant.errors import AssistantError, InputError
-from assistant.records import section_label
+from assistant.records import TableCheck, section_label
 from assistant.web.ui_text import STAGE_UNITS, clip_question, plain_value
 
 MIN_YEAR, MAX_YEAR = 1990, 2100  # --year outside these is a typo (annual reports began in 2008)
@@ -290,41 +290,43 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     assistant = _open_assistant(args)
     tables = assistant.table_checks(agency=args.agency, year=args.year)
-    ids = {c.report_id for c in tables}
-    violations = [v for v in assistant.violations() if v.report_id in ids]
+    violations = assistant.violations(agency=args.agency, year=args.year)
     discrepancies = assistant.cross_checks(agency=args.agency, year=args.year)
     if args.json:
         _print_json({"tables": [dataclasses.asdict(c) for c in tables],
                      "violations": [dataclasses.asdict(v) for v in violations],
                      "discrepancies": [dataclasses.asdict(d) for d in discrepancies]})
         return 0
-    print("表格核对：")
-    for title in dict.fromkeys(c.report_title for c in tables):
-        print(f"  {title}")
-        for c in (c for c in tables if c.report_title == title):
-            print(f"    {TABLE_NAMES[c.table]}【{STATUS_LABELS.get(c.status, c.status)}】{c.message}")
+    lines = ["表格核对："]  # printed at once: a whole corpus has tens of thousands of lines
+    by_title: dict[str, list[TableCheck]] = {}
+    for c in tables:
+        by_title.setdefault(c.report_title, []).append(c)
+    for title, checks in by_title.items():
+        lines.append(f"  {title}")
+        lines += [f"    {TABLE_NAMES[c.table]}【{STATUS_LABELS.get(c.status, c.status)}】{c.message}" for c in checks]
     if violations:
-        print(f"勾稽关系不符（{len(violations)} 处）：")
+        lines.append(f"勾稽关系不符（{len(violations)} 处）：")
     for v in violations:
-        print(f"  {v.report_title} · 表{v.table} · {v.rule}\n    {v.description}")
+        lines.append(f"  {v.report_title} · 表{v.table} · {v.rule}\n    {v.description}")
     if discrepancies:
-        print(f"正文与表格、上下年度之间不一致（{len(discrepancies)} 处）：")
+        lines.append(f"正文与表格、上下年度之间不一致（{len(discrepancies)} 处）：")
     for d in discrepancies:
-        print(f"  {d.report_title} · {d.rule}\n    {d.description}")
+        lines.append(f"  {d.report_title} · {d.rule}\n    {d.description}")
         if d.quote:
-            print(f"    正文 [{d.passage_id}]：{d.quote}")
-        for f in d.cells:
-            if f.value is not None:
-                print(f"    表格 [{f.table_id} 第{f.cell_row}行第{f.cell_col}列]：{describe_fact(f)}")
-    unchecked = [c for c in tables if c.status in UNCHECKED and (c.table != "T2" or c.status in ("lost", "unconfirmed"))]
-    titles = list(dict.fromkeys(c.report_title for c in unchecked))
-    if titles:
-        print(f"未能（完全）核对表格的报告（{len(titles)} 份）：")
-    for title in titles:
-        why = "；".join(f"{TABLE_NAMES[c.table]}{STATUS_LABELS[c.status]}" for c in unchecked if c.report_title == title)
-        print(f"  {title}：{why}")
+            lines.append(f"    正文 [{d.passage_id}]：{d.quote}")
+        lines += [f"    表格 [{f.table_id} 第{f.cell_row}行第{f.cell_col}列]：{describe_fact(f)}"
+                  for f in d.cells if f.value is not None]
+    unchecked: dict[str, list[TableCheck]] = {}
+    for c in tables:
+        if c.status in UNCHECKED and (c.table != "T2" or c.status in ("lost", "unconfirmed")):
+            unchecked.setdefault(c.report_title, []).append(c)
+    if unchecked:
+        lines.append(f"未能（完全）核对表格的报告（{len(unchecked)} 份）：")
+    for title, checks in unchecked.items():
+        lines.append(f"  {title}：" + "；".join(f"{TABLE_NAMES[c.table]}{STATUS_LABELS[c.status]}" for c in checks))
     if not violations and not discrepancies and not unchecked:
-        print("所有报告的表格都符合模板的勾稽关系，正文数字与表格一致。")
+        lines.append("所有报告的表格都符合模板的勾稽关系，正文数字与表格一致。")
+    print("\n".join(lines))
     return 0
 
 
@@ -356,13 +358,15 @@ def cmd_commitments(args: argparse.Namespace) -> int:
         return 0
     if not records:
         print("没有找到改进承诺（报告可能缺少第五部分，或筛选条件过窄）。")
+    lines: list[str] = []  # printed at once: a whole corpus has tens of thousands of lines
     for c in records:
         if c.kind == "problem":
-            print(f"[问题] {c.agency} {c.year}年 {c.index}. {c.title}")
+            lines.append(f"[问题] {c.agency} {c.year}年 {c.index}. {c.title}")
             continue
-        print(f"[承诺] {c.agency} {c.year}年（目标 {c.target_year} 年）{c.index}. {c.title} —— {c.status}")
-        for hit in c.evidence:
-            print(f"    依据：{hit.report_title} · {section_label(hit.section)}：{hit.text[:100]}")
+        lines.append(f"[承诺] {c.agency} {c.year}年（目标 {c.target_year} 年）{c.index}. {c.title} —— {c.status}")
+        lines += [f"    依据：{hit.report_title} · {section_label(hit.section)}：{hit.text[:100]}" for hit in c.evidence]
+    if lines:
+        print("\n".join(lines))
     return 0
 
 

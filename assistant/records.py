@@ -251,6 +251,7 @@ class Commitment:
     end: int
     status: str | None = None  # 已落实 / 部分落实 / 未见说明 / 暂无下一年度报告
     evidence: tuple[Hit, ...] = ()
+    quotes: tuple[tuple[int, int], ...] = ()  # per evidence passage, the span of its report that answers quote
 
 
 @dataclass(frozen=True)

@@ -102,3 +102,23 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Pat
 def full_index(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, samples_dir: Path) -> Path:
     """An index of the seed and the five sample reports."""
     return _build(tmp_path_factory.mktemp("full"), [SEED_FILE, *(samples_dir / n for n in SAMPLE_FILES)], cache_dir)
+
+
+def stored(folder: Path, reports: list[Report], facts: list[Any], live: Path | None = None) -> Any:
+    """A build's store.sqlite in `folder` holding these reports (with their keyword tokens) and facts, analysed as
+    a build analyses them (index/analysis.py, carrying rows over from the `live` store.sqlite when given); no
+    vectors. Returns the open Store; what the analysis did is in its `summary` attribute."""
+    from assistant import segment
+    from assistant.index.analysis import analyse_build
+    from assistant.index.store import Store
+
+    folder.mkdir(parents=True, exist_ok=True)
+    store = Store(folder / "store.sqlite")
+    next_id = 0
+    for report in reports:
+        store.add_tokens(next_id, [segment.tokenize(p.embedding_text()) for p in report.passages])
+        next_id = store.add_report(report, next_id)
+    store.add_facts(facts)
+    store.commit()
+    store.summary = analyse_build(store, live)
+    return store

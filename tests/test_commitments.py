@@ -12,12 +12,14 @@ from conftest import SAMPLE_FILES, SAMPLES_DIR, SEED_FILE
 from assistant.analyse.commitments import DONE, NO_REPORT, PARTLY, UNREPORTED, extract_commitments, follow_up
 from assistant.answer.from_commitments import answer, commitments_answer
 from assistant.config import Settings
+from assistant.index.analysis import keyword_ranker
 from assistant.index.build import build_index
 from assistant.records import Answer, Commitment, Report
 from assistant.search.retriever import Retriever
 from assistant.understand.query import Query, understand
 
 QINGHE = "青禾县人民政府办公室"
+RANKER = keyword_ranker()  # BM25 over the later report's passages, tokenised now
 
 
 def read(question: str, retriever: Retriever) -> Query:
@@ -112,7 +114,7 @@ def test_trailing_also_sentence_is_not_part_of_last_commitment(retriever: Retrie
 
 
 def test_seed_has_no_next_report(retriever: Retriever, seed_report: Report) -> None:
-    followed = follow_up(extract_commitments(seed_report), retriever)
+    followed = follow_up(extract_commitments(seed_report), retriever.reports, RANKER)
     assert [c.status for c in of_kind(followed, "commitment")] == [NO_REPORT] * 3
     assert all(not c.evidence for c in followed)
     assert all(p.status is None for p in of_kind(followed, "problem"))
@@ -121,7 +123,7 @@ def test_seed_has_no_next_report(retriever: Retriever, seed_report: Report) -> N
 def test_qinghe_statuses_and_evidence(retriever: Retriever) -> None:
     later = report_of(retriever, QINGHE, 2022)
     commitments = of_kind(extract_commitments(report_of(retriever, QINGHE, 2021)), "commitment")
-    followed = follow_up(commitments, retriever)
+    followed = follow_up(commitments, retriever.reports, RANKER)
     assert [c.status for c in followed] == [DONE, PARTLY, DONE]
     for c, fact in zip(followed, ("56.4%", "已完成8个", "培训5次"), strict=True):
         assert c.evidence and all(h.report_id == later.report_id for h in c.evidence)
@@ -134,7 +136,8 @@ def test_qinghe_statuses_and_evidence(retriever: Retriever) -> None:
 
 def test_lanxi_statuses(retriever: Retriever) -> None:
     later = report_of(retriever, LANXI, 2022)
-    followed = follow_up(of_kind(extract_commitments(report_of(retriever, LANXI, 2021)), "commitment"), retriever)
+    commitments = of_kind(extract_commitments(report_of(retriever, LANXI, 2021)), "commitment")
+    followed = follow_up(commitments, retriever.reports, RANKER)
     assert [c.status for c in followed] == [DONE, DONE, DONE]
     assert all(h.report_id == later.report_id for c in followed for h in c.evidence)
     assert any("季度抽查4次" in h.text for h in followed[0].evidence)
@@ -145,7 +148,7 @@ def test_lanxi_statuses(retriever: Retriever) -> None:
 def test_unmentioned_commitment_is_unreported_with_evidence(retriever: Retriever) -> None:
     base = of_kind(extract_commitments(report_of(retriever, QINGHE, 2021)), "commitment")[0]
     text = "开展政府开放日活动。全年举办政府开放日活动不少于6次，邀请市民代表走进政府机关。"
-    [followed] = follow_up([replace(base, title="开展政府开放日活动", text=text)], retriever)
+    [followed] = follow_up([replace(base, title="开展政府开放日活动", text=text)], retriever.reports, RANKER)
     assert followed.status == UNREPORTED and followed.evidence
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import stored
 
 from assistant.analyse.checks import check_reports, table_checks
 from assistant.analyse.crosschecks import (
@@ -336,22 +337,25 @@ def test_crosscheck_data_is_validated() -> None:
 
 
 class _Index:
-    """What Assistant's check methods read from a retriever: the reports, their metadata and their facts."""
+    """What Assistant's check methods read from a retriever: the reports, their metadata, and a real store the
+    reports and their facts were written to and analysed in as a build does (no vectors: these tests do not search)."""
 
-    def __init__(self, reports: list[Report], facts: list[Fact]) -> None:
+    def __init__(self, reports: list[Report], facts: list[Fact], folder: Path) -> None:
         self.reports = {r.report_id: r for r in reports}
         self.metas = {r.report_id: r.meta for r in reports}
         self.facts = facts
         self.settings = None
+        self.store = stored(folder, reports, facts)
 
     def facts_of(self, report_ids: list[str]) -> list[Fact]:
         return [f for rid in report_ids for f in self.facts if f.report_id == rid]
 
 
-def test_assistant_exposes_table_checks_and_cross_checks(real: dict[str, tuple[Report, list[Fact]]]) -> None:
+def test_assistant_exposes_table_checks_and_cross_checks(real: dict[str, tuple[Report, list[Fact]]],
+                                                         tmp_path: Path) -> None:
     reports = [r for r, _ in real.values()]
     facts = [f for _, fs in real.values() for f in fs]
-    assistant = Assistant(_Index(reports, facts))  # type: ignore[arg-type]
+    assistant = Assistant(_Index(reports, facts, tmp_path))  # type: ignore[arg-type]
     found = assistant.cross_checks()
     assert len(found) == 4 and assistant.cross_checks(year=2024) == []
     assert {d.year for d in assistant.cross_checks(year=2019)} == {2019}
@@ -449,12 +453,13 @@ def test_t2_in_one_table_with_sub_headers(real: dict[str, tuple[Report, list[Fac
 
 def test_check_command_reports_tables_violations_and_discrepancies(
         real: dict[str, tuple[Report, list[Fact]]], monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from assistant import cli
 
     reports = [r for r, _ in real.values()]
     facts = [f for _, fs in real.values() for f in fs]
-    monkeypatch.setattr(cli, "_open_assistant", lambda args: Assistant(_Index(reports, facts)))  # type: ignore[arg-type]
+    index = _Index(reports, facts, tmp_path)
+    monkeypatch.setattr(cli, "_open_assistant", lambda args: Assistant(index))  # type: ignore[arg-type]
     assert cli.main(["check"]) == 0
     out = capsys.readouterr().out
     assert "表三【未填写】" in out and "表三【无法读取】" in out and "表三【已核对，相符】" in out

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from assistant import segment
 from assistant.ingest.enumerations import enumerations
 from assistant.records import Commitment, Hit, Passage, Report
-from assistant.search.retriever import Filters, Retriever
 
 DONE, PARTLY, UNREPORTED, NO_REPORT = "已落实", "部分落实", "未见说明", "暂无下一年度报告"
 
@@ -20,7 +20,8 @@ DONE, PARTLY, UNREPORTED, NO_REPORT = "已落实", "部分落实", "未见说明
 # 青禾县 and 澜溪市 2022. Chosen: key terms weighted by idf (power 1, power 2 scored a smaller margin),
 # TITLE_WEIGHT 0.3, FOLLOW_UP_PART_BONUS 0.05, RANK_PRIOR 0.05: positives >= 0.47, negatives <= 0.32;
 # MATCH_THRESHOLD sits mid-gap. The number bonus did not move the margin and is kept small.
-FOLLOW_UP_HITS = 8  # passages retrieved from the next report per commitment
+FOLLOW_UP_HITS = 8  # passages of the next report ranked per commitment
+QUERY_CHARS = 500  # the commitment's lead phrase and text, cut to this length, are the ranking query
 MATCH_THRESHOLD = 0.38  # best segment below this: the next report says nothing about it (未见说明)
 TITLE_WEIGHT = 0.3  # share of the lead phrase's terms in the score; the rest is the whole text's terms
 RANK_PRIOR = 0.05  # added as RANK_PRIOR / rank of the best retrieval hit holding the segment
@@ -173,36 +174,50 @@ def rarity(texts: Sequence[str]) -> dict[str, float]:
     return {tok: math.log(total / (1 + sum(tok in t for t in normalized))) for tok in tokens}
 
 
+@lru_cache(maxsize=256)
+def _meaningful(text: str) -> tuple[str, ...]:
+    """The text's tokens without stop words and numbers (a commitment's are asked for several times)."""
+    return tuple(tok for tok in segment.tokenize(text) if tok not in _STOP and not _NUMBER.fullmatch(tok))
+
+
 def key_terms(text: str, idf: Mapping[str, float] | None = None) -> dict[str, float]:
     """Tokens that carry meaning, weighted by length and (with idf) by rarity."""
     ceiling = max(idf.values(), default=1.0) if idf else 1.0
-    return {tok: min(len(tok), 4) * (idf.get(tok, ceiling) if idf else 1.0)
-            for tok in segment.tokenize(text) if tok not in _STOP and not _NUMBER.fullmatch(tok)}
+    return {tok: min(len(tok), 4) * (idf.get(tok, ceiling) if idf else 1.0) for tok in _meaningful(text)}
 
 
-def coverage(weights: Mapping[str, float], text: str) -> float:
-    """Share of the weight whose tokens occur in the text."""
-    norm = segment.normalize(text)
+def coverage(weights: Mapping[str, float], text: str, normalized: bool = False) -> float:
+    """Share of the weight whose tokens occur in the text (already segment.normalize()d when normalized)."""
+    norm = text if normalized else segment.normalize(text)
     total = sum(weights.values())
     return sum(w for tok, w in weights.items() if tok in norm) / total if total else 0.0
 
 
-def match_score(commitment: Commitment, text: str, idf: Mapping[str, float] | None = None) -> float:
-    """Lexical match of a text against a commitment: its lead phrase, its key terms, its numbers."""
-    title = coverage(key_terms(commitment.title, idf), text)
-    body = coverage(key_terms(commitment.text, idf), text)
+def scorer(commitment: Commitment, idf: Mapping[str, float] | None = None) -> Callable[[str], float]:
+    """Lexical match of texts against a commitment: its lead phrase, its key terms, its numbers (the commitment's
+    terms weighted once, for every text scored)."""
+    title, body = key_terms(commitment.title, idf), key_terms(commitment.text, idf)
     numbers = {n for n in _NUMBER.findall(commitment.text) if len(n) > 1 or "%" in n}
-    shared = sum(n in text for n in numbers)
-    return TITLE_WEIGHT * title + (1 - TITLE_WEIGHT) * body + NUMBER_BONUS * min(shared, 2)
+
+    def score(text: str) -> float:
+        shared = sum(n in text for n in numbers)
+        norm = segment.normalize(text)
+        return (TITLE_WEIGHT * coverage(title, norm, True) + (1 - TITLE_WEIGHT) * coverage(body, norm, True)
+                + NUMBER_BONUS * min(shared, 2))
+
+    return score
 
 
 SegmentCache = dict[str, tuple[list[Part], dict[str, float]]]  # report_id -> its segments and their idf
+# (query text, later report, k) -> up to k of the later report's passages with their scores, best first.
+# The build passes a BM25 ranker over the report's stored keyword tokens (index/analysis.py).
+Ranker = Callable[[str, Report, int], Sequence[tuple[Passage, float]]]
 
 
 def next_report(commitment: Commitment, reports: Mapping[str, Report]) -> Report | None:
-    """The same agency's report of the year after the commitment's, if collected."""
-    year = commitment.year
-    return next((r for r in reports.values() if year and r.meta.agency == commitment.agency
+    """The same agency's report of the year after the commitment's, if collected (the first of several)."""
+    year, agency = commitment.year, commitment.agency
+    return next((r for r in reports.values() if year and agency and r.meta.agency == agency
                  and r.meta.year == year + 1), None)
 
 
@@ -211,46 +226,57 @@ def overlaps(a: Part | Hit | Passage, b: Part | Hit | Passage) -> bool:
     return a.start < b.end and b.start < a.end
 
 
-def follow_up(commitments: Sequence[Commitment], retriever: Retriever) -> list[Commitment]:
-    """Copies of the commitments with status and evidence from the same agency's next report."""
+def passage_hit(report: Report, passage: Passage, rank: int, score: float = 0.0) -> Hit:
+    """A passage of a report as a cited hit (rank and score from the follow-up ranking)."""
+    meta = report.meta
+    return Hit(rank=rank, score=score, passage_id=passage.passage_id, text=passage.text, report_id=report.report_id,
+               report_title=meta.title, agency=meta.agency, year=meta.year, section=passage.section,
+               start=passage.start, end=passage.end, kind=passage.kind, source_file=meta.source_file,
+               source_url=meta.source_url)
+
+
+def follow_up(commitments: Sequence[Commitment], reports: Mapping[str, Report], ranker: Ranker) -> list[Commitment]:
+    """Copies of the commitments with status and evidence from the same agency's next report in `reports`."""
     cache: SegmentCache = {}
-    result: list[Commitment] = []
-    for commitment in commitments:
-        later = next_report(commitment, retriever.reports)
-        if commitment.kind != "commitment":
-            result.append(commitment)
-        elif later is None:
-            result.append(replace(commitment, status=NO_REPORT, evidence=()))
-        else:
-            result.append(_judge(commitment, later, retriever, cache))
-    return result
+    return [judge(c, next_report(c, reports) if c.kind == "commitment" else None, ranker, cache)
+            for c in commitments]
 
 
-def scored_segments(commitment: Commitment, later: Report, retriever: Retriever,
+def judge(commitment: Commitment, later: Report | None, ranker: Ranker,
+          cache: SegmentCache | None = None) -> Commitment:
+    """A copy of one commitment with its status and evidence from `later` (the agency's next report, or None
+    when none is collected); problems are returned unchanged."""
+    if commitment.kind != "commitment":
+        return commitment
+    if later is None:
+        return replace(commitment, status=NO_REPORT, evidence=())
+    return _judge(commitment, later, ranker, {} if cache is None else cache)
+
+
+def scored_segments(commitment: Commitment, later: Report, ranker: Ranker,
                     cache: SegmentCache) -> tuple[list[Hit], list[tuple[float, Part]]]:
-    """Hits retrieved from the later report, and the segments under them scored against the commitment."""
-    query = f"{commitment.title} {commitment.text}"[: retriever.settings.max_query_chars]
-    filters = Filters(years=(later.meta.year,) if later.meta.year else (), agency=later.meta.agency,
-                      report_ids=(later.report_id,))
-    # BM25 only: embedding a long commitment as a query costs about a second per commitment on a CPU,
-    # and the segments are scored lexically below anyway (same statuses on the samples as hybrid)
-    hits = [h for h in retriever.search(query, k=FOLLOW_UP_HITS, filters=filters, mode="bm25") if h.kind == "text"]
+    """The later report's best-ranked prose passages, and the segments under them scored against the commitment."""
+    query = f"{commitment.title} {commitment.text}"[:QUERY_CHARS]
+    # lexical ranking only: the segments are scored lexically below anyway, and embedding a long commitment as
+    # a query costs about a second per commitment on a CPU
+    hits = [passage_hit(later, p, rank, score) for rank, (p, score) in enumerate(ranker(query, later, FOLLOW_UP_HITS), 1)
+            if p.kind == "text"]
     if later.report_id not in cache:
         found = segments(later)
         cache[later.report_id] = (found, rarity([seg.text for seg in found]))
     found, idf = cache[later.report_id]
+    score = scorer(commitment, idf)
     scored: list[tuple[float, Part]] = []
     for seg in found:
         ranks = [h.rank for h in hits if overlaps(h, seg)]
         if ranks and seg.kind != "plan":  # the later report's own promises are no report of deeds
             bonus = FOLLOW_UP_PART_BONUS if seg.kind == "followup" else 0.0
-            scored.append((match_score(commitment, seg.text, idf) + bonus + RANK_PRIOR / min(ranks), seg))
+            scored.append((score(seg.text) + bonus + RANK_PRIOR / min(ranks), seg))
     return hits, sorted(scored, key=lambda item: (-item[0], item[1].start))
 
 
-def _judge(commitment: Commitment, later: Report, retriever: Retriever,
-           cache: SegmentCache) -> Commitment:
-    hits, scored = scored_segments(commitment, later, retriever, cache)
+def _judge(commitment: Commitment, later: Report, ranker: Ranker, cache: SegmentCache) -> Commitment:
+    hits, scored = scored_segments(commitment, later, ranker, cache)
     strong = [(score, seg) for score, seg in scored if score >= MATCH_THRESHOLD]
     chosen: list[Part] = [] if strong else [seg for _, seg in scored[:1]]
     for score, seg in strong:
@@ -264,5 +290,19 @@ def _judge(commitment: Commitment, later: Report, retriever: Retriever,
     for passage in (p for seg in chosen for p in later.passages if p.kind == "text" and overlaps(p, seg)):
         if all(h.passage_id != passage.passage_id for h in evidence):
             hit = next((h for h in hits if h.passage_id == passage.passage_id), None)
-            evidence.append(replace(hit or retriever.hit_for(passage, score=0.0), rank=len(evidence) + 1))
-    return replace(commitment, status=status, evidence=tuple(evidence))
+            evidence.append(replace(hit or passage_hit(later, passage, 0), rank=len(evidence) + 1))
+    quotes = _quotes(commitment, evidence, cache[later.report_id][0])
+    return replace(commitment, status=status, evidence=tuple(evidence), quotes=tuple((q.start, q.end) for q in quotes))
+
+
+def _quotes(commitment: Commitment, evidence: Sequence[Hit], found: Sequence[Part]) -> list[Part]:
+    """For each evidence passage, its sentence or item (of `found`, the later report's segments) that best matches
+    the commitment; none overlapping another."""
+    score = scorer(commitment)
+    quoted: list[Part] = []
+    for hit in evidence:
+        candidates = [s for s in found if overlaps(s, hit) and s.kind != "plan"]
+        best = max(candidates, key=lambda s: (score(s.text), -len(s.text)), default=None)
+        if best and not any(overlaps(best, seen) for seen in quoted):
+            quoted.append(best)
+    return quoted

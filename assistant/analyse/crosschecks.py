@@ -170,9 +170,20 @@ class Resolved:
     by_applicants: bool  # 总计 was blank and the applicant columns were added instead
 
 
+@cache
+def _path(row_path: tuple[str, ...]) -> str:
+    """A row path normalised for matching (row paths repeat from report to report: normalised once)."""
+    return normalize("".join(row_path))
+
+
+@cache
+def _keyword(text: str) -> str:
+    return normalize(text)
+
+
 def _matches(ref: CellRef, fact: Fact) -> bool:
-    path = normalize("".join(fact.row_path))
-    return (fact.table == ref.table and all(normalize(k) in path for k in ref.keywords)
+    path = _path(fact.row_path)
+    return (fact.table == ref.table and all(_keyword(k) in path for k in ref.keywords)
             and (fact.column == ref.column or fact.column.endswith("·" + ref.column)))
 
 
@@ -375,31 +386,39 @@ def _by_report(facts: Iterable[Fact]) -> dict[str, list[Fact]]:
     return grouped
 
 
-def year_to_year(reports: Sequence[Report], facts: Sequence[Fact]) -> list[Discrepancy]:
-    """Each report's 上年结转 against the previous year's 结转下年度继续办理 of the same agency, when both are indexed."""
-    carried_in, carried_out = parse_cell("T3 上年结转 总计"), parse_cell("T3 结转下年度 总计")
-    own = _by_report(facts)
+def year_pairs(reports: Sequence[Report]) -> list[tuple[Report, Report]]:
+    """(report, the same agency's report of the year before) for every report that has one; of several reports of
+    one agency and year, the last one given stands for that year."""
     by_agency: dict[str, dict[int, Report]] = {}
     for report in reports:
         if report.meta.agency and report.meta.year:
             by_agency.setdefault(report.meta.agency, {})[report.meta.year] = report
-    out: list[Discrepancy] = []
-    for years in by_agency.values():
-        for year, report in sorted(years.items()):
-            previous = years.get(year - 1)
-            if previous is None:
-                continue
-            now = resolve(carried_in, own.get(report.report_id, []))
-            before = resolve(carried_out, own.get(previous.report_id, []))
-            if now.value is None or before.value is None or abs(now.value - before.value) < 1e-6:
-                continue
-            meta = report.meta
-            description = (f"{meta.year}年报告表三“二、上年结转”为 {_fmt(now.value)}件，而{previous.meta.year}年报告"
-                           f"表三“四、结转下年度继续办理”为 {_fmt(before.value)}件，相差 {_fmt(abs(now.value - before.value))}件")
-            out.append(Discrepancy(report.report_id, meta.title, meta.agency, meta.year, "year_to_year",
-                                   "本年“上年结转” = 上年“结转下年度继续办理”", description, now.value, before.value,
-                                   cells=now.cells + before.cells, other_report_id=previous.report_id))
-    return out
+    return [(report, years[year - 1]) for years in by_agency.values() for year, report in sorted(years.items())
+            if year - 1 in years]
+
+
+def carried_over(report: Report, previous: Report, facts: Sequence[Fact], previous_facts: Sequence[Fact]
+                 ) -> Discrepancy | None:
+    """The report's 上年结转 against the previous year's 结转下年度继续办理, when both are filled in and differ
+    (only the previous report's id and metadata are read)."""
+    now = resolve(parse_cell("T3 上年结转 总计"), facts)
+    before = resolve(parse_cell("T3 结转下年度 总计"), previous_facts)
+    if now.value is None or before.value is None or abs(now.value - before.value) < 1e-6:
+        return None
+    meta = report.meta
+    description = (f"{meta.year}年报告表三“二、上年结转”为 {_fmt(now.value)}件，而{previous.meta.year}年报告"
+                   f"表三“四、结转下年度继续办理”为 {_fmt(before.value)}件，相差 {_fmt(abs(now.value - before.value))}件")
+    return Discrepancy(report.report_id, meta.title, meta.agency, meta.year, "year_to_year",
+                       "本年“上年结转” = 上年“结转下年度继续办理”", description, now.value, before.value,
+                       cells=now.cells + before.cells, other_report_id=previous.report_id)
+
+
+def year_to_year(reports: Sequence[Report], facts: Sequence[Fact]) -> list[Discrepancy]:
+    """Each report's 上年结转 against the previous year's 结转下年度继续办理 of the same agency, when both are indexed."""
+    own = _by_report(facts)
+    found = (carried_over(report, previous, own.get(report.report_id, []), own.get(previous.report_id, []))
+             for report, previous in year_pairs(reports))
+    return [d for d in found if d is not None]
 
 
 def cross_checks(reports: Sequence[Report], facts: Sequence[Fact]) -> list[Discrepancy]:

@@ -1,74 +1,76 @@
-"""Consistency answers: the template identities of the reports in scope, with the numbers on both sides."""
+"""Consistency answers: the template identities of the reports in scope, with the numbers on both sides, as the
+build checked and stored them (index/analysis.py)."""
 
 from __future__ import annotations
 
-from assistant.analyse.checks import table_checks
-from assistant.analyse.crosschecks import cross_checks
-from assistant.answer.from_tables import TABLE_NAMES, _citation, table_lost
-from assistant.records import Answer, Citation, Report
+from collections.abc import Mapping, Sequence
+
+from assistant.answer.citations import of_cell, of_passage
+from assistant.answer.from_tables import TABLE_NAMES, table_lost
+from assistant.records import Answer, Citation, Discrepancy, Report
 from assistant.search.retriever import Retriever
 from assistant.understand.query import Query
 
 MAX_REPORTS = 6
 
 
-def _cross_lines(index: Retriever, report: Report, lines: list[str], citations: list[Citation]) -> None:
-    """Figures the report states twice that disagree (prose vs table, last year's 结转 vs this year's)."""
-    same = [r for r in index.reports.values() if r.meta.agency == report.meta.agency]
-    found = [d for d in cross_checks(same, index.facts_of([r.report_id for r in same]))
-             if d.report_id == report.report_id]
+def _cross_lines(found: Sequence[Discrepancy], report: Report, reports: Mapping[str, Report], lines: list[str],
+                 citations: list[Citation]) -> None:
+    """Figures the report states twice that disagree (prose vs table, last year's 结转 vs this year's); a cell of
+    last year's report is cited to that report."""
     passages = {p.passage_id: p for p in report.passages}
     for d in found:
         marks = ""
         stated = passages.get(d.passage_id or "")
         if stated is not None:  # the prose figure, cited to its clause
-            meta = report.meta
-            citations.append(Citation(
-                n=len(citations) + 1, passage_id=stated.passage_id, report_title=meta.title, agency=meta.agency,
-                year=meta.year, section=stated.section, text=stated.text, start=stated.start, end=stated.end,
-                source_file=meta.source_file, source_url=meta.source_url, quote=d.quote))
+            citations.append(of_passage(len(citations) + 1, report.meta, stated, d.quote))
             marks += f"[{len(citations)}]"
         for fact in d.cells[:4]:
-            citations.append(_citation(len(citations) + 1, report, fact))
-            marks += f"[{len(citations)}]"
+            owner = report if fact.report_id == report.report_id else reports.get(fact.report_id)
+            if owner is not None:
+                citations.append(of_cell(len(citations) + 1, owner, fact))
+                marks += f"[{len(citations)}]"
         lines.append(f"- 正文与表格：（计算：{d.description}）{marks}")
 
 
 def consistency(query: Query, index: Retriever) -> Answer | None:
     """Which identities of T3/T4 hold or break, report by report (only reports whose tables were read)."""
-    reports = [index.reports[r] for r in query.scope.report_ids if r in index.reports]
+    ids = [r for r in query.scope.report_ids if r in index.reports][:MAX_REPORTS]
     tables = sorted({c.table for c in query.cells} - {"T2"}) or ["T3", "T4"]
+    store = index.store
+    all_checks, all_broken, all_cross = store.table_checks(ids), store.violations(ids), store.discrepancies(ids)
     lines: list[str] = []
     citations: list[Citation] = []
     checked = 0
-    for report in reports[:MAX_REPORTS]:
+    for report in (index.reports[r] for r in ids):
         facts = [f for f in index.facts_of([report.report_id]) if f.table in tables]
         readable = [t for t in tables if not table_lost(report, t, facts)]
         if not readable:
             continue
         checked += 1
-        checks, violations = table_checks(report, facts)
-        broken = [v for v in violations if v.table in readable]
-        unfilled = [c for c in checks if c.table in readable and c.status in ("not_filled", "unconfirmed")]
+        cross = [d for d in all_cross if d.report_id == report.report_id]
+        broken = [v for v in all_broken if v.report_id == report.report_id and v.table in readable]
+        unfilled = [c for c in all_checks if c.report_id == report.report_id and c.table in readable
+                    and c.status in ("not_filled", "unconfirmed")]
         for check in unfilled:  # never call a table consistent whose totals are blank or whose columns are unsure
             lines.append(f"《{report.meta.title}》{TABLE_NAMES[check.table]}：{check.message}")
         readable = [t for t in readable if t not in {c.table for c in unfilled}]
         names = "、".join(TABLE_NAMES[t] for t in readable)
         if not readable:
-            _cross_lines(index, report, lines, citations)
+            _cross_lines(cross, report, index.reports, lines, citations)
             continue
         if not broken:
             lines.append(f"《{report.meta.title}》{names}的勾稽关系都对得上。")
-            _cross_lines(index, report, lines, citations)
+            _cross_lines(cross, report, index.reports, lines, citations)
             continue
         lines.append(f"《{report.meta.title}》{names}有以下几处对不上：")
         for v in broken:
             marks = ""
             for fact in v.cells[:8]:
-                citations.append(_citation(len(citations) + 1, report, fact))
+                citations.append(of_cell(len(citations) + 1, report, fact))
                 marks += f"[{len(citations)}]"
             lines.append(f"- {TABLE_NAMES[v.table]}：（计算：{v.description}）{marks}")
-        _cross_lines(index, report, lines, citations)
+        _cross_lines(cross, report, index.reports, lines, citations)
     if not checked:
         return None
     return Answer(question=query.question, found=True, text="\n".join(lines), citations=tuple(citations),

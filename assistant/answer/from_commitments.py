@@ -1,23 +1,13 @@
-"""Chat answers about section 五: which commitments or problems a question names, cited, with follow-up."""
+"""Chat answers about section 五: which commitments or problems a question names, cited, with follow-up (the
+commitments and their follow-up are looked up where the build stored them, index/analysis.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
-from assistant.analyse.commitments import (
-    NO_REPORT,
-    UNREPORTED,
-    Part,
-    coverage,
-    extract_commitments,
-    follow_up,
-    key_terms,
-    match_score,
-    next_report,
-    overlaps,
-    segments,
-)
-from assistant.records import Answer, Citation, Commitment, Report
+from assistant.analyse.commitments import NO_REPORT, UNREPORTED, Part, coverage, key_terms
+from assistant.answer.citations import of_report_span
+from assistant.records import Answer, Citation, Commitment, Report, ReportMeta
 from assistant.search.retriever import Retriever
 from assistant.understand.query import Query
 
@@ -27,12 +17,10 @@ _MODES = {"commitments": "commitment", "follow_up": "follow_up", "problems": "pr
 FOCUS_MIN = 0.3  # a question naming one commitment this well (and twice as well as the next) gets only it
 
 
-def _select(query: Query, commitments: Sequence[Commitment], reports: Mapping[str, Report],
+def _select(query: Query, commitments: Sequence[Commitment], agencies: Collection[str],
             mode: str) -> list[Commitment]:
-    """The commitments (or problems) of the query's agency and years, or of each agency's latest year."""
+    """The commitments (or problems) of the query's agencies and years, or of each agency's latest year."""
     pool = [c for c in commitments if c.kind == ("problem" if mode == "problem" else "commitment")]
-    in_scope = set(query.scope.report_ids)
-    agencies = {reports[r].meta.agency for r in in_scope if r in reports}
     pool = [c for c in pool if c.agency in agencies]
     years = query.scope.years
     if years:
@@ -41,7 +29,7 @@ def _select(query: Query, commitments: Sequence[Commitment], reports: Mapping[st
     else:
         latest: dict[str, int] = {}
         for c in pool:
-            if c.year and (mode != "follow_up" or next_report(c, reports)):
+            if c.year and (mode != "follow_up" or c.status not in (None, NO_REPORT)):  # judged against a next report
                 latest[c.agency] = max(latest.get(c.agency, c.year), c.year)
         pool = [c for c in pool if latest.get(c.agency, c.year) == c.year]
     ignored = _QUESTION_WORDS | set(query.ignore_terms)
@@ -52,33 +40,22 @@ def _select(query: Query, commitments: Sequence[Commitment], reports: Mapping[st
     return pool
 
 
-def _citation(n: int, report: Report, span: Part) -> Citation:
-    """Cites a span (commitment or evidence) by the passage its start falls in."""
-    passages = [p for p in report.passages if overlaps(p, span)] or list(report.passages[:1])
-    passage = next((p for p in passages if p.start <= span.start < p.end), passages[0])
-    meta, text = report.meta, report.cleaned_text[span.start: span.end]
-    return Citation(n=n, passage_id=passage.passage_id, report_title=meta.title, agency=meta.agency,
-                    year=meta.year, section=passage.section, text=text, start=span.start, end=span.end,
-                    source_file=meta.source_file, source_url=meta.source_url, quote=text)
-
-
 def _quotes(commitment: Commitment, reports: Mapping[str, Report]) -> list[tuple[Report, Part]]:
-    """For each evidence passage, its sentence or item that best matches the commitment."""
-    found: list[tuple[Report, Part]] = []
-    for hit in commitment.evidence:
-        later = reports.get(hit.report_id)
-        candidates = [s for s in segments(later) if overlaps(s, hit) and s.kind != "plan"] if later else []
-        best = max(candidates, key=lambda s: (match_score(commitment, s.text), -len(s.text)), default=None)
-        if later and best and not any(overlaps(best, seen) for _, seen in found):
-            found.append((later, best))
-    return found
+    """The spans of the next year's report that the follow-up judged the commitment by (stored with it)."""
+    later = reports.get(commitment.evidence[0].report_id) if commitment.evidence and commitment.quotes else None
+    if later is None:
+        return []
+    return [(later, Part("", start, end, later.cleaned_text[start:end])) for start, end in commitment.quotes]
 
 
-def commitments_answer(query: Query, commitments: Sequence[Commitment],
-                       reports: Mapping[str, Report]) -> Answer | None:
-    """A cited answer listing commitments (or problems), with their status when asked; None if off-topic."""
+def commitments_answer(query: Query, commitments: Sequence[Commitment], reports: Mapping[str, Report],
+                       metas: Mapping[str, ReportMeta] | None = None) -> Answer | None:
+    """A cited answer listing commitments (or problems), with their status when asked (follow-up questions need
+    judged commitments); None if off-topic. metas spares reading the reports in scope for their agencies."""
     mode = _MODES.get(query.intent)
-    chosen = _select(query, commitments, reports, mode) if mode else []
+    scope = [r for r in query.scope.report_ids if r in (reports if metas is None else metas)]
+    agencies = {(reports[r].meta if metas is None else metas[r]).agency for r in scope}
+    chosen = _select(query, commitments, agencies, mode) if mode else []
     if not mode or not chosen:
         return None
     lines: list[str] = []
@@ -88,7 +65,7 @@ def commitments_answer(query: Query, commitments: Sequence[Commitment],
         what = {"problem": "主要问题", "commitment": "改进措施", "follow_up": "改进措施及其落实情况"}[mode]
         lines.append(f"据《{report.meta.title}》" + (f"，报告提出的{what}：" if len(items) > 1 else "："))
         for c in items:
-            citations.append(_citation(len(citations) + 1, report, Part(c.kind, c.start, c.end)))
+            citations.append(of_report_span(len(citations) + 1, report, c.start, c.end))
             if mode != "follow_up":
                 lines.append(f"{c.index}. {c.text}[{len(citations)}]")
                 continue
@@ -96,27 +73,28 @@ def commitments_answer(query: Query, commitments: Sequence[Commitment],
             if c.status == NO_REPORT:
                 line += f"（已收录的报告中没有{c.agency}{(c.year or 0) + 1}年度的报告，无法判断）"
             for later, seg in _quotes(c, reports):
-                citations.append(_citation(len(citations) + 1, later, seg))
+                citations.append(of_report_span(len(citations) + 1, later, seg.start, seg.end))
                 quote = seg.text if len(seg.text) <= 160 else seg.text[:160] + "…"
                 label = "最接近的内容" if c.status == UNREPORTED else f"{later.meta.year}年度报告"
                 line += f"；{label}：“{quote}”[{len(citations)}]"
             lines.append(line)
-    agencies = sorted({c.agency for c in chosen})
-    filters: dict[str, object] = {"agency": agencies[0] if len(agencies) == 1 else None,
+    named = sorted({c.agency for c in chosen})
+    filters: dict[str, object] = {"agency": named[0] if len(named) == 1 else None,
                                   "years": sorted({c.year for c in chosen if c.year is not None})}
     return Answer(question=query.question, found=True, text="\n".join(lines), citations=tuple(citations),
                   path="commitments", filters=filters)
 
 
 def answer(query: Query, index: Retriever) -> Answer | None:
-    """Route answerer: extract, select and (for 落实 questions) follow up the commitments asked about."""
+    """Route answerer: look up, select and cite the stored commitments (or problems) asked about, with their
+    follow-up for 落实 questions."""
     mode = _MODES.get(query.intent)
     if mode is None:
         return None
-    pool = [c for rid in query.scope.report_ids for c in extract_commitments(index.reports[rid])]
+    ids = [r for r in query.scope.report_ids if r in index.metas]
     if mode == "follow_up":  # the commitment may sit in the year before the one asked about
-        agencies = {index.reports[r].meta.agency for r in query.scope.report_ids}
-        pool += [c for r in index.reports.values() if r.meta.agency in agencies
-                 and r.report_id not in query.scope.report_ids for c in extract_commitments(r)]
-    chosen = _select(query, pool, index.reports, mode)
-    return commitments_answer(query, follow_up(chosen, index) if mode == "follow_up" else chosen, index.reports)
+        agencies, asked = {index.metas[r].agency for r in ids}, set(ids)
+        ids += [r for r, meta in index.metas.items() if meta.agency in agencies and r not in asked]
+    order = {r: i for i, r in enumerate(ids)}  # the reports asked about first
+    pool = sorted(index.store.commitments(ids), key=lambda c: order[c.report_id])
+    return commitments_answer(query, pool, index.reports, index.metas)

@@ -8,7 +8,7 @@ from itertools import islice
 from assistant.analyse.checks import format_number, query_facts, sum_facts
 from assistant.analyse.facts import T3_CARRIED_IN, T3_CARRIED_OUT, T3_NEW, T3_TOTAL_ROW, TABLE_SECTIONS
 from assistant.answer import from_text
-from assistant.answer.citations import Citations, of_cell
+from assistant.answer.citations import Citations
 from assistant.answer.extractive import not_found
 from assistant.records import Answer, Fact, ParseWarning, Report, ReportMeta
 from assistant.search.retriever import Filters, Retriever
@@ -64,9 +64,6 @@ def phrase(cell: Cell, column: str) -> str:
         base = _T4_PHRASES.get(block, "·".join(block))
         return base if result == "总计" else f"{base}、{result}的"
     return f"{cell.row_path[-1]}{column}"
-
-
-_citation = of_cell  # from_checks still imports this name; it goes when from_checks uses citations.of_cell
 
 
 def table_lost(report: Report, table: str, facts: Sequence[Fact]) -> bool:

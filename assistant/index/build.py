@@ -25,6 +25,7 @@ from assistant import segment
 from assistant.analyse.facts import extract_facts
 from assistant.config import Settings
 from assistant.errors import AssistantError, DiskFullError, IndexCorruptError, IndexLockedError, IngestError
+from assistant.index.analysis import AnalysisSummary, analyse_build, live_store
 from assistant.index.backends import (
     KEYWORD_DIR,
     KEYWORD_FILE,
@@ -75,6 +76,7 @@ class BuildSummary:
     seconds: float = 0.0
     build_dir: Path | None = None
     notices: list[str] = field(default_factory=list)  # what the build discarded or repaired, and why
+    analysis: AnalysisSummary | None = None  # the stored commitments and checks: reports analysed or carried over
 
     def line(self) -> str:
         return (
@@ -436,6 +438,7 @@ def _write_build(
         passages.extend(report.passages)
         tokens.extend(own_tokens)
     store.commit()
+    summary.analysis = analyse_build(store, live_store(settings.index_dir))
     store.close()
     settings.cache_path.parent.mkdir(parents=True, exist_ok=True)
     cache = _open_cache(settings.cache_path, summary.notices)

@@ -9,7 +9,7 @@ from typing import Any
 from assistant import segment
 from assistant.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: store.sqlite holds the build-time analysis (index/analysis.py)
 CURRENT_FILE = "CURRENT"
 BUILDS_DIR = "builds"
 # every build has these; the passage index's own files depend on its backend (index/backends.py checks them)

@@ -1,4 +1,5 @@
-"""SQLite storage of one index build: reports, passages and table facts; plus the embedding cache."""
+"""SQLite storage of one index build: reports, passages, table facts and the build-time analysis; plus the
+embedding cache."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ import numpy as np
 
 from assistant.errors import IndexCorruptError
 from assistant.records import (
+    Commitment,
+    Discrepancy,
     Fact,
+    Hit,
     ParseWarning,
     Passage,
     Report,
@@ -25,6 +29,8 @@ from assistant.records import (
     Section,
     Table,
     TableCell,
+    TableCheck,
+    Violation,
 )
 
 SCHEMA_VERSION = 1
@@ -66,7 +72,23 @@ CREATE TABLE IF NOT EXISTS passage_tokens (
     vector_id INTEGER PRIMARY KEY, -- as in passages
     tokens TEXT NOT NULL           -- segment.tokenize() of the passage, joined by spaces
 );
+CREATE TABLE IF NOT EXISTS analysis (  -- which reports the build analysed, and from what (index/analysis.py)
+    report_id TEXT PRIMARY KEY REFERENCES reports(report_id),
+    depends TEXT NOT NULL          -- hash of the inputs: the report, its agency's next and previous year's reports
+);
+CREATE TABLE IF NOT EXISTS findings (  -- the results, cited by passage id and span, so reading needs no retrieval
+    report_id TEXT NOT NULL REFERENCES reports(report_id),
+    what TEXT NOT NULL,            -- one of FINDINGS
+    seq INTEGER NOT NULL,          -- order within the report and kind
+    body TEXT NOT NULL             -- the record as JSON
+);
+CREATE INDEX IF NOT EXISTS findings_by_report ON findings(report_id, what);
 """
+
+# findings.what -> the record stored: section-五 commitments (with their follow-up) and problems, each statutory
+# table's check, broken template identities, prose-vs-table discrepancies, 上年结转 against last year's report
+FINDINGS = ("commitment", "problem", "table_check", "violation", "discrepancy", "carried_over")
+Finding = Commitment | TableCheck | Violation | Discrepancy
 
 
 def text_hash(text: str) -> str:
@@ -130,6 +152,22 @@ def report_from_dict(d: dict[str, Any]) -> Report:
 
 def fact_from_dict(d: dict[str, Any]) -> Fact:
     return Fact(**{**d, "row_path": tuple(d["row_path"])})
+
+
+def _cells(d: dict[str, Any]) -> dict[str, Any]:
+    return {**d, "cells": tuple(fact_from_dict(f) for f in d["cells"])}
+
+
+def finding_from_dict(what: str, d: dict[str, Any]) -> Finding:
+    """A stored finding (FINDINGS names the kinds) decoded from its JSON fields."""
+    if what in ("commitment", "problem"):
+        return Commitment(**{**d, "evidence": tuple(Hit(**h) for h in d["evidence"]),
+                             "quotes": tuple(tuple(q) for q in d.get("quotes", ()))})
+    if what == "table_check":
+        return TableCheck(**{**d, "blank_total_rows": tuple(d["blank_total_rows"])})
+    if what == "violation":
+        return Violation(**_cells(d))
+    return Discrepancy(**_cells(d))
 
 
 # --- the per-build database ---------------------------------------------------------------
@@ -218,6 +256,46 @@ class Store:
     def commit(self) -> None:
         self.conn.commit()
 
+    # --- build-time analysis (written by index/analysis.py) --------------------------------
+
+    def analysis_keys(self) -> dict[str, str]:
+        """report id -> the dependency hash its stored findings were computed under (empty for a build
+        from before the analysis was stored)."""
+        try:
+            return dict(self.conn.execute("SELECT report_id, depends FROM analysis"))
+        except sqlite3.OperationalError:
+            return {}
+
+    def add_findings(self, report_id: str, depends: str, findings: Sequence[tuple[str, Finding]]) -> None:
+        """One report's analysis: (kind, record) pairs in order, and the hash of what it depended on."""
+        self.add_finding_rows(report_id, depends, [(what, to_json(record)) for what, record in findings])
+
+    def add_finding_rows(self, report_id: str, depends: str, rows: Sequence[tuple[str, str]]) -> None:
+        """Findings already serialised: (kind, JSON body) pairs in order, as finding_rows() gives them."""
+        self.conn.execute("INSERT INTO analysis VALUES (?,?)", (report_id, depends))
+        self.conn.executemany("INSERT INTO findings VALUES (?,?,?,?)",
+                              [(report_id, what, seq, body) for seq, (what, body) in enumerate(rows)])
+
+    def finding_rows(self, report_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+        """report id -> its (kind, JSON body) findings in order, read without decoding (to carry them over)."""
+        found: dict[str, list[tuple[str, str]]] = {rid: [] for rid in report_ids}
+        for start in range(0, len(report_ids), 500):
+            chunk = list(report_ids[start : start + 500])
+            for rid, what, body in self.conn.execute(
+                f"SELECT report_id, what, body FROM findings WHERE report_id IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY report_id, seq", chunk
+            ):
+                found[rid].append((what, body))
+        return found
+
+    def tokens_of(self, report_id: str) -> list[list[str]]:
+        """The stored keyword tokens of one report's passages, in passage order."""
+        rows = self.conn.execute(
+            "SELECT t.tokens FROM passages p JOIN passage_tokens t ON t.vector_id = p.vector_id "
+            "WHERE p.report_id=? ORDER BY p.vector_id", (report_id,)
+        ).fetchall()
+        return [text.split(" ") if text else [] for (text,) in rows]
+
     # --- reads on demand ------------------------------------------------------------------
 
     def report(self, report_id: str) -> Report | None:
@@ -272,7 +350,7 @@ class Store:
         try:
             rows = self.conn.execute(
                 "SELECT r.report_id, m.meta FROM reports r JOIN report_meta m ON m.report_id = r.report_id "
-                "ORDER BY r.agency, r.year, r.title"
+                "ORDER BY r.agency, r.year, r.title, r.rowid"
             ).fetchall()
         except sqlite3.OperationalError:  # a build from before report_meta existed
             return {r.report_id: r.meta for r in self.reports()}
@@ -317,6 +395,40 @@ class Store:
             for report_id, body in rows:
                 found.setdefault(report_id, []).append(fact_from_dict(json.loads(body)))
         return found
+
+    def findings(self, whats: Sequence[str], report_ids: Sequence[str] | None = None) -> list[Finding]:
+        """The stored findings of these kinds (all reports, or these), kind by kind in the order given, each
+        kind in report order (agency, year, title) and then as computed."""
+        kinds = [what for what in whats if what in FINDINGS]
+        ranks = " ".join(f"WHEN '{what}' THEN {i}" for i, what in enumerate(kinds))  # names from FINDINGS only
+        # the report ids as one JSON array parameter: one query, and the order, for any number of them
+        scope = "" if report_ids is None else "AND f.report_id IN (SELECT value FROM json_each(?))"
+        sql = ("SELECT f.what, f.body FROM findings f JOIN reports r ON r.report_id = f.report_id "
+               f"WHERE f.what IN ({','.join('?' * len(kinds))}) {scope} "
+               f"ORDER BY CASE f.what {ranks} END, r.agency, r.year, r.title, r.rowid, f.seq")
+        params = [*kinds, *([] if report_ids is None else [json.dumps(list(report_ids), ensure_ascii=False)])]
+        try:
+            rows = self.conn.execute(sql, params).fetchall() if kinds else []
+            return [finding_from_dict(what, json.loads(body)) for what, body in rows]
+        except (sqlite3.Error, ValueError, KeyError, TypeError) as err:
+            raise self._damaged(err) from err
+
+    def commitments(self, report_ids: Sequence[str] | None = None,
+                    kinds: Sequence[str] = ("commitment", "problem")) -> list[Commitment]:
+        """Stored commitments (with their follow-up) and problems, kind by kind, in report order."""
+        return [c for c in self.findings(kinds, report_ids) if isinstance(c, Commitment)]
+
+    def table_checks(self, report_ids: Sequence[str] | None = None) -> list[TableCheck]:
+        """Stored checks of each report's statutory tables, in report order."""
+        return [c for c in self.findings(("table_check",), report_ids) if isinstance(c, TableCheck)]
+
+    def violations(self, report_ids: Sequence[str] | None = None) -> list[Violation]:
+        """Stored broken template identities, in report order."""
+        return [v for v in self.findings(("violation",), report_ids) if isinstance(v, Violation)]
+
+    def discrepancies(self, report_ids: Sequence[str] | None = None) -> list[Discrepancy]:
+        """Stored cross-check findings: prose against tables for every report, then 上年结转 year to year."""
+        return [d for d in self.findings(("discrepancy", "carried_over"), report_ids) if isinstance(d, Discrepancy)]
 
     def _damaged(self, err: Exception) -> IndexCorruptError:
         return IndexCorruptError(
