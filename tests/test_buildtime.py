@@ -217,3 +217,27 @@ def test_consistency_answer_cites_last_years_cell_to_last_years_report(corpus: t
     carried = [c for c in answer.citations if c.row and "结转" in c.row]
     assert {(c.year, c.report_title) for c in carried} == {
         (r.meta.year, r.meta.title) for r in reports if r.meta.agency == PINGTAN_AGENCY and r.meta.year in (2024, 2025)}
+
+
+@pytest.mark.parametrize(("question", "tables"), [
+    ("平潭综合实验区2024年的表三对得上吗？", {"表三"}),
+    ("平潭2024年依申请公开情况表的数字能对上吗", {"表三"}),
+    ("平潭综合实验区2024年表四核对一下对不对得上", {"表四"}),
+    ("平潭综合实验区2024年的年报数字对得上吗？", {"表三", "表四"}),
+])
+def test_a_consistent_table_is_shown_with_its_numbers(corpus: tuple[list[Report], list[Fact]], tmp_path: Path,
+                                                      question: str, tables: set[str]) -> None:
+    from assistant.answer.evidence import unsupported_numbers
+    from assistant.answer.from_checks import consistency
+    from assistant.understand.query import understand
+
+    reports, facts = corpus
+    index = _Index(reports, facts, tmp_path)
+    answer = consistency(understand(question, None, None, index.metas), index)  # type: ignore[arg-type]
+    assert answer is not None and "都对得上" in answer.text, question
+    shown = {name for name in ("表三", "表四") if f"- {name}" in answer.text}
+    assert shown == tables, answer.text
+    if "表三" in tables:  # T3 of 平潭 2024: 新收 218 + 上年结转 0 = 办理总计 218 + 结转下年 0
+        assert "一 + 二 = 218 + 0 = 218 = 三（七）+ 四 = 218 + 0 = 218" in answer.text
+    assert answer.citations and all(c.row for c in answer.citations)
+    assert unsupported_numbers(answer.text, answer.citations) == [], answer.text

@@ -71,19 +71,24 @@ class Coverage:
     skipped: dict[str, int]
 
 
-def check_facts(report_title: str, facts: Sequence[Fact], coverage: Coverage | None = None) -> list[Violation]:
+def check_facts(report_title: str, facts: Sequence[Fact], coverage: Coverage | None = None,
+                held: list[Violation] | None = None) -> list[Violation]:
     """Every broken template identity of one report's T3 and T4 (identities with a blank cell are skipped and,
-    when coverage is given, counted there with the identities evaluated)."""
+    when coverage is given, counted there with the identities evaluated); the identities that hold are added
+    to `held`, when given, with "=" in their description."""
     index = _Index(facts)
     out: list[Violation] = []
     evaluated: dict[str, int] = {}
 
     def add(table: str, rule: str, text: str, left: list[Fact], right: list[Fact], lv: float, rv: float) -> None:
         evaluated[table] = evaluated.get(table, 0) + 1
+        f = left[0]
         if abs(lv - rv) > _EPS:
-            f = left[0]
             out.append(Violation(f.report_id, report_title, f.agency, f.year, table, rule, text, lv, rv,
                                  tuple(left + right)))
+        elif held is not None:
+            held.append(Violation(f.report_id, report_title, f.agency, f.year, table, rule, text.replace("≠", "="),
+                                  lv, rv, tuple(left + right)))
 
     version = "2021" if any(f.table == "T3" and len(f.row_path) == 3 and f.row_path[1].startswith("（六）")
                             for f in facts) else "2019"

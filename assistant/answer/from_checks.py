@@ -5,13 +5,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from assistant.analyse.checks import check_facts
 from assistant.answer.citations import of_cell, of_passage
 from assistant.answer.from_tables import TABLE_NAMES, table_lost
-from assistant.records import Answer, Citation, Discrepancy, Report
+from assistant.records import Answer, Citation, Discrepancy, Fact, Report, Violation
 from assistant.search.retriever import Retriever
 from assistant.understand.query import Query
 
 MAX_REPORTS = 6
+SHOWN_HELD = 3  # identities that hold shown per table, with their numbers (the 总计 column's first)
+
+
+def _held_lines(report: Report, facts: Sequence[Fact], tables: Sequence[str], lines: list[str],
+                citations: list[Citation]) -> None:
+    """The identities that hold, with both sides' numbers and their cells cited: the 总计 column's and row's
+    identities first, then how many were checked in all."""
+    held: list[Violation] = []
+    check_facts(report.meta.title, facts, held=held)
+    for table in tables:
+        own = [v for v in held if v.table == table]
+        own.sort(key=lambda v: (not v.description.startswith(("总计列", "三（七）总计 总计列")), "总计" not in v.description))
+        for v in own[:SHOWN_HELD]:
+            marks = ""
+            for fact in v.cells[:8]:
+                citations.append(of_cell(len(citations) + 1, report, fact))
+                marks += f"[{len(citations)}]"
+            lines.append(f"- {TABLE_NAMES[table]}：（计算：{v.description}）{marks}")
+        if len(own) > SHOWN_HELD:
+            lines.append(f"- {TABLE_NAMES[table]}：（计算：共核对{len(own)}条等式，均成立）")
 
 
 def _cross_lines(found: Sequence[Discrepancy], report: Report, reports: Mapping[str, Report], lines: list[str],
@@ -36,7 +57,7 @@ def _cross_lines(found: Sequence[Discrepancy], report: Report, reports: Mapping[
 def consistency(query: Query, index: Retriever) -> Answer | None:
     """Which identities of T3/T4 hold or break, report by report (only reports whose tables were read)."""
     ids = [r for r in query.scope.report_ids if r in index.reports][:MAX_REPORTS]
-    tables = sorted({c.table for c in query.cells} - {"T2"}) or ["T3", "T4"]
+    tables = sorted(({c.table for c in query.cells} | set(query.slot_values("table"))) - {"T2"}) or ["T3", "T4"]
     store = index.store
     all_checks, all_broken, all_cross = store.table_checks(ids), store.violations(ids), store.discrepancies(ids)
     lines: list[str] = []
@@ -60,7 +81,8 @@ def consistency(query: Query, index: Retriever) -> Answer | None:
             _cross_lines(cross, report, index.reports, lines, citations)
             continue
         if not broken:
-            lines.append(f"《{report.meta.title}》{names}的勾稽关系都对得上。")
+            lines.append(f"《{report.meta.title}》{names}的勾稽关系都对得上：")
+            _held_lines(report, [f for f in facts if f.table in readable], readable, lines, citations)
             _cross_lines(cross, report, index.reports, lines, citations)
             continue
         lines.append(f"《{report.meta.title}》{names}有以下几处对不上：")

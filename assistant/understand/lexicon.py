@@ -59,6 +59,7 @@ class Lexicon:
     cues: Mapping[str, Mapping[str, float]]  # intent -> cue -> weight
     examples: Mapping[str, tuple[str, ...]]
     domain: tuple[str, ...]
+    table_names: Mapping[str, tuple[str, ...]]  # T2/T3/T4 -> the words that name the whole table
     relative_years: Mapping[str, int]
     not_before: tuple[str, ...]
     not_after: tuple[str, ...]
@@ -258,6 +259,7 @@ def parse_lexicon(data: Mapping[str, Any]) -> Lexicon:
     common, synonyms, credit = _evidence(data.get("evidence", {}))
     return Lexicon(
         cues=cues, examples=examples, domain=_strings(data.get("domain", {}).get("words"), "domain.words"),
+        table_names=_table_names(data.get("table_names", {})),
         relative_years=dict(relative), not_before=_strings(years.get("not_before"), "years.not_before"),
         not_after=_strings(years.get("not_after"), "years.not_after"),
         plan_words=_strings(years.get("plan_words"), "years.plan_words"),
@@ -304,3 +306,17 @@ def parse_text(text: str) -> Lexicon:
 def lexicon() -> Lexicon:
     """The packaged lexicon, loaded and validated once."""
     return parse_text(resources.files("assistant").joinpath("data", "lexicon.toml").read_text(encoding="utf-8"))
+
+
+def _table_names(raw: object) -> dict[str, tuple[str, ...]]:
+    """T2/T3/T4 and the words naming each whole table; an unknown table or an empty list is an error."""
+    if not isinstance(raw, dict):
+        raise LexiconError("词表条目 table_names 应为表格到词语列表的映射")
+    found: dict[str, tuple[str, ...]] = {}
+    for table, words in raw.items():
+        if table not in ("T2", "T3", "T4"):
+            raise LexiconError(f"词表条目 table_names 中的表格 {table} 不存在（只有 T2、T3、T4）")
+        found[table] = _strings(words, f"table_names.{table}")
+        if not found[table]:
+            raise LexiconError(f"词表条目 table_names.{table} 为空")
+    return found

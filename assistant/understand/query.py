@@ -179,6 +179,7 @@ def understand(question: str, history: Sequence[Answer] | None, explicit: Filter
     if reading.intent in ("quantity", *TABLE_INTENTS):
         slots += tuple(("counted", w) for w in counted_words(text, lex))
     slots += tuple(("subject", w) for w in dict.fromkeys(w for c in cells for w in subject_words(c, lex)))
+    slots += tuple(("table", t) for t, words in sorted(lex.table_names.items()) if any(w in text for w in words))
     ignore = tuple(sorted(set().union(*(agency_names(a) for a in (agency,) if a)) | names))
     return Query(question=typed, text=merged, scope=scope, intent=reading.intent, cells=cells,
                  slots=slots, confidence=reading.confidence, cues=reading.cues, follow_up=follow,
