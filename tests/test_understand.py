@@ -466,3 +466,9 @@ def test_the_thing_a_quantity_question_counts(question: str, counted: tuple[str,
 def test_applicant_and_carried_over_paraphrases(question: str, row: tuple[str, ...], column: str) -> None:
     [cell] = match_cells(question)
     assert (cell.table, cell.row_path, cell.columns[0]) == ("T3", row, column), question
+
+
+@pytest.mark.parametrize(("table", "word"), [(t, w) for t, ws in sorted(lexicon().table_names.items()) for w in ws])
+def test_every_table_name_names_its_table(table: str, word: str) -> None:
+    for question in (f"青禾县2021年的{word}对得上吗", f"{word}的数字有没有问题？青禾县2022年", f"澜溪市2022年{word}核对一下"):
+        assert read(question).slot_values("table") == [table], question
