@@ -84,9 +84,6 @@ class Citations:
     def passage(self, meta: ReportMeta, passage: Passage, quote: str | None = None) -> str:
         return self.add(of_passage(0, meta, passage, quote))
 
-    def report_span(self, report: Report, start: int, end: int) -> str:
-        return self.add(of_report_span(0, report, start, end))
-
     def cell(self, report: Report, fact: Fact) -> str:
         return self.add(of_cell(0, report, fact))
 
