@@ -103,3 +103,21 @@ def test_corrupt_file(tmp_path: Path) -> None:
         KeywordStore.load(path)
     with pytest.raises(IndexCorruptError):
         KeywordStore.load(tmp_path / "missing.json")
+
+
+def test_the_array_builder_scores_like_bm25s() -> None:
+    """The store's bm25s subclass counts terms in array operations; its scores must be bm25s's own."""
+    import bm25s
+
+    from assistant.index.keyword import _ArrayBM25
+
+    texts = [*DOCS.values(), "", "政府信息公开 政府信息公开 政府信息公开申请", "件"]
+    corpus = [tokenize(t) for t in texts] * 7
+    stock, ours = bm25s.BM25(method="lucene"), _ArrayBM25(method="lucene")
+    stock.index(corpus, show_progress=False)
+    ours.index(corpus, show_progress=False)
+    assert set(ours.vocab_dict) == set(stock.vocab_dict)
+    for query in ("政府信息公开申请的数量", "行政复议情况", "件 未 信息 地址", "联系电话"):
+        tokens = [t for t in tokenize(query) if t in stock.vocab_dict]
+        np.testing.assert_allclose(ours.get_scores(tokens), stock.get_scores(tokens), rtol=1e-6)
+        assert ours.get_scores(tokens).max() > 0

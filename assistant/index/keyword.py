@@ -9,6 +9,11 @@ thousand passages). On disk it is one UTF-8 JSON file:
 and load() rebuilds the model from it. save_index()/load_index() persist the bm25s model itself
 in bm25s's own saved format (a folder of .npy arrays, memory-mapped on load, plus the vocabulary)
 and the row -> id map, so a large index opens without re-indexing; such a store is read-only.
+
+The model is built by a bm25s.BM25 subclass whose build_index_from_tokens (the override point
+bm25s documents) counts terms for the whole corpus in array operations instead of one Python
+loop step per document, with bm25s's own idf and tf scorers: the same scores, several times
+faster at 10^5 passages.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ import json
 import os
 import threading
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import bm25s
 import numpy as np
+import scipy.sparse as sp
+from bm25s.scoring import _select_idf_scorer, _select_tfc_scorer
 
 from assistant.errors import IndexCorruptError
 
@@ -86,7 +94,7 @@ class KeywordStore:
                 corpus = [self._docs[i] for i in row_ids]
                 model = None
                 if any(corpus):
-                    model = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
+                    model = _ArrayBM25(k1=self.k1, b=self.b, method="lucene")
                     model.index(corpus, show_progress=False)
                 self._model, self._row_ids = model, np.asarray(row_ids, dtype=np.int64)
                 self._stale = False
@@ -185,3 +193,34 @@ class KeywordStore:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(f"关键词索引文件 {path} 缺失或已损坏（{exc}）。{_REBUILD}") from exc
         return store
+
+
+class _ArrayBM25(bm25s.BM25):
+    """bm25s.BM25 with the corpus's term counts taken in array operations (same saved format).
+    For the scoring methods without a non-occurrence term (lucene, robertson, atire)."""
+
+    def build_index_from_tokens(
+        self, corpus_tokens: Sequence[Sequence[str]], show_progress: bool = True, leave_progress: bool = False
+    ) -> tuple[dict[str, Any], dict[str, int]]:
+        vocab = {token: i for i, token in enumerate(sorted(set().union(*corpus_tokens)))}
+        lengths = np.fromiter(map(len, corpus_tokens), dtype=np.int64, count=len(corpus_tokens))
+        term = np.fromiter(map(vocab.__getitem__, chain.from_iterable(corpus_tokens)), dtype=np.int64,
+                           count=int(lengths.sum()))
+        n_docs, n_vocab = len(lengths), len(vocab)
+        doc = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+        # (doc, term) -> term frequency, as a sparse matrix in CSC order: one column per term
+        counts = sp.csc_matrix((np.ones(len(term), dtype=np.float64), (doc, term)), shape=(n_docs, n_vocab))
+        counts.sum_duplicates()
+        counts.sort_indices()
+        frequencies = np.diff(counts.indptr)  # documents containing each term
+        idf_of = _select_idf_scorer(self.idf_method)
+        idf = np.array([idf_of(int(df), N=n_docs) for df in frequencies], dtype=np.float64).astype(self.dtype)
+        tfc = _select_tfc_scorer(self.method)(
+            tf_array=counts.data, l_d=lengths[counts.indices], l_avg=float(lengths.mean()), k1=self.k1, b=self.b,
+            delta=self.delta,
+        )
+        column = np.repeat(np.arange(n_vocab), frequencies)
+        data = (idf[column].astype(np.float64) * tfc).astype(self.dtype)
+        self.nonoccurrence_array = None
+        return {"data": data, "indices": counts.indices.astype(self.int_dtype),
+                "indptr": counts.indptr.astype(np.int64), "num_docs": n_docs}, vocab
