@@ -48,7 +48,7 @@ from assistant.index.layout import (
     live_build_dir,
     read_manifest,
 )
-from assistant.index.store import EmbeddingCache, Store, database_problem, text_hash
+from assistant.index.store import EmbeddingCache, Store, database_problem, text_hash, to_json
 from assistant.index.threads import threads
 from assistant.index.vector import read_sidecar
 from assistant.ingest import ParseLimits, check_size, ingest_file_bounded, scan_corpus
@@ -311,7 +311,7 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
                 report: Report | Carried | None = live.carried.get(key) if live and old_keys.get(name) == key else None
                 if report is None:
                     report = _take_parsed(parsed, name, path) or ingest_file_bounded(path, limits)
-                content = report.content_hash if isinstance(report, Carried) else _content_hash(report)
+                content = _content_of(report, parsed.get(name))
                 _check_duplicate(path, report.report_id, content, seen)
             except IngestError as err:
                 summary.failures.append(err)
@@ -359,6 +359,13 @@ def _content_hash(report: Report) -> str:
     report saved in another encoding or under another name hashes the same."""
     text = "".join(unicodedata.normalize("NFKC", report.cleaned_text).split())
     return "text:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _content_of(report: Report | Carried, parsed: Prepared | tuple[type[IngestError], str] | None) -> str:
+    """The report's content hash: kept in the live build's manifest, computed by the worker, or now."""
+    if isinstance(report, Carried):
+        return report.content_hash
+    return parsed.content_hash if isinstance(parsed, Prepared) else _content_hash(report)
 
 
 def _check_duplicate(path: Path, report_id: str, content_hash: str, seen: dict[str, str]) -> None:
@@ -501,16 +508,18 @@ def _write_passage_rows(
             store.copy_reports(old_store.path, pending)
             pending = []
         ready = prepared.get(report.report_id)
-        if ready is not None and ready.report.passages == report.passages:
-            report, facts, own_tokens = ready.report, ready.facts, ready.tokens
+        if ready is not None:
+            report, own_tokens = ready.report, ready.tokens
+            next_id_after = store.add_report(report, next_id, ready.body)
+            store.add_fact_rows(report.report_id, ready.fact_rows)
         else:
-            (report, facts), own_tokens = _with_facts(report), None
-        if own_tokens is None or len(own_tokens) != len(report.passages):
+            report, facts = _with_facts(report)
             own_tokens = [segment.tokenize(p.embedding_text()) for p in report.passages]
+            next_id_after = store.add_report(report, next_id)
+            store.add_facts(facts)
         store.add_tokens(next_id, own_tokens)
         fresh.append((next_id, report, own_tokens))
-        next_id = store.add_report(report, next_id)
-        store.add_facts(facts)
+        next_id = next_id_after
     if pending and old_store is not None:
         store.copy_reports(old_store.path, pending)
     store.commit()
@@ -670,11 +679,15 @@ def _keywords(
 
 @dataclass(frozen=True)
 class Prepared:
-    """A report ready to store: with its fact warnings, its facts and its passages' tokens."""
+    """A report ready to store, made in a worker process: with its fact warnings, its facts, its
+    passages' tokens, its stored JSON, its facts' (table, JSON) rows and its content hash (so the
+    main process only inserts)."""
 
     report: Report
-    facts: list[Fact]
-    tokens: list[list[str]] | None
+    tokens: list[list[str]]
+    body: str
+    fact_rows: list[tuple[str, str]]
+    content_hash: str
 
 
 def _unchanged_live_build(
@@ -732,7 +745,8 @@ def _prepare_file(path: Path, limits: ParseLimits) -> Prepared | tuple[type[Inge
         report, facts = _with_facts(ingest_file_bounded(path, limits))
     except IngestError as err:
         return type(err), err.detail
-    return Prepared(report, facts, [segment.tokenize(p.embedding_text()) for p in report.passages])
+    tokens = [segment.tokenize(p.embedding_text()) for p in report.passages]
+    return Prepared(report, tokens, to_json(report), [(f.table, to_json(f)) for f in facts], _content_hash(report))
 
 
 def _parse_in_workers(

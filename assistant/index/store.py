@@ -209,12 +209,13 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
-    def add_report(self, report: Report, first_vector_id: int) -> int:
-        """Insert a report and its passages; returns the next free vector id."""
+    def add_report(self, report: Report, first_vector_id: int, body: str | None = None) -> int:
+        """Insert a report and its passages; returns the next free vector id. `body` is the
+        report's JSON when already made (by a build's worker process)."""
         m = report.meta
         self.conn.execute(
             "INSERT INTO reports VALUES (?,?,?,?,?,?,?)",
-            (report.report_id, m.source_file, m.sha256, m.title, m.agency, m.year, to_json(report)),
+            (report.report_id, m.source_file, m.sha256, m.title, m.agency, m.year, body or to_json(report)),
         )
         rows = [
             (first_vector_id + i, p.passage_id, p.report_id, p.section, p.kind, p.start, p.end, p.text)
@@ -228,6 +229,10 @@ class Store:
         self.conn.executemany(
             "INSERT INTO facts VALUES (?,?,?)", [(f.report_id, f.table, to_json(f)) for f in facts]
         )
+
+    def add_fact_rows(self, report_id: str, rows: Sequence[tuple[str, str]]) -> None:
+        """Facts already serialised: (table, JSON body) pairs."""
+        self.conn.executemany("INSERT INTO facts VALUES (?,?,?)", [(report_id, tbl, body) for tbl, body in rows])
 
     def copy_reports(self, source: Path, moves: Sequence[tuple[str, int]]) -> None:
         """Copy these reports' rows (report, metadata, passages, tokens, facts) from the build
