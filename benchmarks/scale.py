@@ -488,7 +488,6 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="serve the index an earlier run built in --work")
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--rebuilds", action="store_true", help="time rebuilds (no-change, add/change/remove one)")
-    parser.add_argument("--work", type=Path, default=WORK, help="folder for corpora, cache and indexes (--rebuilds)")
     parser.add_argument("--baseline", type=Path, help="a checkout to time beside this one (--rebuilds)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of rebuild steps (--rebuilds)")
     parser.add_argument("--full", action="store_true", help="also time builds from scratch (--rebuilds)")
