@@ -162,7 +162,7 @@ def _previous(index_dir: Path, root: Path, notices: list[str]) -> Live | None:
         documents = manifest["documents"]
         store = Store(build_dir / "store.sqlite", readonly=True)
         try:
-            spans = {rid: (int(first), int(count)) for rid, first, count in store.report_spans()}
+            spans = store.carried_spans()
             carried = {}
             for doc in documents.values():
                 if doc["report_id"] not in spans or spans[doc["report_id"]][1] != doc["passages"]:

@@ -250,6 +250,11 @@ class Store:
             self.conn.commit()
             self.conn.execute("DETACH DATABASE source")
 
+    def carried_spans(self) -> dict[str, tuple[int, int]]:
+        """report id -> (first vector id, passage count), for a rebuild that carries reports."""
+        rows = self.conn.execute("SELECT report_id, min(vector_id), count(*) FROM passages GROUP BY report_id")
+        return {report_id: (int(first), int(count)) for report_id, first, count in rows}
+
     def rows_problem(self) -> str | None:
         """Why the report rows cannot be trusted (a body or metadata that is not JSON), or None;
         checked inside SQLite, so a rebuild can copy rows without decoding them."""
