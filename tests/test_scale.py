@@ -160,6 +160,8 @@ def _everything(index: Path, corpus: Path) -> dict[str, str]:
     finally:
         store.close()
     flat = faiss.read_index(str(build / "vectors.faiss"))
+    if isinstance(flat, faiss.IndexIVF):
+        flat.make_direct_map()
     keywords = KeywordStore.load_index(build / "bm25")
     rankings = {q: [(int(i), round(float(s), 5)) for s, i in zip(*keywords.search(segment.tokenize(q), 20),
                                                                   strict=True)]
@@ -168,8 +170,9 @@ def _everything(index: Path, corpus: Path) -> dict[str, str]:
     return {k: json.dumps(v, ensure_ascii=False).replace(str(corpus), "<corpus>") for k, v in parts.items()}
 
 
+@pytest.mark.parametrize("vector_index", ["flat", "ivf"])
 def test_a_rebuild_that_carries_equals_a_fresh_build(
-    tmp_path: Path, cache_dir: Path, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+    vector_index: str, tmp_path: Path, cache_dir: Path, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Add one, change one, remove one: the carried report's rows, vectors and keyword counts are
     copied with shifted ids, never decoded, and the result is the build made from scratch."""
@@ -177,7 +180,8 @@ def test_a_rebuild_that_carries_equals_a_fresh_build(
 
     first = [SEED_FILE, samples_dir / "lanxi-city-2021.txt", samples_dir / "qinghe-county-2021.html"]
     corpus = _corpus(tmp_path / "inc", first)
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "inc" / "index", cache_dir=cache_dir)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "inc" / "index", cache_dir=cache_dir,
+                        vector_index=vector_index)
     build_index(settings)
     (corpus / "qinghe-county-2021.html").unlink()
     shutil.copy(samples_dir / "lanxi-city-eco-2022.docx", corpus)  # sorts before the seed: its ids shift
@@ -193,7 +197,7 @@ def test_a_rebuild_that_carries_equals_a_fresh_build(
     assert summary.unchanged == [SEED_FILE.name] and summary.added == ["lanxi-city-eco-2022.docx"]
     assert summary.updated == ["lanxi-city-2021.txt"] and summary.deleted == ["qinghe-county-2021.html"]
     fresh = Settings(corpus_dir=_corpus(tmp_path / "fresh", sorted(corpus.iterdir())),
-                     index_dir=tmp_path / "fresh" / "index", cache_dir=cache_dir)
+                     index_dir=tmp_path / "fresh" / "index", cache_dir=cache_dir, vector_index=vector_index)
     build_index(fresh)
     carried, rebuilt = _everything(settings.index_dir, corpus), _everything(fresh.index_dir, fresh.corpus_dir)
     assert carried.keys() == rebuilt.keys()

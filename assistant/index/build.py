@@ -54,7 +54,7 @@ from assistant.index.vector import read_sidecar
 from assistant.ingest import ParseLimits, check_size, ingest_file_bounded, scan_corpus
 from assistant.records import Fact, Passage, Report
 
-EXACT_KINDS = ("flat", "hnsw")  # vector-index kinds that hold the vectors exactly (carried from a live build)
+EXACT_KINDS = ("flat", "ivf", "hnsw")  # vector-index kinds that hold the vectors exactly (carried from a live build)
 KEEP_OLD_BUILDS = 1  # builds kept beside the live one, for readers that opened them
 KEYS_RELATIVE = "relative-to-corpus"  # manifest "document_keys": paths relative to the resolved corpus
 
@@ -647,6 +647,8 @@ def _carried_vectors(live: Live | None, moves: list[tuple[int, int, int]], encod
         if read_sidecar(path).get("kind") not in EXACT_KINDS:
             return None
         index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+        if read_sidecar(path).get("kind") == "ivf":  # IVF-flat lists hold full vectors; reconstructing needs the map
+            faiss.extract_index_ivf(index).make_direct_map()
         keys = np.concatenate([np.arange(first, first + count) for first, count, _ in moves])
         found: np.ndarray = index.reconstruct_batch(keys)
     except (AssistantError, RuntimeError, OSError):
