@@ -188,12 +188,19 @@ def test_a_rebuild_that_carries_equals_a_fresh_build(
     changed = corpus / "lanxi-city-2021.txt"
     changed.write_text(changed.read_text(encoding="utf-8") + "\n本报告所列数据的统计期限为全年。\n", encoding="utf-8")
 
-    def no_decoding(*args: object) -> None:
-        raise AssertionError("a carried report was decoded")
+    decoded: list[str] = []
+    decode = store_module.report_from_dict
 
-    monkeypatch.setattr(store_module, "report_from_dict", no_decoding)
+    def recording(fields: dict) -> object:
+        decoded.append(fields["report_id"])
+        return decode(fields)
+
+    monkeypatch.setattr(store_module, "report_from_dict", recording)
     summary = build_index(settings)
     monkeypatch.undo()
+    seed_id = json.loads((live_build_dir(settings.index_dir) / "manifest.json").read_text(encoding="utf-8"))[
+        "documents"][SEED_FILE.name]["report_id"]
+    assert seed_id not in decoded  # the build-time analysis decodes only the reports it analyses again
     assert summary.unchanged == [SEED_FILE.name] and summary.added == ["lanxi-city-eco-2022.docx"]
     assert summary.updated == ["lanxi-city-2021.txt"] and summary.deleted == ["qinghe-county-2021.html"]
     fresh = Settings(corpus_dir=_corpus(tmp_path / "fresh", sorted(corpus.iterdir())),
@@ -206,3 +213,20 @@ def test_a_rebuild_that_carries_equals_a_fresh_build(
     manifest = json.loads((live_build_dir(settings.index_dir) / "manifest.json").read_text(encoding="utf-8"))
     again = json.loads((live_build_dir(fresh.index_dir) / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["documents"] == again["documents"] and manifest["counts"] == again["counts"]
+
+
+def test_a_live_build_without_term_counts_carries_its_stored_tokens(
+    tmp_path: Path, cache_dir: Path, samples_dir: Path
+) -> None:
+    """A live bm25 index saved before term counts were kept: the rebuild reads the carried passages'
+    stored tokens instead, with the same result as a fresh build."""
+    corpus = _corpus(tmp_path / "inc", [SEED_FILE])
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "inc" / "index", cache_dir=cache_dir)
+    build_index(settings)
+    (live_build_dir(settings.index_dir) / "bm25" / "term_counts.npy").unlink()
+    shutil.copy(samples_dir / "lanxi-city-2021.txt", corpus)
+    assert build_index(settings).unchanged == [SEED_FILE.name]
+    fresh = Settings(corpus_dir=_corpus(tmp_path / "fresh", sorted(corpus.iterdir())),
+                     index_dir=tmp_path / "fresh" / "index", cache_dir=cache_dir)
+    build_index(fresh)
+    assert _everything(settings.index_dir, corpus) == _everything(fresh.index_dir, fresh.corpus_dir)

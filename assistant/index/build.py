@@ -670,7 +670,7 @@ def _keywords(
     if keywords is None:
         keywords = KeywordStore()
         if moves and old_store is not None:
-            keywords.add(_carried_rows(moves), old_store.tokens_of(moves))
+            keywords.add(_carried_rows(moves), old_store.carried_tokens(moves))
     for start, _, tokens in fresh:
         keywords.add(np.arange(start, start + len(tokens)), tokens)
     return keywords

@@ -264,7 +264,7 @@ class Store:
                 return f"索引数据库 {self.path} 中报告 {row[0]} 的 {table} 记录已损坏"
         return None
 
-    def tokens_of(self, moves: Sequence[tuple[int, int, int]]) -> list[list[str]]:
+    def carried_tokens(self, moves: Sequence[tuple[int, int, int]]) -> list[list[str]]:
         """Stored tokens of the passages with vector ids first..first+count-1 of each move."""
         found: list[list[str]] = []
         for first, count, _ in moves:
