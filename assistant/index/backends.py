@@ -116,25 +116,26 @@ def write_passage_index(
     build_name: str,
     records: Sequence[PassageRecord],
     vectors: np.ndarray,
-    tokens: Sequence[Sequence[str]] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    keywords: KeywordStore | None = None,
 ) -> dict[str, Any]:
     """Store the build's passages in the configured backend; returns the manifest's "store" entry.
+    records[i].vector_id is i.
 
-    `tokens` (one list per record, as segment.tokenize gives) spares the local backend
-    tokenising again; Milvus analyses the text itself.
+    `keywords` (a keyword store already holding every record, as the build makes it from tokens
+    and from what it carries) spares the local backend tokenising and reading the records;
+    Milvus analyses the text itself.
     """
     if check_backend(settings) == "milvus":
         from assistant.index.milvus_store import write_collection
 
         return write_collection(settings, build_name, records, vectors, progress)
-    ids = np.asarray([r.vector_id for r in records], dtype=np.int64)
+    ids = np.arange(len(records), dtype=np.int64)
     kind = write_vectors(settings, build_dir / VECTORS_FILE, ids, vectors)
-    keyword_store = KeywordStore()
-    if tokens is None:
-        tokens = [segment.tokenize(r.passage.embedding_text()) for r in records]
-    keyword_store.add(ids, tokens)
-    keyword_store.save_index(build_dir / KEYWORD_DIR)
+    if keywords is None:
+        keywords = KeywordStore()
+        keywords.add(ids, [segment.tokenize(r.passage.embedding_text()) for r in records])
+    keywords.save_index(build_dir / KEYWORD_DIR)
     return {"backend": "local", "vector_index": kind}
 
 

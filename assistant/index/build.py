@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import errno
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -13,12 +15,13 @@ import sqlite3
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
+import faiss
 import numpy as np
 
 from assistant import segment
@@ -45,12 +48,13 @@ from assistant.index.layout import (
     live_build_dir,
     read_manifest,
 )
-from assistant.index.store import EmbeddingCache, Store, database_problem, text_hash
+from assistant.index.store import EmbeddingCache, Store, database_problem, text_hash, to_json
 from assistant.index.threads import threads
 from assistant.index.vector import read_sidecar
 from assistant.ingest import ParseLimits, check_size, ingest_file_bounded, scan_corpus
 from assistant.records import Fact, Passage, Report
 
+EXACT_KINDS = ("flat", "ivf", "hnsw")  # vector-index kinds that hold the vectors exactly (carried from a live build)
 KEEP_OLD_BUILDS = 1  # builds kept beside the live one, for readers that opened them
 KEYS_RELATIVE = "relative-to-corpus"  # manifest "document_keys": paths relative to the resolved corpus
 
@@ -116,38 +120,85 @@ def _file_key(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _previous(index_dir: Path, root: Path, notices: list[str]) -> tuple[dict[str, str], dict[str, Report]]:
-    """(document key -> file key, file key -> report) of the live build, when it can be trusted;
-    otherwise nothing (the build starts afresh) and a notice saying why."""
+@dataclass(frozen=True)
+class Carried:
+    """A report of the live build whose file has not changed. It is carried by reference: its rows
+    are copied in SQL, its vectors and keyword counts taken from the live build's files, and it is
+    never decoded."""
+
+    report_id: str
+    document: dict[str, Any]  # its manifest entry (file key, title, passages, content hash, ...)
+    first: int  # its first vector id in the live build
+    count: int  # its passages
+
+    @property
+    def content_hash(self) -> str:
+        return str(self.document["content_hash"])
+
+
+@dataclass(frozen=True)
+class Live:
+    """The live build a rebuild carries unchanged reports from."""
+
+    build_dir: Path
+    manifest: dict[str, Any]
+    keys: dict[str, str]  # document key -> file key
+    carried: dict[str, Carried]  # file key -> its report
+
+
+def _previous(index_dir: Path, root: Path, notices: list[str]) -> Live | None:
+    """The live build, when it can be trusted; otherwise None (the build starts afresh) and a
+    notice saying why."""
     if not (index_dir / CURRENT_FILE).exists():
         builds = index_dir / BUILDS_DIR
         if builds.is_dir() and any(not d.name.startswith(".") for d in builds.iterdir()):
             notices.append(f"索引目录 {index_dir} 中有旧的构建但缺少 {CURRENT_FILE}，无法确定哪一个可信，本次从头重建。")
-        return {}, {}
+        return None
     try:
         build_dir = live_build_dir(index_dir)
         manifest = read_manifest(build_dir)
         check_manifest(manifest, None)
-        problem = database_problem(build_dir / "store.sqlite")
-        if problem:
-            raise AssistantError(problem)
+        _check_live(build_dir)
         documents = manifest["documents"]
-        _check_served_files(build_dir)
         store = Store(build_dir / "store.sqlite", readonly=True)
         try:
-            by_id = {r.report_id: r for r in store.reports()}
+            spans = store.carried_spans()
+            carried = {}
+            for doc in documents.values():
+                if doc["report_id"] not in spans or spans[doc["report_id"]][1] != doc["passages"]:
+                    continue
+                if "content_hash" not in doc:  # a build from before manifests kept it
+                    old = store.report(doc["report_id"])
+                    if old is None:
+                        continue
+                    doc = {**doc, "content_hash": _content_hash(old)}
+                carried[str(doc["file_key"])] = Carried(str(doc["report_id"]), doc, *spans[doc["report_id"]])
         finally:
             store.close()
         relative = manifest.get("document_keys") == KEYS_RELATIVE
         keys = {_document_key(path, root, relative): str(doc["file_key"]) for path, doc in documents.items()}
-        reports = {doc["file_key"]: by_id[doc["report_id"]] for doc in documents.values() if doc["report_id"] in by_id}
     except AssistantError as err:
         notices.append(f"现有索引无法信任，已放弃沿用并从头重建：{err}")
-        return {}, {}
+        return None
     except (KeyError, TypeError, AttributeError, ValueError, sqlite3.Error) as err:
         notices.append(f"现有索引内容不完整，已放弃沿用并从头重建：{type(err).__name__}: {err}")
-        return {}, {}
-    return keys, reports
+        return None
+    return Live(build_dir, manifest, keys, carried)
+
+
+def _check_live(build_dir: Path) -> None:
+    """AssistantError when the live build's database, its report rows or its served files are damaged."""
+    problem = database_problem(build_dir / "store.sqlite")
+    if problem:
+        raise AssistantError(problem)
+    store = Store(build_dir / "store.sqlite", readonly=True)
+    try:
+        problem = store.rows_problem()
+    finally:
+        store.close()
+    if problem:
+        raise IndexCorruptError(problem)
+    _check_served_files(build_dir)
 
 
 def _check_served_files(build_dir: Path) -> None:
@@ -242,10 +293,12 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
             return unchanged
         summary = BuildSummary()
         _remove_leftovers(index_dir, summary.notices)
-        old_keys, old_reports = _previous(index_dir, root, summary.notices)
+        live = _previous(index_dir, root, summary.notices)
+        old_keys = live.keys if live else {}
         summary.failures.extend(refused)
-        parsed = _parse_in_workers(settings, files, root, old_keys, limits)
-        reports: list[Report] = []
+        file_keys: dict[Path, str] = {}
+        parsed = _parse_in_workers(settings, files, root, old_keys, limits, file_keys)
+        reports: list[Report | Carried] = []
         documents: dict[str, dict[str, Any]] = {}
         seen: dict[str, str] = {}  # report id and normalised text hash -> document key
         if progress:
@@ -254,11 +307,12 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
             name = path.relative_to(root).as_posix()
             try:
                 check_size(path, settings.max_file_bytes)  # before _file_key reads the whole file
-                key = _file_key(path)
-                report = old_reports.get(key) if old_keys.get(name) == key else None
+                key = file_keys.get(path) or _file_key(path)
+                report: Report | Carried | None = live.carried.get(key) if live and old_keys.get(name) == key else None
                 if report is None:
                     report = _take_parsed(parsed, name, path) or ingest_file_bounded(path, limits)
-                _check_duplicate(path, report, seen)
+                content = _content_of(report, parsed.get(name))
+                _check_duplicate(path, report.report_id, content, seen)
             except IngestError as err:
                 summary.failures.append(err)
                 continue
@@ -268,10 +322,11 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
             finally:
                 if progress:
                     progress("解析", done, len(files))
-            seen[report.report_id] = seen[_content_hash(report)] = name
+            seen[report.report_id] = seen[content] = name
             reports.append(report)
-            documents[name] = {"file_key": key, "sha256": report.meta.sha256, "report_id": report.report_id,
-                               "title": report.meta.title, "passages": len(report.passages)}
+            documents[name] = (report.document if isinstance(report, Carried) else {
+                "file_key": key, "sha256": report.meta.sha256, "report_id": report.report_id,
+                "title": report.meta.title, "passages": len(report.passages), "content_hash": content})
             bucket = summary.unchanged if old_keys.get(name) == key else (
                 summary.updated if name in old_keys else summary.added)
             bucket.append(name)
@@ -281,18 +336,16 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
                 f"{settings.corpus_dir} 中没有可以索引的报告（{len(summary.failures)} 个文件解析失败）。"
                 "现有索引保持不变。"
             )
-        carried = old_ids(old_reports)
-        prepared = {**_carry_over(index_dir, [r for r in reports if r.report_id in carried]),
-                    **{p.report.report_id: p for p in parsed.values() if isinstance(p, Prepared)}}
+        prepared = {p.report.report_id: p for p in parsed.values() if isinstance(p, Prepared)}
         build_dir = _commit_build(
-            settings, lambda tmp: _write_build(settings, tmp, reports, documents, summary, progress, prepared)
+            settings, lambda tmp: _write_build(settings, tmp, reports, documents, summary, progress, prepared, live)
         )
         _publish(settings, build_dir)
         _switch(index_dir, build_dir)
         _prune(index_dir, keep=build_dir.name)
         _prune_backend(settings, index_dir)
     summary.reports = len(reports)
-    summary.passages = sum(len(r.passages) for r in reports)
+    summary.passages = sum(int(d["passages"]) for d in documents.values())
     summary.seconds = time.monotonic() - started
     summary.build_dir = build_dir
     return summary
@@ -308,9 +361,16 @@ def _content_hash(report: Report) -> str:
     return "text:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _check_duplicate(path: Path, report: Report, seen: dict[str, str]) -> None:
+def _content_of(report: Report | Carried, parsed: Prepared | tuple[type[IngestError], str] | None) -> str:
+    """The report's content hash: kept in the live build's manifest, computed by the worker, or now."""
+    if isinstance(report, Carried):
+        return report.content_hash
+    return parsed.content_hash if isinstance(parsed, Prepared) else _content_hash(report)
+
+
+def _check_duplicate(path: Path, report_id: str, content_hash: str, seen: dict[str, str]) -> None:
     """IngestError when an earlier file of this build has the same bytes or the same text."""
-    for mark in (report.report_id, _content_hash(report)):
+    for mark in (report_id, content_hash):
         if mark in seen:
             raise IngestError(path, f"与 {seen[mark]} 是同一份报告（内容相同），已跳过")
 
@@ -408,52 +468,79 @@ def _fsync_tree(folder: Path) -> None:
 def _write_build(
     settings: Settings,
     tmp_dir: Path,
-    reports: list[Report],
+    reports: list[Report | Carried],
     documents: dict[str, dict[str, Any]],
     summary: BuildSummary,
     progress: Progress | None,
     prepared: dict[str, Prepared] | None = None,
+    live: Live | None = None,
 ) -> None:
     encoder = load_encoder(settings.encoder, settings.device, settings.encode_batch)
     store = Store(tmp_dir / "store.sqlite")
+    old_store = Store(live.build_dir / "store.sqlite", readonly=True) if live else None
+    try:
+        _write_passage_rows(store, reports, prepared or {}, old_store, summary, settings, encoder, tmp_dir, progress,
+                            live, documents)
+    finally:
+        store.close()
+        if old_store is not None:
+            old_store.close()
+
+
+def _write_passage_rows(
+    store: Store, reports: list[Report | Carried], prepared: dict[str, Prepared], old_store: Store | None,
+    summary: BuildSummary, settings: Settings, encoder: Encoder, tmp_dir: Path, progress: Progress | None,
+    live: Live | None, documents: dict[str, dict[str, Any]],
+) -> None:
+    """Store rows (carried ones copied in SQL, in report order), then vectors and the passage index."""
     next_id = 0
-    passages: list[Passage] = []
-    tokens: list[list[str]] = []
+    moves: list[tuple[int, int, int]] = []  # (first old vector id, count, shift) of carried reports
+    pending: list[tuple[str, int]] = []  # carried reports not yet copied: (report id, vector-id shift)
+    fresh: list[tuple[int, Report, list[list[str]]]] = []  # (first vector id, report, tokens) of parsed ones
     for report in reports:
-        ready = (prepared or {}).get(report.report_id)
-        body, fact_rows = None, None
-        if ready is not None and ready.report.passages == report.passages:
-            report, facts, own_tokens = ready.report, ready.facts, ready.tokens
-            body, fact_rows = ready.body, ready.fact_rows
+        if isinstance(report, Carried):
+            shift = next_id - report.first
+            moves.append((report.first, report.count, shift))
+            pending.append((report.report_id, shift))
+            next_id += report.count
+            continue
+        if pending and old_store is not None:
+            store.copy_reports(old_store.path, pending)
+            pending = []
+        ready = prepared.get(report.report_id)
+        if ready is not None:
+            report, own_tokens = ready.report, ready.tokens
+            next_id_after = store.add_report(report, next_id, ready.body)
+            store.add_fact_rows(report.report_id, ready.fact_rows)
         else:
-            (report, facts), own_tokens = _with_facts(report), None
-        if own_tokens is None or len(own_tokens) != len(report.passages):
+            report, facts = _with_facts(report)
             own_tokens = [segment.tokenize(p.embedding_text()) for p in report.passages]
-        store.add_tokens(next_id, own_tokens)
-        next_id = store.add_report(report, next_id, body)
-        if fact_rows is not None:
-            store.add_fact_rows(report.report_id, fact_rows)
-        else:
+            next_id_after = store.add_report(report, next_id)
             store.add_facts(facts)
-        passages.extend(report.passages)
-        tokens.extend(own_tokens)
+        store.add_tokens(next_id, own_tokens)
+        fresh.append((next_id, report, own_tokens))
+        next_id = next_id_after
+    if pending and old_store is not None:
+        store.copy_reports(old_store.path, pending)
     store.commit()
     summary.analysis = analyse_build(store, live_store(settings.index_dir))
-    store.close()
+    records = _Records(reports, fresh, old_store, next_id)
     settings.cache_path.parent.mkdir(parents=True, exist_ok=True)
     cache = _open_cache(settings.cache_path, summary.notices)
     try:
         started = time.monotonic()
         with threads(settings.build_threads):
-            vectors, embedded = _embed(passages, encoder, cache, progress, settings.encode_batch)
+            vectors, embedded = _vectors(records, moves, fresh, live, encoder, cache, progress, settings.encode_batch)
         summary.embed_seconds = time.monotonic() - started
     finally:
         cache.close()
     summary.embedded = embedded
     if progress:
         progress("写入索引", 0, 3)
+    keywords = _keywords(settings, live, moves, fresh, old_store)
     build_name = tmp_dir.name.removeprefix(".tmp-")
-    store_entry = _write_passage_index(settings, tmp_dir, build_name, reports, passages, vectors, tokens, progress)
+    store_entry = write_passage_index(settings, tmp_dir, build_name, records, vectors, progress=progress,
+                                      keywords=keywords)
     if progress:
         progress("写入索引", 2, 3)
     manifest = {
@@ -465,7 +552,7 @@ def _write_build(
         "store": store_entry,
         "dictionary_hash": segment.dictionary_hash(),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "counts": {"reports": len(reports), "passages": len(passages)},
+        "counts": {"reports": len(reports), "passages": next_id},
         "document_keys": KEYS_RELATIVE,
         "documents": documents,
         "failures": [{"file": e.path, "error": str(e)} for e in summary.failures],
@@ -475,22 +562,134 @@ def _write_build(
         progress("写入索引", 3, 3)
 
 
+class _Records(Sequence[PassageRecord]):
+    """The build's passages in vector-id order, for the passage-index backend; a carried report's
+    passages are decoded from the live build only when asked for (the local backend never asks)."""
+
+    def __init__(self, reports: list[Report | Carried], fresh: list[tuple[int, Report, list[list[str]]]],
+                 old_store: Store | None, total: int) -> None:
+        by_id = {r.report_id: r for _, r, _ in fresh}
+        self._parts: list[Report | Carried] = [by_id.get(r.report_id, r) for r in reports]
+        self._starts = list(itertools.accumulate((_count(r) for r in self._parts), initial=0))[:-1]
+        self._old = old_store
+        self._total = total
+        self._decoded: tuple[str, Report] | None = None
+
+    def __len__(self) -> int:
+        return self._total
+
+    @overload
+    def __getitem__(self, index: int) -> PassageRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[PassageRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> PassageRecord | list[PassageRecord]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._total))]
+        if not 0 <= index < self._total:
+            raise IndexError(index)
+        slot = bisect.bisect_right(self._starts, index) - 1
+        report = self._report(self._parts[slot])
+        return PassageRecord(index, report.passages[index - self._starts[slot]], report.meta)
+
+    def _report(self, part: Report | Carried) -> Report:
+        if isinstance(part, Report):
+            return part
+        if self._decoded is None or self._decoded[0] != part.report_id:
+            report = self._old.report(part.report_id) if self._old is not None else None
+            if report is None:
+                raise IndexCorruptError(f"现有索引中缺少报告 {part.report_id}。请重新运行 assistant build。")
+            self._decoded = (part.report_id, report)
+        return self._decoded[1]
+
+
+def _count(report: Report | Carried) -> int:
+    return report.count if isinstance(report, Carried) else len(report.passages)
+
+
+def _vectors(
+    records: _Records, moves: list[tuple[int, int, int]], fresh: list[tuple[int, Report, list[list[str]]]],
+    live: Live | None, encoder: Encoder, cache: EmbeddingCache, progress: Progress | None, batch: int,
+) -> tuple[np.ndarray, int]:
+    """Every passage's vector, in vector-id order: carried ones read from the live build's vector file
+    when it holds them exactly (same encoder), the others from the embedding cache or the encoder."""
+    vectors = np.empty((len(records), encoder.dim), dtype=np.float32)
+    carried = _carried_vectors(live, moves, encoder) if moves else None
+    if carried is not None:
+        rows = [(start, report.passages) for start, report, _ in fresh]
+        vectors[_carried_rows(moves)] = carried
+    else:  # everything through the cache (a new encoder, a lossy vector index, Milvus)
+        rows = [(0, tuple(r.passage for r in records))]
+    passages = [p for _, own in rows for p in own]
+    found, embedded = _embed(passages, encoder, cache, progress, batch)
+    at = 0
+    for start, own in rows:
+        vectors[start : start + len(own)] = found[at : at + len(own)]
+        at += len(own)
+    return vectors, embedded
+
+
+def _carried_rows(moves: list[tuple[int, int, int]]) -> np.ndarray:
+    """The new vector ids of carried passages, in the order of their old ids per move."""
+    if not moves:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([np.arange(first + shift, first + shift + count) for first, count, shift in moves])
+
+
+def _carried_vectors(live: Live | None, moves: list[tuple[int, int, int]], encoder: Encoder) -> np.ndarray | None:
+    """The carried passages' vectors from the live build's FAISS file (already checked against its
+    checksum), or None when that file does not hold them exactly for this encoder."""
+    if live is None or live.manifest.get("encoder_id") != encoder.encoder_id or live.manifest.get("dim") != encoder.dim:
+        return None
+    path = live.build_dir / VECTORS_FILE
+    try:
+        if read_sidecar(path).get("kind") not in EXACT_KINDS:
+            return None
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+        if read_sidecar(path).get("kind") == "ivf":  # IVF-flat lists hold full vectors; reconstructing needs the map
+            faiss.extract_index_ivf(index).make_direct_map()
+        keys = np.concatenate([np.arange(first, first + count) for first, count, _ in moves])
+        found: np.ndarray = index.reconstruct_batch(keys)
+    except (AssistantError, RuntimeError, OSError):
+        return None
+    return found.astype(np.float32, copy=False) if found.shape == (len(keys), encoder.dim) else None
+
+
+def _keywords(
+    settings: Settings, live: Live | None, moves: list[tuple[int, int, int]],
+    fresh: list[tuple[int, Report, list[list[str]]]], old_store: Store | None,
+) -> KeywordStore | None:
+    """The local backend's keyword store: carried passages as the live build's term counts (or, for
+    an index saved before those were kept, their stored tokens), new ones from their tokens."""
+    if settings.store != "local":
+        return None
+    keywords = None
+    if live is not None and moves and (live.build_dir / KEYWORD_DIR).is_dir():
+        keywords = KeywordStore.carry(live.build_dir / KEYWORD_DIR, moves)
+    if keywords is None:
+        keywords = KeywordStore()
+        if moves and old_store is not None:
+            keywords.add(_carried_rows(moves), old_store.carried_tokens(moves))
+    for start, _, tokens in fresh:
+        keywords.add(np.arange(start, start + len(tokens)), tokens)
+    return keywords
+
+
 # --- work proportional to change: no-change builds, carried facts and tokens, parallel parsing --
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A report ready to store: with its fact warnings, its facts and its passages' tokens."""
+    """A report ready to store, made in a worker process: with its fact warnings, its facts, its
+    passages' tokens, its stored JSON, its facts' (table, JSON) rows and its content hash (so the
+    main process only inserts)."""
 
     report: Report
-    facts: list[Fact]
-    tokens: list[list[str]] | None
-    body: str | None = None  # the report's JSON, carried as stored
-    fact_rows: list[tuple[str, str]] | None = None  # (table, fact JSON), carried as stored
-
-
-def old_ids(old_reports: dict[str, Report]) -> set[str]:
-    return {r.report_id for r in old_reports.values()}
+    tokens: list[list[str]]
+    body: str
+    fact_rows: list[tuple[str, str]]
+    content_hash: str
 
 
 def _unchanged_live_build(
@@ -501,12 +700,10 @@ def _unchanged_live_build(
         build_dir = live_build_dir(index_dir)
         manifest = read_manifest(build_dir)
         check_manifest(manifest, settings.encoder)
-        if manifest.get("document_keys") != KEYS_RELATIVE or database_problem(build_dir / "store.sqlite"):
+        if manifest.get("document_keys") != KEYS_RELATIVE:
             return None
     except (AssistantError, OSError, sqlite3.Error):
         return None
-    if not _trusted(settings, build_dir):
-        return None  # a real build repairs and says what it discarded
     entry = manifest.get("store") or {"backend": "local"}
     if (manifest.get("failures") or manifest.get("vector_index") != settings.vector_index
             or entry.get("backend") != settings.store):
@@ -526,42 +723,22 @@ def _unchanged_live_build(
                 progress("解析", done, len(names))
         except (IngestError, OSError):
             return None
+    if not _trusted(settings, build_dir):
+        return None  # a real build repairs and says what it discarded
     counts = manifest.get("counts", {})
     return BuildSummary(unchanged=sorted(documents), reports=int(counts.get("reports", 0)),
                         passages=int(counts.get("passages", 0)), build_dir=build_dir)
 
 
 def _trusted(settings: Settings, build_dir: Path) -> bool:
-    """Whether the live build's served files, report rows and the embedding cache read cleanly."""
+    """Whether the live build's database, served files and the embedding cache read cleanly."""
     try:
-        _check_served_files(build_dir)
+        _check_live(build_dir)
         if settings.cache_path.exists() and database_problem(settings.cache_path, table="embeddings"):
             return False
-        store = Store(build_dir / "store.sqlite", readonly=True)
-        try:
-            for (body,) in store.conn.execute("SELECT body FROM reports"):
-                json.loads(body)
-        finally:
-            store.close()
     except (AssistantError, OSError, ValueError, sqlite3.Error):
         return False
     return True
-
-
-def _carry_over(index_dir: Path, reports: list[Report]) -> dict[str, Prepared]:
-    """Facts and tokens of reports that the live build already stored (reused, not recomputed)."""
-    if not reports:
-        return {}
-    try:
-        store = Store(live_build_dir(index_dir) / "store.sqlite", readonly=True)
-    except AssistantError:
-        return {}
-    try:
-        rows = store.carried_rows([r.report_id for r in reports])
-    finally:
-        store.close()
-    return {r.report_id: Prepared(r, [], rows[r.report_id][2], rows[r.report_id][0], rows[r.report_id][1])
-            for r in reports if r.report_id in rows}
 
 
 def _prepare_file(path: Path, limits: ParseLimits) -> Prepared | tuple[type[IngestError], str]:
@@ -570,21 +747,24 @@ def _prepare_file(path: Path, limits: ParseLimits) -> Prepared | tuple[type[Inge
         report, facts = _with_facts(ingest_file_bounded(path, limits))
     except IngestError as err:
         return type(err), err.detail
-    return Prepared(report, facts, [segment.tokenize(p.embedding_text()) for p in report.passages])
+    tokens = [segment.tokenize(p.embedding_text()) for p in report.passages]
+    return Prepared(report, tokens, to_json(report), [(f.table, to_json(f)) for f in facts], _content_hash(report))
 
 
 def _parse_in_workers(
-    settings: Settings, files: list[Path], root: Path, old_keys: dict[str, str], limits: ParseLimits
+    settings: Settings, files: list[Path], root: Path, old_keys: dict[str, str], limits: ParseLimits,
+    file_keys: dict[Path, str],
 ) -> dict[str, Prepared | tuple[type[IngestError], str]]:
     """With settings.workers > 1: parse the new and changed files in that many processes
-    (keyed by document key, the path relative to the corpus)."""
+    (keyed by document key, the path relative to the corpus); the files' keys go into `file_keys`."""
     if settings.workers <= 1:
         return {}
     todo = []
     for path in files:
         try:
             check_size(path, settings.max_file_bytes)
-            if old_keys.get(path.relative_to(root).as_posix()) != _file_key(path):
+            file_keys[path] = _file_key(path)
+            if old_keys.get(path.relative_to(root).as_posix()) != file_keys[path]:
                 todo.append(path)
         except (IngestError, OSError):
             continue  # the main loop reports it
@@ -612,15 +792,6 @@ def _take_parsed(
 
 
 # --- the passage-index backend (local files or Milvus), see index/backends.py -----------------
-
-
-def _write_passage_index(
-    settings: Settings, tmp_dir: Path, build_name: str, reports: list[Report], passages: list[Passage],
-    vectors: np.ndarray, tokens: list[list[str]], progress: Progress | None,
-) -> dict[str, Any]:
-    metas = {r.report_id: r.meta for r in reports}
-    records = [PassageRecord(i, p, metas[p.report_id]) for i, p in enumerate(passages)]
-    return write_passage_index(settings, tmp_dir, build_name, records, vectors, tokens, progress)
 
 
 def _publish(settings: Settings, build_dir: Path) -> None:

@@ -9,6 +9,11 @@ thousand passages). On disk it is one UTF-8 JSON file:
 and load() rebuilds the model from it. save_index()/load_index() persist the bm25s model itself
 in bm25s's own saved format (a folder of .npy arrays, memory-mapped on load, plus the vocabulary)
 and the row -> id map, so a large index opens without re-indexing; such a store is read-only.
+
+The model is built by a bm25s.BM25 subclass whose build_index_from_tokens (the override point
+bm25s documents) counts terms for the whole corpus in array operations instead of one Python
+loop step per document, with bm25s's own idf and tf scorers: the same scores, several times
+faster at 10^5 passages.
 """
 
 from __future__ import annotations
@@ -17,29 +22,51 @@ import json
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import bm25s
 import numpy as np
+import scipy.sparse as sp
+from bm25s.scoring import _select_idf_scorer, _select_tfc_scorer
 
 from assistant.errors import IndexCorruptError
 
 FORMAT_VERSION = 1
+TF_FILE = "term_counts.npy"  # per stored (document, term) score: the term's count, in bm25s's CSC order
+LENGTHS_FILE = "doc_lengths.npy"  # tokens per document, by model row
 _REBUILD = "请重新建立索引：assistant build"
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """Term counts of documents carried from a saved index: per document its id and length, per
+    (document, term) pair its document row, term (into `vocab`) and count."""
+
+    ids: np.ndarray
+    lengths: np.ndarray
+    rows: np.ndarray
+    terms: np.ndarray
+    tf: np.ndarray
+    vocab: list[str]
 
 
 class KeywordStore:
     """Token lists under int64 ids, ranked by BM25 (Lucene variant) for a tokenised query.
 
     search() returns (scores, ids): 1-D, best first, at most k long, only documents sharing
-    at least one token with the query (so possibly empty).
+    at least one token with the query (so possibly empty). A store made by carry() also holds
+    documents as term counts only (no token lists: tokens() and save() refuse them).
     """
 
     def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
         self.k1 = k1
         self.b = b
         self._docs: dict[int, list[str]] = {}
+        self._carried: _Counts | None = None
+        self._carried_ids: set[int] = set()  # carried documents not replaced or deleted since
         self._model: Any = None
         self._row_ids = np.zeros(0, dtype=np.int64)  # model row -> id
         self._stale = True
@@ -47,12 +74,12 @@ class KeywordStore:
         self._frozen = False  # loaded by load_index(): the model, without the token lists
 
     def __len__(self) -> int:
-        return len(self._row_ids) if self._frozen else len(self._docs)
+        return len(self._row_ids) if self._frozen else len(self._docs) + len(self._carried_ids)
 
     def __contains__(self, doc_id: object) -> bool:
         if self._frozen:
             return isinstance(doc_id, int | np.integer) and bool(np.isin(doc_id, self._row_ids))
-        return doc_id in self._docs
+        return doc_id in self._docs or doc_id in self._carried_ids
 
     def _check_writable(self) -> None:
         if self._frozen:
@@ -67,6 +94,7 @@ class KeywordStore:
         with self._lock:
             for doc_id, tokens in zip(id_list, token_lists, strict=True):
                 self._docs[doc_id] = list(map(str, tokens))
+                self._carried_ids.discard(doc_id)
             self._stale = True
 
     def delete(self, ids: Sequence[int] | np.ndarray) -> int:
@@ -75,22 +103,96 @@ class KeywordStore:
         removed = 0
         with self._lock:
             for doc_id in np.asarray(ids, dtype=np.int64).reshape(-1):
-                removed += self._docs.pop(int(doc_id), None) is not None
+                found = self._docs.pop(int(doc_id), None) is not None or int(doc_id) in self._carried_ids
+                self._carried_ids.discard(int(doc_id))
+                removed += found
             self._stale = self._stale or removed > 0
         return removed
+
+    @classmethod
+    def carry(cls, folder: Path, moves: Sequence[tuple[int, int, int]]) -> KeywordStore | None:
+        """A writable store holding documents of the index saved in `folder` by save_index(), as
+        term counts: each move (first id, count, shift) carries the saved ids first..first+count-1
+        under id + shift; the rest are left out. None when that index has no term counts (saved
+        before they were kept) or they do not fit it; IndexCorruptError when it is unreadable."""
+        folder = Path(folder)
+        source = cls.load_index(folder)
+        try:
+            tf = np.load(folder / TF_FILE, mmap_mode="r")
+            lengths = np.load(folder / LENGTHS_FILE, mmap_mode="r")
+        except (OSError, ValueError):
+            return None
+        model, row_ids = source._model, source._row_ids
+        store = cls(k1=source.k1, b=source.b)
+        if model is None or len(lengths) != len(row_ids):
+            return store if model is None and not len(row_ids) else None
+        indices, indptr = np.asarray(model.scores["indices"]), np.asarray(model.scores["indptr"])
+        if len(tf) != len(indices):
+            return None
+        new_ids = np.full(len(row_ids), -1, dtype=np.int64)
+        for first, count, shift in moves:
+            lo, hi = np.searchsorted(row_ids, [first, first + count])
+            new_ids[lo:hi] = row_ids[lo:hi] + shift
+        kept = new_ids >= 0
+        vocab = [""] * (len(indptr) - 1)
+        for token, column in model.vocab_dict.items():
+            if column < len(vocab):
+                vocab[column] = token
+        terms = np.repeat(np.arange(len(vocab), dtype=np.int64), np.diff(indptr))
+        pairs = kept[indices]
+        ids = new_ids[kept]
+        order = np.full(len(row_ids), -1, dtype=np.int64)
+        order[kept] = np.arange(len(ids))
+        store._carried = _Counts(ids=ids, lengths=np.asarray(lengths[kept], dtype=np.int64),
+                                 rows=order[indices[pairs]], terms=terms[pairs],
+                                 tf=np.asarray(tf[pairs], dtype=np.int64), vocab=vocab)
+        store._carried_ids = set(ids.tolist())
+        return store
 
     def _ensure_model(self) -> tuple[Any, np.ndarray]:
         with self._lock:
             if self._stale:
-                row_ids = sorted(self._docs)
-                corpus = [self._docs[i] for i in row_ids]
-                model = None
-                if any(corpus):
-                    model = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
-                    model.index(corpus, show_progress=False)
-                self._model, self._row_ids = model, np.asarray(row_ids, dtype=np.int64)
+                self._model, self._row_ids = self._index()
                 self._stale = False
             return self._model, self._row_ids
+
+    def _index(self) -> tuple[Any, np.ndarray]:
+        """The bm25s model of every document (token lists and carried counts) and its row -> id map."""
+        carried = self._carried
+        vocab: dict[str, int] = {token: i for i, token in enumerate(carried.vocab)} if carried else {}
+        own_ids = sorted(self._docs)
+        corpus = [self._docs[i] for i in own_ids]
+        for token in sorted(set().union(*corpus) - vocab.keys()):
+            vocab[token] = len(vocab)
+        own_lengths = np.fromiter(map(len, corpus), dtype=np.int64, count=len(corpus))
+        own_terms = np.fromiter(map(vocab.__getitem__, chain.from_iterable(corpus)), dtype=np.int64,
+                                count=int(own_lengths.sum()))
+        own_rows = np.repeat(np.arange(len(corpus), dtype=np.int64), own_lengths)
+        own_tf = np.ones(len(own_terms), dtype=np.int64)
+        ids, lengths = np.asarray(own_ids, dtype=np.int64), own_lengths
+        rows, terms, tf = own_rows, own_terms, own_tf
+        if carried is not None and self._carried_ids:
+            alive = np.isin(carried.ids, np.fromiter(self._carried_ids, dtype=np.int64))
+            slot = np.cumsum(alive) - 1 + len(corpus)
+            pairs = alive[carried.rows]
+            ids = np.concatenate([ids, carried.ids[alive]])
+            lengths = np.concatenate([lengths, carried.lengths[alive]])
+            rows = np.concatenate([rows, slot[carried.rows[pairs]]])
+            terms, tf = np.concatenate([terms, carried.terms[pairs]]), np.concatenate([tf, carried.tf[pairs]])
+        if not len(terms):
+            return None, np.sort(ids)
+        order = np.argsort(ids, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        counts = sp.csc_matrix((tf, (rank[rows], terms)), shape=(len(ids), len(vocab)))
+        counts.sum_duplicates()
+        used = np.flatnonzero(np.diff(counts.indptr))  # terms of removed documents leave the vocabulary
+        if len(used) < len(vocab):
+            counts = counts[:, used]
+        names = list(vocab)
+        model = _ArrayBM25(k1=self.k1, b=self.b, method="lucene")
+        model.index_counts(counts, lengths[order], [names[i] for i in used])
+        return model, ids[order]
 
     def search(
         self, query_tokens: Sequence[str], k: int, allowed_ids: Sequence[int] | np.ndarray | None = None
@@ -123,6 +225,8 @@ class KeywordStore:
         """Write the JSON file described in the module docstring (atomically)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if self._carried_ids:
+            raise TypeError("documents carried as term counts have no token lists to save")
         with self._lock:
             docs = [[doc_id, self._docs[doc_id]] for doc_id in sorted(self._docs)]
         payload = {"format": FORMAT_VERSION, "k1": self.k1, "b": self.b, "count": len(docs), "docs": docs}
@@ -139,6 +243,8 @@ class KeywordStore:
         np.save(folder / "row_ids.npy", row_ids)
         if model is not None:
             model.save(str(folder), show_progress=False)
+            np.save(folder / TF_FILE, model.term_counts)
+            np.save(folder / LENGTHS_FILE, model.doc_lengths)
         meta = {"format": FORMAT_VERSION, "k1": self.k1, "b": self.b, "count": int(len(row_ids)),
                 "empty": model is None}
         tmp = folder / "keyword.meta.json.tmp"
@@ -185,3 +291,34 @@ class KeywordStore:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(f"关键词索引文件 {path} 缺失或已损坏（{exc}）。{_REBUILD}") from exc
         return store
+
+
+class _ArrayBM25(bm25s.BM25):
+    """bm25s.BM25 indexed from a (documents x terms) count matrix in array operations, with bm25s's
+    own idf and tf scorers (same scores and saved format as index(); for the scoring methods without
+    a non-occurrence term: lucene, robertson, atire). Keeps the counts, so a later build can carry them."""
+
+    term_counts: np.ndarray
+    doc_lengths: np.ndarray
+
+    def index_counts(self, counts: sp.csc_matrix, lengths: np.ndarray, vocab: list[str]) -> None:
+        """Index documents given as term counts (CSC, one column per vocab entry, rows sorted)."""
+        counts.sort_indices()
+        n_docs, n_vocab = counts.shape
+        frequencies = np.diff(counts.indptr)  # documents containing each term
+        idf_of = _select_idf_scorer(self.idf_method)
+        idf = np.array([idf_of(int(df), N=n_docs) for df in frequencies], dtype=np.float64).astype(self.dtype)
+        tf = counts.data.astype(self.dtype)
+        tfc = _select_tfc_scorer(self.method)(
+            tf_array=tf, l_d=lengths[counts.indices], l_avg=np.float64(lengths.mean()), k1=self.k1, b=self.b,
+            delta=self.delta,
+        )
+        column = np.repeat(np.arange(n_vocab), frequencies)
+        self.scores = {"data": (idf[column] * tfc).astype(self.dtype), "indices": counts.indices.astype(self.int_dtype),
+                       "indptr": counts.indptr.astype(np.int64), "num_docs": n_docs}
+        self.nonoccurrence_array = None
+        self.vocab_dict = {token: i for i, token in enumerate(vocab)}
+        self.vocab_dict.setdefault("", len(vocab))  # as index() adds it (create_empty_token)
+        self.unique_token_ids_set = set(self.vocab_dict.values())
+        self.term_counts = counts.data.astype(np.int32)
+        self.doc_lengths = np.asarray(lengths, dtype=np.int32)

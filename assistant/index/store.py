@@ -91,6 +91,24 @@ FINDINGS = ("commitment", "problem", "table_check", "violation", "discrepancy", 
 Finding = Commitment | TableCheck | Violation | Discrepancy
 
 
+# copy_reports(): rows of the reports in temp.moves, from the attached build database `source`
+_COPIES = (
+    "INSERT INTO reports (report_id, source_file, sha256, title, agency, year, body) "
+    "SELECT r.report_id, r.source_file, r.sha256, r.title, r.agency, r.year, r.body "
+    "FROM temp.moves m JOIN source.reports r ON r.report_id = m.report_id ORDER BY m.seq",
+    "INSERT INTO report_meta (report_id, meta) SELECT x.report_id, x.meta "
+    "FROM temp.moves m JOIN source.report_meta x ON x.report_id = m.report_id ORDER BY m.seq",
+    "INSERT INTO passages (vector_id, passage_id, report_id, section, kind, start, end, text) "
+    "SELECT p.vector_id + m.shift, p.passage_id, p.report_id, p.section, p.kind, p.start, p.end, p.text "
+    "FROM temp.moves m JOIN source.passages p ON p.report_id = m.report_id ORDER BY p.vector_id + m.shift",
+    "INSERT INTO passage_tokens (vector_id, tokens) SELECT t.vector_id + m.shift, t.tokens "
+    "FROM temp.moves m JOIN source.passages p ON p.report_id = m.report_id "
+    "JOIN source.passage_tokens t ON t.vector_id = p.vector_id ORDER BY t.vector_id + m.shift",
+    "INSERT INTO facts (report_id, tbl, body) SELECT f.report_id, f.tbl, f.body "
+    "FROM temp.moves m JOIN source.facts f ON f.report_id = m.report_id ORDER BY m.seq, f.rowid",
+)
+
+
 def text_hash(text: str) -> str:
     """Content hash used to key cached embeddings."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -192,8 +210,8 @@ class Store:
         self.conn.close()
 
     def add_report(self, report: Report, first_vector_id: int, body: str | None = None) -> int:
-        """Insert a report and its passages; returns the next free vector id.
-        `body` is the report's JSON when already at hand (carried from an earlier build)."""
+        """Insert a report and its passages; returns the next free vector id. `body` is the
+        report's JSON when already made (by a build's worker process)."""
         m = report.meta
         self.conn.execute(
             "INSERT INTO reports VALUES (?,?,?,?,?,?,?)",
@@ -213,37 +231,50 @@ class Store:
         )
 
     def add_fact_rows(self, report_id: str, rows: Sequence[tuple[str, str]]) -> None:
-        """Facts already serialised: (table, JSON body) pairs, as carried_rows() gives them."""
+        """Facts already serialised: (table, JSON body) pairs."""
         self.conn.executemany("INSERT INTO facts VALUES (?,?,?)", [(report_id, tbl, body) for tbl, body in rows])
 
-    def carried_rows(self, report_ids: Sequence[str]) -> dict[str, tuple[str, list[tuple[str, str]], list[list[str]] | None]]:
-        """report id -> (report JSON, [(table, fact JSON)], tokens per passage or None), read in bulk
-        without decoding, so a rebuild copies unchanged reports instead of re-serialising them."""
-        found: dict[str, tuple[str, list[tuple[str, str]], list[list[str]] | None]] = {}
-        for start in range(0, len(report_ids), 500):
-            chunk = list(report_ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            bodies = dict(self.conn.execute(f"SELECT report_id, body FROM reports WHERE report_id IN ({marks})", chunk))
-            facts: dict[str, list[tuple[str, str]]] = {}
-            for rid, tbl, body in self.conn.execute(
-                f"SELECT report_id, tbl, body FROM facts WHERE report_id IN ({marks}) ORDER BY rowid", chunk
-            ):
-                facts.setdefault(rid, []).append((tbl, body))
-            tokens: dict[str, list[list[str]] | None] = {}
-            try:
-                for rid, text in self.conn.execute(
-                    "SELECT p.report_id, t.tokens FROM passages p LEFT JOIN passage_tokens t ON t.vector_id = "
-                    f"p.vector_id WHERE p.report_id IN ({marks}) ORDER BY p.vector_id", chunk
-                ):
-                    own = tokens.setdefault(rid, [])
-                    if text is None or own is None:
-                        tokens[rid] = None
-                    else:
-                        own.append(text.split(" ") if text else [])
-            except sqlite3.OperationalError:  # a build from before tokens were stored
-                tokens = {}
-            for rid, body in bodies.items():
-                found[rid] = (body, facts.get(rid, []), tokens.get(rid))
+    def copy_reports(self, source: Path, moves: Sequence[tuple[str, int]]) -> None:
+        """Copy these reports' rows (report, metadata, passages, tokens, facts) from the build
+        database at `source`, in this order, each report's vector ids shifted by its amount: the
+        rows are copied inside SQLite, never decoded."""
+        self.conn.commit()  # ATTACH cannot run inside a transaction
+        self.conn.execute("ATTACH DATABASE ? AS source", (f"file:{source}?mode=ro",))
+        try:
+            self.conn.execute("CREATE TEMP TABLE moves (seq INTEGER PRIMARY KEY, report_id TEXT UNIQUE, shift INTEGER)")
+            self.conn.executemany("INSERT INTO temp.moves (report_id, shift) VALUES (?, ?)", moves)
+            for statement in _COPIES:
+                self.conn.execute(statement)
+        finally:
+            self.conn.execute("DROP TABLE IF EXISTS temp.moves")
+            self.conn.commit()
+            self.conn.execute("DETACH DATABASE source")
+
+    def carried_spans(self) -> dict[str, tuple[int, int]]:
+        """report id -> (first vector id, passage count), for a rebuild that carries reports."""
+        rows = self.conn.execute("SELECT report_id, min(vector_id), count(*) FROM passages GROUP BY report_id")
+        return {report_id: (int(first), int(count)) for report_id, first, count in rows}
+
+    def rows_problem(self) -> str | None:
+        """Why the report rows cannot be trusted (a body or metadata that is not JSON), or None;
+        checked inside SQLite, so a rebuild can copy rows without decoding them."""
+        for table, column in (("reports", "body"), ("report_meta", "meta")):
+            row = self.conn.execute(f"SELECT report_id FROM {table} WHERE NOT json_valid({column}) LIMIT 1").fetchone()
+            if row is not None:
+                return f"索引数据库 {self.path} 中报告 {row[0]} 的 {table} 记录已损坏"
+        return None
+
+    def carried_tokens(self, moves: Sequence[tuple[int, int, int]]) -> list[list[str]]:
+        """Stored tokens of the passages with vector ids first..first+count-1 of each move."""
+        found: list[list[str]] = []
+        for first, count, _ in moves:
+            rows = self.conn.execute(
+                "SELECT tokens FROM passage_tokens WHERE vector_id >= ? AND vector_id < ? ORDER BY vector_id",
+                (first, first + count),
+            ).fetchall()
+            if len(rows) != count:
+                raise IndexCorruptError(f"索引数据库 {self.path} 缺少段落的分词记录。请重新运行 assistant build。")
+            found.extend(text.split(" ") if text else [] for (text,) in rows)
         return found
 
     def add_tokens(self, first_vector_id: int, token_lists: Sequence[Sequence[str]]) -> None:
