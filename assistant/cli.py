@@ -525,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "flat、ivf、hnsw（ASSISTANT_VECTOR_INDEX）")
     p.add_argument("--device", metavar="设备", help="sentence-transformers 编码设备：cpu（默认）、cuda、cuda:1（ASSISTANT_DEVICE）")
     p.add_argument("--batch-size", type=int, metavar="段落数", help="每批编码的段落数（默认 32，ASSISTANT_ENCODE_BATCH）")
-    p.add_argument("--workers", type=int, metavar="进程数", help="并行解析和分词的进程数（默认 1，ASSISTANT_WORKERS）")
+    p.add_argument("--workers", type=int, metavar="进程数", help="并行解析和分词的进程数（默认 0＝自动：待解析文件不少于 40 个时每个核心一个进程，最多 4 个；1＝不并行；ASSISTANT_WORKERS）")
     p.add_argument("--quiet", action="store_true", help="不显示进度条")
     p.set_defaults(func=cmd_build)
 

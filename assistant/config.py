@@ -51,7 +51,7 @@ class Settings:
     encode_batch: int = 32  # passages per encoder call during builds
     build_threads: int = 0  # threads for build-time encoding and FAISS; 0 = all cores
     query_threads: int = 1  # threads per query at query time (encoding and FAISS search)
-    workers: int = 1  # processes parsing and tokenising report files during a build
+    workers: int = 0  # processes parsing and tokenising report files in a build; 0 = automatic (see build.py)
 
     @property
     def cache_path(self) -> Path:
@@ -68,9 +68,9 @@ class Settings:
 
 # Numeric settings that must be greater than zero.
 _POSITIVE = {"max_file_mb", "max_query_chars", "llm_timeout", "parse_timeout", "parse_memory_mb",
-             "max_unpacked_mb", "max_table_cells", "max_span", "encode_batch", "workers", "vector_auto_threshold"}
-# Thread counts: greater than zero, or 0 for all cores.
-_THREADS = {"build_threads", "query_threads"}
+             "max_unpacked_mb", "max_table_cells", "max_span", "encode_batch", "vector_auto_threshold"}
+# Thread and process counts: greater than zero, or 0 for all cores (automatic).
+_THREADS = {"build_threads", "query_threads", "workers"}
 # Text settings with a closed set of values.
 _CHOICES = {"vector_index": VECTOR_INDEXES}
 

@@ -14,6 +14,7 @@ from conftest import SAMPLE_FILES, SEED_FILE
 
 from assistant import segment
 from assistant.config import Settings, load_settings
+from assistant.errors import ConfigError
 from assistant.index.build import Throughput, build_index
 from assistant.index.layout import live_build_dir
 from assistant.index.store import Store
@@ -230,3 +231,45 @@ def test_a_live_build_without_term_counts_carries_its_stored_tokens(
                      index_dir=tmp_path / "fresh" / "index", cache_dir=cache_dir)
     build_index(fresh)
     assert _everything(settings.index_dir, corpus) == _everything(fresh.index_dir, fresh.corpus_dir)
+
+
+def test_automatic_workers_parse_in_processes_only_for_many_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:
+    from assistant.index import build
+    from assistant.ingest import ParseLimits
+
+    assert Settings().workers == 0  # automatic by default
+    with pytest.raises(ConfigError):
+        load_settings({"ASSISTANT_WORKERS": "-1"})
+    started: list[int] = []
+
+    class Pool:  # records how many processes a build would start, parses nothing
+        def __init__(self, max_workers: int, mp_context: object) -> None:
+            started.append(max_workers)
+
+        def __enter__(self) -> Pool:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def map(self, fn: object, todo: list[Path], *rest: object, **kwargs: object) -> list[None]:
+            return [None] * len(todo)
+
+    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(build.os, "cpu_count", lambda: 2)
+    files = []
+    for i in range(build.AUTO_WORKERS_MIN_FILES):
+        files.append(tmp_path / f"r{i}.txt")
+        files[-1].write_text(f"报告{i}", encoding="utf-8")
+    limits = ParseLimits.from_settings(Settings())
+
+    def run(workers: int, count: int) -> list[int]:
+        started.clear()
+        build._parse_in_workers(Settings(workers=workers), files[:count], tmp_path, {}, limits, {})
+        return list(started)
+
+    assert run(0, build.AUTO_WORKERS_MIN_FILES - 1) == []  # a few files: parsed in the build's own process
+    assert run(0, build.AUTO_WORKERS_MIN_FILES) == [2]  # many files: one process per core
+    assert run(1, build.AUTO_WORKERS_MIN_FILES) == []
+    assert run(3, 5) == [3]  # an explicit count is kept

@@ -55,6 +55,8 @@ from assistant.ingest import ParseLimits, check_size, ingest_file_bounded, scan_
 from assistant.records import Fact, Passage, Report
 
 EXACT_KINDS = ("flat", "ivf", "hnsw")  # vector-index kinds that hold the vectors exactly (carried from a live build)
+AUTO_WORKERS_MAX = 4  # parsing processes an automatic build starts at most (each holds its own jieba and parsers)
+AUTO_WORKERS_MIN_FILES = 40  # files to parse below which an automatic build parses in its own process
 KEEP_OLD_BUILDS = 1  # builds kept beside the live one, for readers that opened them
 KEYS_RELATIVE = "relative-to-corpus"  # manifest "document_keys": paths relative to the resolved corpus
 
@@ -755,9 +757,11 @@ def _parse_in_workers(
     settings: Settings, files: list[Path], root: Path, old_keys: dict[str, str], limits: ParseLimits,
     file_keys: dict[Path, str],
 ) -> dict[str, Prepared | tuple[type[IngestError], str]]:
-    """With settings.workers > 1: parse the new and changed files in that many processes
-    (keyed by document key, the path relative to the corpus); the files' keys go into `file_keys`."""
-    if settings.workers <= 1:
+    """With more than one worker: parse the new and changed files in that many processes (keyed by document
+    key, the path relative to the corpus); the files' keys go into `file_keys`. settings.workers 0 means one
+    process per core (at most AUTO_WORKERS_MAX) when at least AUTO_WORKERS_MIN_FILES files need parsing:
+    each worker starts its own Python, jieba and parsers (about 2 s), which only pays off on many files."""
+    if settings.workers == 1 or (settings.workers == 0 and (os.cpu_count() or 1) == 1):
         return {}
     todo = []
     for path in files:
@@ -768,12 +772,13 @@ def _parse_in_workers(
                 todo.append(path)
         except (IngestError, OSError):
             continue  # the main loop reports it
-    if len(todo) < 2:
+    workers = settings.workers or min(os.cpu_count() or 1, AUTO_WORKERS_MAX)
+    if len(todo) < 2 or (settings.workers == 0 and len(todo) < AUTO_WORKERS_MIN_FILES):
         return {}
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    with ProcessPoolExecutor(max_workers=settings.workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         results = pool.map(_prepare_file, todo, [limits] * len(todo), chunksize=4)
         return {path.relative_to(root).as_posix(): result for path, result in zip(todo, results, strict=True)}
 
