@@ -473,16 +473,6 @@ class Store:
         except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError) as err:
             raise self._damaged(err) from err
 
-    def passage_rows(self) -> list[tuple[int, str, str]]:
-        """(vector_id, passage_id, report_id) in vector-id order."""
-        try:
-            rows: list[tuple[int, str, str]] = self.conn.execute(
-                "SELECT vector_id, passage_id, report_id FROM passages ORDER BY vector_id"
-            ).fetchall()
-        except sqlite3.Error as err:
-            raise self._damaged(err) from err
-        return rows
-
     def facts(self) -> list[Fact]:
         try:
             rows = self.conn.execute("SELECT body FROM facts").fetchall()
