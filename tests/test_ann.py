@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +142,12 @@ def test_build_records_the_automatic_choice_and_serves_it(full_index: Path, tmp_
         hits = ivf.search(query, k=5, agency=agency, mode="dense")
         assert hits and [h.passage_id for h in hits] == [h.passage_id for h in flat.search(query, k=5, agency=agency,
                                                                                            mode="dense")]
+    build_index(settings)
+    assert live_build_dir(settings.index_dir) == build  # same corpus, same choice: the live build is kept
+    back = replace(settings, vector_auto_threshold=10**5)  # the threshold moved past the corpus's size
+    assert build_index(back).embedded == 0 and live_build_dir(back.index_dir) != build
+    manifest = json.loads((live_build_dir(back.index_dir) / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["store"]["vector_index"] == "flat"
     overridden = settings.with_overrides(index_dir=tmp_path / "flat", vector_index="flat")
     build_index(overridden)
     manifest = json.loads((live_build_dir(overridden.index_dir) / "manifest.json").read_text(encoding="utf-8"))

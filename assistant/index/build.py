@@ -50,7 +50,7 @@ from assistant.index.layout import (
 )
 from assistant.index.store import EmbeddingCache, Store, database_problem, text_hash, to_json
 from assistant.index.threads import threads
-from assistant.index.vector import read_sidecar
+from assistant.index.vector import choose_kind, read_sidecar
 from assistant.ingest import ParseLimits, check_size, ingest_file_bounded, scan_corpus
 from assistant.records import Fact, Passage, Report
 
@@ -710,6 +710,9 @@ def _unchanged_live_build(
     if (manifest.get("failures") or manifest.get("vector_index") != settings.vector_index
             or entry.get("backend") != settings.store):
         return None
+    built_kind, passages = entry.get("vector_index"), int(manifest.get("counts", {}).get("passages", 0))
+    if built_kind and built_kind != choose_kind(settings.vector_index, passages, settings.vector_auto_threshold):
+        return None  # e.g. the automatic choice's threshold moved past this corpus's size
     documents: dict[str, dict[str, Any]] = manifest.get("documents", {})
     names = {path.relative_to(root).as_posix(): path for path in files}
     if set(documents) != set(names):
