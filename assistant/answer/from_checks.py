@@ -24,7 +24,7 @@ def _held_lines(report: Report, facts: Sequence[Fact], tables: Sequence[str], li
     check_facts(report.meta.title, facts, held=held)
     for table in tables:
         own = [v for v in held if v.table == table]
-        own.sort(key=lambda v: (not v.description.startswith(("总计列", "三（七）总计 总计列")), "总计" not in v.description))
+        own.sort(key=lambda v: not all(c.column == "总计" for c in v.cells))  # stable: the build's order otherwise
         for v in own[:SHOWN_HELD]:
             marks = ""
             for fact in v.cells[:8]:
