@@ -10,9 +10,8 @@ from assistant.records import Answer
 from assistant.search.retriever import Retriever
 from assistant.understand.lexicon import INTENTS
 from assistant.understand.query import Query
-from assistant.understand.scope import agency_of
+from assistant.understand.scope import agency_of, named_agencies
 
-MAX_NAMED = 20  # agencies named in the out-of-scope answer (a province's corpus has hundreds)
 Answerer = Callable[[Query, Retriever], Answer | None]
 COVERED = ("本助手回答已收录的政府信息公开工作年度报告中的问题：申请的收到和办理情况（表三）、行政复议和诉讼（表四）、"
            "主动公开的数字（表二）、联系方式、工作措施、存在的问题和改进承诺等。")
@@ -24,8 +23,7 @@ COVERED_EN = ("This assistant answers questions about the Chinese government inf
 def out_of_scope(query: Query, index: Retriever) -> Answer:
     """Say what the assistant covers, naming the agencies collected."""
     agencies = sorted({agency_of(meta) for meta in index.metas.values()} - {""})
-    named = "、".join(agencies[:MAX_NAMED]) + (f"等{len(agencies)}个机关" if len(agencies) > MAX_NAMED else "")
-    text = (f"{NOT_FOUND_PREFIX}与这个问题有关的内容。{COVERED}已收录的机关有：{named}。"
+    text = (f"{NOT_FOUND_PREFIX}与这个问题有关的内容。{COVERED}已收录的机关有：{named_agencies(agencies)}。"
             "请用中文提问，并写明机关和年度。")
     if query.slot("language") == "en":
         text += f"\n{COVERED_EN}"

@@ -14,12 +14,12 @@ from assistant.records import Answer, Fact, ParseWarning, Report, ReportMeta
 from assistant.search.retriever import Filters, Retriever
 from assistant.understand.lexicon import lexicon
 from assistant.understand.query import Query
+from assistant.understand.scope import named_agencies
 from assistant.understand.tables import Cell, subject_words
 
 COMPUTED = "计算"  # label of numbers derived from cited cells (sum, difference, percentage, ranking)
 TABLE_NAMES = {"T2": "表二", "T3": "表三", "T4": "表四"}
 MAX_REPORT_LINES = 8  # more candidate reports than this: ask which agency is meant
-MAX_NAMED = 20  # agencies listed when asking which one is meant
 _CHUNK = 64  # reports whose warnings and facts are read at a time
 LOST_TABLE = "该报告的表格无法读取，以下是相关章节"
 _LOST_CODES = ("table_unreadable", "facts_missing", "table_missing")
@@ -159,10 +159,9 @@ def agencies_of(metas: Sequence[ReportMeta]) -> list[str]:
 
 
 def ask_which(query: Query, metas: Sequence[ReportMeta]) -> Answer:
-    """Too many candidate reports: ask which agency is meant, listing them (the first MAX_NAMED)."""
+    """Too many candidate reports: ask which agency is meant, listing them (the first scope.MAX_NAMED)."""
     names = agencies_of(metas)
-    listed = "、".join(names[:MAX_NAMED]) + (f"等{len(names)}个机关" if len(names) > MAX_NAMED else "")
-    text = (f"问题没有指明机关，已收录的报告中有{len(names)}个机关可以回答：{listed}。"
+    text = (f"问题没有指明机关，已收录的报告中有{len(names)}个机关可以回答：{named_agencies(names)}。"
             "请在问题中指明机关（例如“" + names[0] + "…”），或在筛选中选择机关。")
     return Answer(question=query.question, found=False, text=text, path="clarify")
 

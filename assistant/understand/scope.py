@@ -292,13 +292,16 @@ def years_of(corpus: Mapping[str, ReportMeta], agency: str | None) -> list[int]:
     return list(_digest(corpus).years.get(agency, []))
 
 
+def named_agencies(names: Sequence[str]) -> str:
+    """Agency names for a Chinese sentence: the first MAX_NAMED, then how many there are in all."""
+    return "、".join(names[:MAX_NAMED]) + (f"等{len(names)}个机关" if len(names) > MAX_NAMED else "")
+
+
 def coverage_problem(corpus: Mapping[str, ReportMeta], agency: str | None, unknown: str | None,
                      years: Sequence[int]) -> str:
     """Why no report can answer for this agency and these years (naming what is covered), or ""."""
     if unknown and not agency:
-        names = sorted(agencies(corpus) - {""})
-        known = "、".join(names[:MAX_NAMED]) + (f"等{len(names)}个机关" if len(names) > MAX_NAMED else "")
-        return f"{unknown}的报告。已收录的机关有：{known}。"
+        return f"{unknown}的报告。已收录的机关有：{named_agencies(sorted(agencies(corpus) - {''}))}。"
     covered = years_of(corpus, agency)
     missing = [y for y in years if y not in covered]
     if years and len(missing) == len(years):
