@@ -764,7 +764,8 @@ def _parse_in_workers(
     key, the path relative to the corpus); the files' keys go into `file_keys`. settings.workers 0 means one
     process per core (at most AUTO_WORKERS_MAX) when at least AUTO_WORKERS_MIN_FILES files need parsing:
     each worker starts its own Python, jieba and parsers (about 2 s), which only pays off on many files."""
-    if settings.workers == 1 or (settings.workers == 0 and (os.cpu_count() or 1) == 1):
+    workers = settings.workers or min(os.cpu_count() or 1, AUTO_WORKERS_MAX)
+    if workers <= 1:
         return {}
     todo = []
     for path in files:
@@ -775,7 +776,6 @@ def _parse_in_workers(
                 todo.append(path)
         except (IngestError, OSError):
             continue  # the main loop reports it
-    workers = settings.workers or min(os.cpu_count() or 1, AUTO_WORKERS_MAX)
     if len(todo) < 2 or (settings.workers == 0 and len(todo) < AUTO_WORKERS_MIN_FILES):
         return {}
     from concurrent.futures import ProcessPoolExecutor
