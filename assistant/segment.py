@@ -157,3 +157,16 @@ def dictionary_hash() -> str:
     digest = hashlib.sha256(_userdict_bytes())
     digest.update(f"\0jieba={jieba.__version__}\0rules={RULES_VERSION}".encode())
     return digest.hexdigest()
+
+
+def tokenizer_id() -> str:
+    """dictionary_hash() with the versions of everything else tokenize() depends on (OpenCC, the Unicode
+    tables of NFKC): what the cached tokens of a passage are keyed by."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        opencc_version = version("opencc")
+    except PackageNotFoundError:
+        opencc_version = "?"
+    extra = f"\0opencc={opencc_version}\0unicode={unicodedata.unidata_version}"
+    return hashlib.sha256((dictionary_hash() + extra).encode()).hexdigest()

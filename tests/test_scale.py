@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -81,6 +82,57 @@ def test_workers_build_the_same_index(tmp_path: Path, cache_dir: Path, samples_d
     query = "政府信息公开申请数量"
     assert ([h.passage_id for h in Retriever.open(one.index_dir, one).search(query, k=5)]
             == [h.passage_id for h in Retriever.open(two.index_dir, two).search(query, k=5)])
+
+
+def _fresh_token_cache(folder: Path, session_cache: Path) -> Path:
+    """A copy of the session's cache with its vectors and without tokens (so nothing is embedded again)."""
+    folder.mkdir()
+    shutil.copy(session_cache / "cache.sqlite", folder / "cache.sqlite")
+    conn = sqlite3.connect(folder / "cache.sqlite")
+    conn.execute("DELETE FROM tokens")
+    conn.commit()
+    conn.close()
+    return folder
+
+
+def test_passage_tokens_come_from_the_cache_once_computed(
+    tmp_path: Path, cache_dir: Path, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = [SEED_FILE, *(samples_dir / n for n in list(SAMPLE_FILES)[:2])]
+    build_index(Settings(corpus_dir=_corpus(tmp_path / "warm", files), index_dir=tmp_path / "warm" / "index",
+                         cache_dir=cache_dir))  # the session cache has these passages' vectors
+    cache = _fresh_token_cache(tmp_path / "cache", cache_dir)
+    settings = [Settings(corpus_dir=_corpus(tmp_path / n, files), index_dir=tmp_path / n / "index", cache_dir=cache)
+                for n in ("a", "b", "c", "d")]
+    tokenised: list[str] = []
+    real_tokenize = segment.tokenize
+
+    def counting(text: str) -> list[str]:
+        tokenised.append(text)
+        return real_tokenize(text)
+
+    monkeypatch.setattr(segment, "tokenize", counting)
+    build_index(settings[0])
+    passages = {p.embedding_text() for p in Retriever.open(settings[0].index_dir, settings[0]).passages}
+    assert passages <= set(tokenised)  # the first build tokenised every passage
+    tokenised.clear()
+    build_index(settings[1])
+    assert not passages & set(tokenised)  # the second read them all from the cache
+    assert _stored(settings[0].index_dir) == _stored(settings[1].index_dir)
+
+    conn = sqlite3.connect(cache / "cache.sqlite")
+    conn.execute("UPDATE tokens SET tokens = 'not json' WHERE rowid % 2 = 0")  # damaged values are recomputed
+    conn.commit()
+    conn.close()
+    tokenised.clear()
+    build_index(settings[2])
+    assert 0 < len(passages & set(tokenised)) < len(passages)
+    assert _stored(settings[2].index_dir) == _stored(settings[0].index_dir)
+
+    monkeypatch.setattr(segment, "tokenizer_id", lambda: "another dictionary")  # a new dictionary: all again
+    tokenised.clear()
+    build_index(settings[3])
+    assert passages <= set(tokenised)
 
 
 def test_threads_are_per_calling_thread() -> None:

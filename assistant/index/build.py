@@ -495,41 +495,14 @@ def _write_passage_rows(
     live: Live | None, documents: dict[str, dict[str, Any]],
 ) -> None:
     """Store rows (carried ones copied in SQL, in report order), then vectors and the passage index."""
-    next_id = 0
     moves: list[tuple[int, int, int]] = []  # (first old vector id, count, shift) of carried reports
-    pending: list[tuple[str, int]] = []  # carried reports not yet copied: (report id, vector-id shift)
     fresh: list[tuple[int, Report, list[list[str]]]] = []  # (first vector id, report, tokens) of parsed ones
-    for report in reports:
-        if isinstance(report, Carried):
-            shift = next_id - report.first
-            moves.append((report.first, report.count, shift))
-            pending.append((report.report_id, shift))
-            next_id += report.count
-            continue
-        if pending and old_store is not None:
-            store.copy_reports(old_store.path, pending)
-            pending = []
-        ready = prepared.get(report.report_id)
-        if ready is not None:
-            report, own_tokens = ready.report, ready.tokens
-            next_id_after = store.add_report(report, next_id, ready.body)
-            store.add_fact_rows(report.report_id, ready.fact_rows)
-        else:
-            report, facts = _with_facts(report)
-            own_tokens = [segment.tokenize(p.embedding_text()) for p in report.passages]
-            next_id_after = store.add_report(report, next_id)
-            store.add_facts(facts)
-        store.add_tokens(next_id, own_tokens)
-        fresh.append((next_id, report, own_tokens))
-        next_id = next_id_after
-    if pending and old_store is not None:
-        store.copy_reports(old_store.path, pending)
-    store.commit()
-    summary.analysis = analyse_build(store, live_store(settings.index_dir))
-    records = _Records(reports, fresh, old_store, next_id)
     settings.cache_path.parent.mkdir(parents=True, exist_ok=True)
     cache = _open_cache(settings.cache_path, summary.notices)
     try:
+        next_id = _store_reports(store, reports, prepared, old_store, cache, moves, fresh)
+        summary.analysis = analyse_build(store, live_store(settings.index_dir))
+        records = _Records(reports, fresh, old_store, next_id)
         started = time.monotonic()
         with threads(settings.build_threads):
             vectors, embedded = _vectors(records, moves, fresh, live, encoder, cache, progress, settings.encode_batch)
@@ -545,6 +518,57 @@ def _write_passage_rows(
                                       keywords=keywords)
     if progress:
         progress("写入索引", 2, 3)
+    _write_manifest(tmp_dir, settings, encoder, store_entry, len(reports), next_id, documents, summary)
+    if progress:
+        progress("写入索引", 3, 3)
+
+
+def _store_reports(
+    store: Store, reports: list[Report | Carried], prepared: dict[str, Prepared], old_store: Store | None,
+    cache: EmbeddingCache, moves: list[tuple[int, int, int]], fresh: list[tuple[int, Report, list[list[str]]]],
+) -> int:
+    """Write the reports' rows in report order (carried ones copied in SQL, their vector-id moves into `moves`,
+    parsed ones with their tokens into `fresh`), new tokens into the cache; commits, returns the passage count."""
+    next_id = 0
+    pending: list[tuple[str, int]] = []  # carried reports not yet copied: (report id, vector-id shift)
+    tokenizer = segment.tokenizer_id()
+    unseen: list[tuple[str, list[str]]] = []  # tokens for the cache, written in one transaction
+    for report in reports:
+        if isinstance(report, Carried):
+            shift = next_id - report.first
+            moves.append((report.first, report.count, shift))
+            pending.append((report.report_id, shift))
+            next_id += report.count
+            continue
+        if pending and old_store is not None:
+            store.copy_reports(old_store.path, pending)
+            pending = []
+        ready = prepared.get(report.report_id)
+        if ready is not None:
+            report, own_tokens, new_tokens = ready.report, ready.tokens, ready.new_tokens
+            next_id_after = store.add_report(report, next_id, ready.body)
+            store.add_fact_rows(report.report_id, ready.fact_rows)
+        else:
+            report, facts = _with_facts(report)
+            own_tokens, new_tokens = passage_tokens(report.passages, cache, tokenizer)
+            next_id_after = store.add_report(report, next_id)
+            store.add_facts(facts)
+        unseen += new_tokens
+        store.add_tokens(next_id, own_tokens)
+        fresh.append((next_id, report, own_tokens))
+        next_id = next_id_after
+    if pending and old_store is not None:
+        store.copy_reports(old_store.path, pending)
+    store.commit()
+    if unseen:
+        cache.put_tokens(tokenizer, unseen)
+    return next_id
+
+
+def _write_manifest(
+    tmp_dir: Path, settings: Settings, encoder: Encoder, store_entry: dict[str, Any], reports: int, passages: int,
+    documents: dict[str, dict[str, Any]], summary: BuildSummary,
+) -> None:
     manifest = {
         "format_version": FORMAT_VERSION,
         "encoder_spec": settings.encoder,
@@ -554,14 +578,12 @@ def _write_passage_rows(
         "store": store_entry,
         "dictionary_hash": segment.dictionary_hash(),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "counts": {"reports": len(reports), "passages": next_id},
+        "counts": {"reports": reports, "passages": passages},
         "document_keys": KEYS_RELATIVE,
         "documents": documents,
         "failures": [{"file": e.path, "error": str(e)} for e in summary.failures],
     }
     (tmp_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    if progress:
-        progress("写入索引", 3, 3)
 
 
 class _Records(Sequence[PassageRecord]):
@@ -692,6 +714,7 @@ class Prepared:
     body: str
     fact_rows: list[tuple[str, str]]
     content_hash: str
+    new_tokens: list[tuple[str, list[str]]]  # (text hash, tokens) of passages the token cache did not hold
 
 
 def _unchanged_live_build(
@@ -746,14 +769,49 @@ def _trusted(settings: Settings, build_dir: Path) -> bool:
     return True
 
 
-def _prepare_file(path: Path, limits: ParseLimits) -> Prepared | tuple[type[IngestError], str]:
-    """Parse one file, extract its facts and tokenise its passages (runs in a worker process)."""
+def passage_tokens(
+    passages: Sequence[Passage], cache: EmbeddingCache | None, tokenizer: str
+) -> tuple[list[list[str]], list[tuple[str, list[str]]]]:
+    """The passages' keyword tokens, from the cache where it holds them (keyed by tokenizer id and text hash),
+    and the (text hash, tokens) pairs computed now, for the cache."""
+    texts = [p.embedding_text() for p in passages]
+    hashes = [text_hash(t) for t in texts]
+    found = cache.tokens_many(tokenizer, hashes) if cache is not None else {}
+    new: list[tuple[str, list[str]]] = []
+    for key, text in zip(hashes, texts, strict=True):
+        if key not in found:
+            found[key] = segment.tokenize(text)
+            new.append((key, found[key]))
+    return [found[key] for key in hashes], new
+
+
+_worker_cache: dict[str, EmbeddingCache | None] = {}  # a parse worker's read-only cache, opened once
+
+
+def _cache_reader(path: Path) -> EmbeddingCache | None:
+    if str(path) not in _worker_cache:
+        try:
+            _worker_cache[str(path)] = EmbeddingCache(path, readonly=True) if path.is_file() else None
+        except sqlite3.Error:
+            _worker_cache[str(path)] = None
+    return _worker_cache[str(path)]
+
+
+def _prepare_file(
+    path: Path, limits: ParseLimits, cache_path: Path, tokenizer: str
+) -> Prepared | tuple[type[IngestError], str]:
+    """Parse one file, extract its facts and tokenise its passages (runs in a worker process; the tokens of
+    passages seen before come from the build cache, which only the main process writes)."""
     try:
         report, facts = _with_facts(ingest_file_bounded(path, limits))
     except IngestError as err:
         return type(err), err.detail
-    tokens = [segment.tokenize(p.embedding_text()) for p in report.passages]
-    return Prepared(report, tokens, to_json(report), [(f.table, to_json(f)) for f in facts], _content_hash(report))
+    try:
+        tokens, new = passage_tokens(report.passages, _cache_reader(cache_path), tokenizer)
+    except sqlite3.Error:  # a damaged cache: the main process discards it, saying so
+        tokens, new = passage_tokens(report.passages, None, tokenizer)
+    return Prepared(report, tokens, to_json(report), [(f.table, to_json(f)) for f in facts], _content_hash(report),
+                    new)
 
 
 def _parse_in_workers(
@@ -782,7 +840,8 @@ def _parse_in_workers(
     from multiprocessing import get_context
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        results = pool.map(_prepare_file, todo, [limits] * len(todo), chunksize=4)
+        results = pool.map(_prepare_file, todo, [limits] * len(todo), [settings.cache_path] * len(todo),
+                           [segment.tokenizer_id()] * len(todo), chunksize=4)
         return {path.relative_to(root).as_posix(): result for path, result in zip(todo, results, strict=True)}
 
 

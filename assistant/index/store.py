@@ -485,32 +485,60 @@ class Store:
 
 
 class EmbeddingCache:
-    """Vectors keyed by (encoder id, text hash), so a rebuild re-embeds only what changed."""
+    """Work per passage keyed by the hash of the passage's text, so a build redoes only what is new: vectors per
+    encoder id, keyword tokens per tokenizer id (segment.tokenizer_id). A build's parse workers read it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        if readonly:
+            self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            return
         self.conn = sqlite3.connect(path, timeout=30)
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS embeddings (encoder TEXT, text_hash TEXT, dim INTEGER, "
             "vector BLOB, PRIMARY KEY (encoder, text_hash))"
         )
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS tokens (tokenizer TEXT, text_hash TEXT, tokens TEXT, "
+            "PRIMARY KEY (tokenizer, text_hash))"
+        )
 
-    def get_many(self, encoder_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
+    def _rows(self, sql: str, key: str, hashes: Sequence[str]) -> Iterator[tuple[str, Any]]:
         for start in range(0, len(hashes), 500):
             chunk = list(hashes[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
-                f"SELECT text_hash, vector FROM embeddings WHERE encoder=? AND text_hash IN ({marks})",
-                [encoder_id, *chunk],
-            ).fetchall()
-            for text_key, blob in rows:
-                found[text_key] = np.frombuffer(blob, dtype=np.float32)
-        return found
+            yield from self.conn.execute(sql.format(marks=",".join("?" * len(chunk))), [key, *chunk])
+
+    def get_many(self, encoder_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        sql = "SELECT text_hash, vector FROM embeddings WHERE encoder=? AND text_hash IN ({marks})"
+        return {text_key: np.frombuffer(blob, dtype=np.float32) for text_key, blob in self._rows(sql, encoder_id, hashes)}
 
     def put_many(self, encoder_id: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
         self.conn.executemany(
             "INSERT OR REPLACE INTO embeddings VALUES (?,?,?,?)",
             [(encoder_id, h, int(v.shape[0]), np.asarray(v, np.float32).tobytes()) for h, v in items],
+        )
+        self.conn.commit()
+
+    def tokens_many(self, tokenizer: str, hashes: Sequence[str]) -> dict[str, list[str]]:
+        """The cached tokens of these text hashes; a value that is not a JSON list of strings is left out
+        (recomputed), as is everything when the cache predates the tokens table."""
+        sql = "SELECT text_hash, tokens FROM tokens WHERE tokenizer=? AND text_hash IN ({marks})"
+        found: dict[str, list[str]] = {}
+        try:
+            for text_key, value in self._rows(sql, tokenizer, hashes):
+                try:
+                    tokens = json.loads(value)
+                except (TypeError, ValueError):
+                    continue
+                if isinstance(tokens, list) and all(isinstance(t, str) for t in tokens):
+                    found[text_key] = tokens
+        except sqlite3.OperationalError:  # no tokens table yet (read-only opening of an older cache)
+            return {}
+        return found
+
+    def put_tokens(self, tokenizer: str, items: Iterable[tuple[str, list[str]]]) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO tokens VALUES (?,?,?)",
+            [(tokenizer, h, json.dumps(tokens, ensure_ascii=False)) for h, tokens in items],
         )
         self.conn.commit()
 
