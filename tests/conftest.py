@@ -104,7 +104,7 @@ def full_index(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, sample
     return _build(tmp_path_factory.mktemp("full"), [SEED_FILE, *(samples_dir / n for n in SAMPLE_FILES)], cache_dir)
 
 
-def stored(folder: Path, reports: list[Report], facts: list[Any], live: Path | None = None) -> Any:
+def stored(folder: Path, reports: list[Report], facts: list[Any], live: Path | None = None, workers: int = 1) -> Any:
     """A build's store.sqlite in `folder` holding these reports (with their keyword tokens) and facts, analysed as
     a build analyses them (index/analysis.py, carrying rows over from the `live` store.sqlite when given); no
     vectors. Returns the open Store; what the analysis did is in its `summary` attribute."""
@@ -120,5 +120,5 @@ def stored(folder: Path, reports: list[Report], facts: list[Any], live: Path | N
         next_id = store.add_report(report, next_id)
     store.add_facts(facts)
     store.commit()
-    store.summary = analyse_build(store, live)
+    store.summary = analyse_build(store, live, workers)
     return store

@@ -83,6 +83,21 @@ def test_stored_analysis_equals_the_direct_computation(corpus: tuple[list[Report
     assert store.commitments([]) == []
 
 
+def test_analysis_in_worker_processes_stores_the_same_rows(corpus: tuple[list[Report], list[Fact]], tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.index.analysis as analysis
+
+    reports, facts = corpus
+    monkeypatch.setattr(analysis, "PARALLEL_MIN", 2)  # the test corpus is smaller than a parallel build's minimum
+    alone, parallel = stored(tmp_path / "a", reports, facts), stored(tmp_path / "b", reports, facts, workers=2)
+
+    def rows(store: Store) -> list[tuple[str, ...]]:
+        return store.conn.execute("SELECT * FROM findings ORDER BY report_id, seq").fetchall()
+
+    assert rows(parallel) == rows(alone) and len(rows(alone)) > 50
+    assert parallel.summary.analysed == alone.summary.analysed == [r.report_id for r in reports]
+
+
 def test_add_one_recomputes_the_changed_report_and_its_neighbours(corpus: tuple[list[Report], list[Fact]],
                                                                  tmp_path: Path) -> None:
     reports, facts = corpus

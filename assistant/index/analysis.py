@@ -4,10 +4,11 @@ report, its table checks and its cross-checks; reports whose inputs did not chan
 from __future__ import annotations
 
 import hashlib
+import math
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from assistant.records import Fact, Passage, Report, ReportMeta
 # Part of every report's dependency hash: raise it when the analysis code changes what it finds, so that a
 # rebuild recomputes the stored rows instead of carrying them over (crosscheck.toml's contents count as well).
 ANALYSIS_VERSION = 1
+PARALLEL_MIN = 40  # reports to analyse below which a build analyses them in its own process
 _KEPT = 4  # decoded reports (and their facts, their keyword models) kept while the build walks the corpus
 
 
@@ -132,18 +134,9 @@ def _carried_rows(live: Path | None, keys: dict[str, str]) -> dict[str, list[tup
         old.close()
 
 
-def analyse_build(store: Store, live: Path | None = None) -> AnalysisSummary:
-    """Store the analysis of every report in `store` (a build being written): the rows of reports whose dependency
-    key is unchanged are copied from `live` (the served build's store.sqlite), the rest are computed from the
-    reports, facts and keyword tokens in `store`. Commits."""
-    started = time.monotonic()
-    metas = store.metas()
-    keys = dependency_keys(metas)
+def _analysed(store: Store, metas: dict[str, ReportMeta], todo: Sequence[str]) -> Iterator[tuple[str, list[tuple[str, Finding]]]]:
+    """(report id, its findings) for the reports in `todo`, in that order, read from `store` (a few kept decoded)."""
     later_of, previous_of = neighbours(metas)
-    summary = AnalysisSummary()
-    for rid, rows in _carried_rows(live, keys).items():
-        store.add_finding_rows(rid, keys[rid], rows)
-        summary.carried.append(rid)
     reports: OrderedDict[str, Report] = OrderedDict()
     facts: OrderedDict[str, list[Fact]] = OrderedDict()
 
@@ -162,18 +155,64 @@ def analyse_build(store: Store, live: Path | None = None) -> AnalysisSummary:
     ranker = keyword_ranker(lambda r: store.tokens_of(r.report_id))
     data = load_data()
     cache: SegmentCache = {}
-    carried = set(summary.carried)
-    for rid in (r for r in metas if r not in carried):
+    for rid in todo:
         own = report(rid)
         own_facts = facts[rid]
         later = report(later_of[rid]) if rid in later_of else None
         previous = _shell(previous_of[rid], metas[previous_of[rid]]) if rid in previous_of else None
         before = (facts.get(previous.report_id) or store.facts_of([previous.report_id]).get(previous.report_id, [])
                   if previous else [])
-        store.add_findings(rid, keys[rid], analyse_report(own, own_facts, later, previous, before, ranker, data, cache))
-        summary.analysed.append(rid)
+        yield rid, analyse_report(own, own_facts, later, previous, before, ranker, data, cache)
         for old in [k for k in cache if k not in reports]:  # segments of reports no longer kept
             del cache[old]
+
+
+_opened: dict[str, tuple[Store, dict[str, ReportMeta]]] = {}  # an analysis worker's build store, opened once
+
+
+def _analyse_chunk(store_path: Path, todo: list[str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """An analysis worker's share: the serialised findings of consecutive reports of the build being written."""
+    if str(store_path) not in _opened:
+        store = Store(store_path, readonly=True)
+        _opened[str(store_path)] = (store, store.metas())
+    store, metas = _opened[str(store_path)]
+    return [(rid, [(what, to_json(record)) for what, record in found]) for rid, found in _analysed(store, metas, todo)]
+
+
+def _chunks(todo: list[str], workers: int) -> list[list[str]]:
+    """Consecutive runs of report ids (an agency's years stay together, so a worker decodes each report about
+    once), several per worker so that one slow run does not leave the others idle."""
+    size = max(1, math.ceil(len(todo) / (workers * 8)))
+    return [todo[i : i + size] for i in range(0, len(todo), size)]
+
+
+def analyse_build(store: Store, live: Path | None = None, workers: int = 1) -> AnalysisSummary:
+    """Store the analysis of every report in `store` (a build being written, committed): the rows of reports whose
+    dependency key is unchanged are copied from `live` (the served build's store.sqlite), the rest are computed from
+    the reports, facts and keyword tokens in `store`, in `workers` processes when there are at least PARALLEL_MIN
+    of them. Commits."""
+    started = time.monotonic()
+    metas = store.metas()
+    keys = dependency_keys(metas)
+    summary = AnalysisSummary()
+    for rid, rows in _carried_rows(live, keys).items():
+        store.add_finding_rows(rid, keys[rid], rows)
+        summary.carried.append(rid)
+    carried = set(summary.carried)
+    todo = [rid for rid in metas if rid not in carried]
+    if workers > 1 and len(todo) >= PARALLEL_MIN:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        chunks = _chunks(todo, workers)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            done = list(pool.map(_analyse_chunk, [store.path] * len(chunks), chunks))
+        for rid, rows in (pair for part in done for pair in part):  # written once every worker has read
+            store.add_finding_rows(rid, keys[rid], rows)
+    else:
+        for rid, found in _analysed(store, metas, todo):
+            store.add_findings(rid, keys[rid], found)
+    summary.analysed = todo
     store.commit()
     summary.seconds = time.monotonic() - started
     return summary

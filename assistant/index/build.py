@@ -501,7 +501,7 @@ def _write_passage_rows(
     cache = _open_cache(settings.cache_path, summary.notices)
     try:
         next_id = _store_reports(store, reports, prepared, old_store, cache, moves, fresh)
-        summary.analysis = analyse_build(store, live_store(settings.index_dir))
+        summary.analysis = analyse_build(store, live_store(settings.index_dir), worker_count(settings))
         records = _Records(reports, fresh, old_store, next_id)
         started = time.monotonic()
         with threads(settings.build_threads):
@@ -814,6 +814,12 @@ def _prepare_file(
                     new)
 
 
+def worker_count(settings: Settings) -> int:
+    """The build's processes for parsing and analysis: settings.workers, or for 0 one per core, at most
+    AUTO_WORKERS_MAX."""
+    return settings.workers or min(os.cpu_count() or 1, AUTO_WORKERS_MAX)
+
+
 def _parse_in_workers(
     settings: Settings, files: list[Path], root: Path, old_keys: dict[str, str], limits: ParseLimits,
     file_keys: dict[Path, str],
@@ -822,7 +828,7 @@ def _parse_in_workers(
     key, the path relative to the corpus); the files' keys go into `file_keys`. settings.workers 0 means one
     process per core (at most AUTO_WORKERS_MAX) when at least AUTO_WORKERS_MIN_FILES files need parsing:
     each worker starts its own Python, jieba and parsers (about 2 s), which only pays off on many files."""
-    workers = settings.workers or min(os.cpu_count() or 1, AUTO_WORKERS_MAX)
+    workers = worker_count(settings)
     if workers <= 1:
         return {}
     todo = []
