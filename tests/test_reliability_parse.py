@@ -94,6 +94,10 @@ def test_memory_and_time_backstops(attacks: dict[str, Path], samples_dir: Path) 
         assert "ASSISTANT_PARSE_MEMORY_MB" in str(outcome.error) and "300 MB" in str(outcome.error)
     outcome = parse_bounded(samples_dir / "qinghe-county-2022.pdf", ParseLimits(timeout_s=0.01))
     assert isinstance(outcome.error, LimitExceededError) and "ASSISTANT_PARSE_TIMEOUT" in str(outcome.error)
+    # the worker that was killed is replaced: the same file parses in full, and so does file after file
+    for _ in range(3):
+        again = parse_bounded(samples_dir / "qinghe-county-2022.pdf", ParseLimits())
+        assert again.error is None and again.report == ingest_file(samples_dir / "qinghe-county-2022.pdf")
 
 
 def test_bounded_parse_gives_the_same_report(samples_dir: Path) -> None:

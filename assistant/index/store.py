@@ -137,8 +137,23 @@ def database_problem(path: Path, table: str = "reports") -> str | None:
 # --- records <-> JSON -------------------------------------------------------------------------
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _fields_of(value: Any) -> dict[str, Any]:
+    """A dataclass instance as the dict of its fields, for json.dumps to encode further (nested records come
+    back here; tuples become lists): dataclasses.asdict's result, without its deep copy."""
+    names = _FIELD_NAMES.get(type(value))
+    if names is None:
+        if not dataclasses.is_dataclass(value) or isinstance(value, type):
+            raise TypeError(f"{type(value).__name__} 不是记录类型，无法写入索引")
+        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+    return {name: getattr(value, name) for name in names}
+
+
 def to_json(record: Any) -> str:
-    return json.dumps(dataclasses.asdict(record), ensure_ascii=False)
+    """A record (a dataclass of records, tuples, strings and numbers) as JSON."""
+    return json.dumps(record, ensure_ascii=False, default=_fields_of)
 
 
 def report_from_dict(d: dict[str, Any]) -> Report:

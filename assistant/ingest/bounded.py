@@ -1,13 +1,16 @@
 """Bounded parsing: one report file parsed in a worker process under time and memory limits.
 
-A small parse server (a fresh interpreter with the parsers imported once, see main()) forks one worker per file. The worker caps its address space and CPU time
-with `resource` limits and sends back the pickled Report or IngestError; the server enforces the
-wall-time limit, kills a worker over it and always answers. The caller's own process (the CLI, the
-app server with its threads) never parses and never forks.
+A small parse server (a fresh interpreter with the parsers imported and warmed once, see main()) forks a worker
+that parses file after file. For each file the worker caps its address space and CPU time with `resource` limits,
+counted from where it stands, and sends back the pickled Report or IngestError; it ends itself after a failed
+parse and now and then otherwise, so no file is parsed by a worker that has seen a bad one. The server enforces
+the wall-time limit, kills a worker over it, forks a fresh one for the next file and always answers. The caller's
+own process (the CLI, the app server with its threads) never parses and never forks.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import pickle
@@ -59,13 +62,19 @@ def _memory_error(path: str, limits: ParseLimits) -> LimitExceededError:
     return LimitExceededError(path, f"解析所需内存超过上限 {limits.memory_mb} MB（ASSISTANT_PARSE_MEMORY_MB）")
 
 
-def _work(path: str, limits: ParseLimits) -> bytes:
-    """Parse under the limits; the pickled ("ok", report, peak) or ("error", IngestError, peak)."""
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _work(path: str, limits: ParseLimits) -> tuple[bool, bytes]:
+    """Parse under the limits, counted from now: (whether it parsed, the pickled ("ok", report, peak) or
+    ("error", IngestError, peak))."""
     from assistant.ingest import ingest_file
 
     resource.setrlimit(resource.RLIMIT_AS, (_address_space() + limits.memory_mb * 1024 * 1024, resource.RLIM_INFINITY))
-    cpu = math.ceil(limits.timeout_s) + 5  # CPU time <= wall time: only a worker nobody times out meets it
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    cpu = math.ceil(_cpu_seconds() + limits.timeout_s) + 5  # CPU time <= wall time: only a worker nobody times out
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, resource.RLIM_INFINITY))  # meets it (SIGXCPU ends the worker)
     message: tuple[str, Any, float] | None = None  # stays None after a MemoryError
     try:
         with using(limits):
@@ -79,10 +88,10 @@ def _work(path: str, limits: ParseLimits) -> bytes:
         message = ("error", CorruptFileError(path, f"解析时出现意外错误 {type(err).__name__}: {err}"), _peak_mb())
     try:
         if message is not None:
-            return pickle.dumps(message)
+            return message[0] == "ok", pickle.dumps(message)
     except MemoryError:
         pass
-    return pickle.dumps(("error", _memory_error(path, limits), _peak_mb()))
+    return False, pickle.dumps(("error", _memory_error(path, limits), _peak_mb()))
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -91,47 +100,76 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _run_worker(path: str, limits: ParseLimits) -> bytes:
-    """Fork a worker for one file and collect its answer within the time limit (server side)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the worker
-        os.close(read_end)
+_KEEP, _LAST = b"k", b"x"  # a worker's answer is followed by more answers, or it is its last
+RECYCLE_AFTER = 64  # files a worker parses before it exits and the server forks a fresh one
+
+
+def _worker_loop(requests: IO[bytes], replies: int) -> None:
+    """A forked worker: parse the files the server sends, one answer each, until it ends itself (after a
+    failed parse, after RECYCLE_AFTER files, or grown by half its memory limit) or the server closes the pipe."""
+    start = _address_space()
+    for served in itertools.count(1):
         try:
-            _write_all(write_end, _work(path, limits))
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + limits.timeout_s
-    timed_out = False
-    try:
-        while True:
+            path, limits = pickle.load(requests)
+        except EOFError:
+            return
+        parsed, answer = _work(path, limits)
+        last = not parsed or served >= RECYCLE_AFTER or _address_space() - start > limits.memory_mb * 2**19
+        _write_all(replies, (_LAST if last else _KEEP) + len(answer).to_bytes(8, "big") + answer)
+        if last:
+            return
+
+
+class _Worker:
+    """The server's handle on one forked worker: its pid and the two pipes."""
+
+    def __init__(self) -> None:
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            os.close(request_write)
+            os.close(reply_read)
+            try:
+                _worker_loop(os.fdopen(request_read, "rb"), reply_write)
+            finally:
+                os._exit(0)
+        os.close(request_read)
+        os.close(reply_write)
+        self.pid, self.requests, self.replies = pid, request_write, reply_read
+
+    def _read(self, size: int, deadline: float) -> bytes | None:
+        """`size` bytes of the reply, or None when the deadline passed (None, too, with fewer at end of file)."""
+        chunks: list[bytes] = []
+        while size > 0:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([read_end], [], [], left)[0]:
-                timed_out = True
-                break
-            chunk = os.read(read_end, 1 << 20)
+            if left <= 0 or not select.select([self.replies], [], [], left)[0]:
+                return None
+            chunk = os.read(self.replies, min(size, 1 << 20))
             if not chunk:
-                break
+                return None
             chunks.append(chunk)
-    finally:
-        os.close(read_end)
-        if timed_out:
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    if timed_out:
-        error: IngestError = LimitExceededError(
-            path, f"解析超过时间上限 {limits.timeout_s:g} 秒（ASSISTANT_PARSE_TIMEOUT）"
-        )
-        return pickle.dumps(("error", error, None))
-    if not chunks:  # died without a word: killed by the kernel (memory, CPU) or crashed
-        error = LimitExceededError(
-            path, f"解析进程异常退出（{_exit_text(status)}），可能超过内存上限 {limits.memory_mb} MB"
-            "（ASSISTANT_PARSE_MEMORY_MB）",
-        )
-        return pickle.dumps(("error", error, None))
-    return b"".join(chunks)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def ask(self, path: str, limits: ParseLimits) -> tuple[bytes | None, bool]:
+        """(the answer or None when the worker timed out or died, whether the worker is still there)."""
+        try:
+            _write_all(self.requests, pickle.dumps((path, limits)))
+        except OSError:  # it had died
+            return None, False
+        deadline = time.monotonic() + limits.timeout_s
+        head = self._read(9, deadline)
+        answer = self._read(int.from_bytes(head[1:], "big"), deadline) if head else None
+        return answer, answer is not None and head is not None and head[:1] == _KEEP
+
+    def end(self, kill: bool) -> int:
+        """Stop the worker (killed, or left to exit on the closed pipe) and return its exit status."""
+        if kill:
+            os.kill(self.pid, signal.SIGKILL)
+        os.close(self.requests)
+        os.close(self.replies)
+        return os.waitpid(self.pid, 0)[1]
 
 
 def _exit_text(status: int) -> str:
@@ -141,14 +179,33 @@ def _exit_text(status: int) -> str:
 
 
 def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
-    """The parse server's loop: (path, limits) pickles in, one answer pickle out per request, until EOF."""
+    """The parse server's loop: (path, limits) pickles in, one answer pickle out per request, until EOF.
+    A worker parses file after file; one that timed out or died is replaced by a fresh fork."""
+    worker: _Worker | None = None
     while True:
         try:
             path, limits = pickle.load(requests)
         except EOFError:
+            if worker is not None:
+                worker.end(kill=False)
             return
-        reply = _run_worker(path, limits)
-        replies.write(len(reply).to_bytes(8, "big") + reply)
+        worker = worker or _Worker()
+        started = time.monotonic()
+        answer, kept = worker.ask(path, limits)
+        if not kept:
+            status = worker.end(kill=answer is None)
+            worker = None
+        if answer is None:
+            error: IngestError
+            if time.monotonic() - started >= limits.timeout_s:
+                error = LimitExceededError(path, f"解析超过时间上限 {limits.timeout_s:g} 秒（ASSISTANT_PARSE_TIMEOUT）")
+            else:  # died without a word: killed by the kernel (memory, CPU) or crashed
+                error = LimitExceededError(
+                    path, f"解析进程异常退出（{_exit_text(status)}），可能超过内存上限 {limits.memory_mb} MB"
+                    "（ASSISTANT_PARSE_MEMORY_MB）",
+                )
+            answer = pickle.dumps(("error", error, None))
+        replies.write(len(answer).to_bytes(8, "big") + answer)
         replies.flush()
 
 
