@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS facts (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS facts_by_report ON facts(report_id);
+CREATE INDEX IF NOT EXISTS passages_by_report ON passages(report_id);  -- a report's passages and tokens
 CREATE TABLE IF NOT EXISTS report_meta (
     report_id TEXT PRIMARY KEY,    -- as in reports
     meta TEXT NOT NULL             -- the ReportMeta as JSON (read at open without the bodies)
