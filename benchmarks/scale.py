@@ -37,7 +37,8 @@ keeps the corpus, cache and one index per checkout under --work (made once, reus
 `assistant build` in fresh processes, each step for this checkout and then the baseline on its
 own index: no-change, add-one, change-one (a line appended to a copy), change-back, remove-one;
 --repeats times; prints medians and the ratio this/baseline. --full also times a build from
-scratch with every embedding cached (`--workers 2`) for both.
+scratch with every embedding and every passage's tokens cached (`--workers 2`) for both, and one with
+the embeddings cached but no tokens (as after a change of the jieba dictionary).
 """
 
 from __future__ import annotations
@@ -408,6 +409,12 @@ def rebuilds(passages: int, work: Path, baseline: Path | None, repeats: int, ful
                 times.setdefault("full (cached)", {}).setdefault(label, []).append(
                     timed_build({**env, "ASSISTANT_INDEX_DIR": str(scratch)}, "--workers", "2"))
                 shutil.rmtree(scratch, ignore_errors=True)
+                untokenised = without_tokens(cache_dir, folder / "cache-without-tokens")
+                times.setdefault("full (vectors cached, no tokens)", {}).setdefault(label, []).append(
+                    timed_build({**env, "ASSISTANT_INDEX_DIR": str(scratch), "ASSISTANT_CACHE_DIR": str(untokenised)},
+                                "--workers", "2"))
+                shutil.rmtree(scratch, ignore_errors=True)
+                shutil.rmtree(untokenised, ignore_errors=True)
     rows = []
     for name, by_label in times.items():
         row: dict[str, Any] = {"step": name, "passages": passages, "runs": len(by_label["this"])}
@@ -418,6 +425,20 @@ def rebuilds(passages: int, work: Path, baseline: Path | None, repeats: int, ful
             row["ratio"] = row["this_s"] / row["baseline_s"]
         rows.append(row)
     return rows
+
+
+def without_tokens(cache_dir: Path, copy: Path) -> Path:
+    """A copy of the build cache with its vectors and without keyword tokens (as after a dictionary change)."""
+    import sqlite3
+
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir(parents=True)
+    shutil.copy(cache_dir / "cache.sqlite", copy / "cache.sqlite")
+    conn = sqlite3.connect(copy / "cache.sqlite")
+    conn.execute("DROP TABLE IF EXISTS tokens")
+    conn.commit()
+    conn.close()
+    return copy
 
 
 def rebuild_table(rows: list[dict[str, Any]]) -> str:
