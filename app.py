@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ from assistant.analyse.crosschecks import cross_checks
 from assistant.api import Assistant
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, IndexMissingError, IngestError
-from assistant.index.build import build_index
+from assistant.index.build import BuildSummary, build_index
 from assistant.index.layout import live_build_dir
+from assistant.index.threads import lower_priority
 from assistant.ingest import ParseLimits, ingest_file_bounded
 from assistant.ingest.injection import WARNING_CODE as INSTRUCTION_WARNING
 from assistant.records import SECTION_KEYS, Citation, Discrepancy, Hit, Report
@@ -577,7 +579,7 @@ def page_admin(settings: Settings, assistant: Assistant | None) -> None:
     st.subheader("重建索引")
     st.caption("新索引建在现有索引旁边，完成后一次性切换；重建期间其他页面照常回答。")
     if st.button("重建索引", key="rebuild", type="primary", disabled=job.snapshot()["running"]):
-        if not job.start(lambda progress: build_index(settings, progress)):
+        if not job.start(lambda progress: rebuild(settings, progress)):
             st.info("已有一个重建任务在进行。")
     render_build_result(job)
     state = job.snapshot()
@@ -585,6 +587,12 @@ def page_admin(settings: Settings, assistant: Assistant | None) -> None:
         st.session_state["build_seen"] = state["finished_at"]  # once per build: no rerun loop
         if _live_build_name(settings) != (assistant.build_id if assistant else None):
             st.rerun()  # the build finished during this run: show the new index everywhere, sidebar included
+
+
+def rebuild(settings: Settings, progress: Callable[[str, int, int], None]) -> BuildSummary:
+    """An index rebuild in the app's build thread, at the builds' lower CPU priority (that thread's only)."""
+    lower_priority(settings.build_nice)
+    return build_index(settings, progress)
 
 
 def manage_reports(settings: Settings, job: BuildJob) -> None:
@@ -627,7 +635,7 @@ def manage_reports(settings: Settings, job: BuildJob) -> None:
 
 
 def _after_corpus_change(settings: Settings, job: BuildJob, notice: str) -> None:
-    started = job.request(lambda progress: build_index(settings, progress))
+    started = job.request(lambda progress: rebuild(settings, progress))
     suffix = "正在重建索引。" if started else "当前重建完成后会再重建一次。"
     st.session_state["manage_notices"] = [notice + suffix]
     st.session_state.pop("manage_confirm", None)

@@ -89,10 +89,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     # machine get the cores between the encoder's parallel steps (read when libgomp loads).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from assistant.index.build import build_index
+    from assistant.index.threads import lower_priority
 
     settings = _settings(args).with_overrides(
         vector_index=args.vector_index, device=args.device, encode_batch=args.batch_size, workers=args.workers
     )
+    lower_priority(settings.build_nice)  # before any thread or process of the build is started
     bars: dict[str, Any] = {}
     started: dict[str, float] = {}
 

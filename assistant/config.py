@@ -51,6 +51,7 @@ class Settings:
     encode_batch: int = 32  # passages per encoder call during builds
     build_threads: int = 0  # threads for build-time encoding and FAISS; 0 = all cores
     query_threads: int = 1  # threads per query at query time (encoding and FAISS search)
+    build_nice: int = 10  # CPU priority of builds below queries (nice value 0-19; 0 = the same priority)
     workers: int = 0  # processes parsing and tokenising report files in a build; 0 = automatic (see build.py)
 
     @property
@@ -71,6 +72,8 @@ _POSITIVE = {"max_file_mb", "max_query_chars", "llm_timeout", "parse_timeout", "
              "max_unpacked_mb", "max_table_cells", "max_span", "encode_batch", "vector_auto_threshold"}
 # Thread and process counts: greater than zero, or 0 for all cores (automatic).
 _THREADS = {"build_threads", "query_threads", "workers"}
+# Nice values: 0 (unchanged) to 19 (lowest priority).
+_NICE = {"build_nice"}
 # Text settings with a closed set of values.
 _CHOICES = {"vector_index": VECTOR_INDEXES}
 
@@ -94,6 +97,8 @@ def _convert(name: str, kind: Any, raw: str, variable: str) -> Any:
         raise ConfigError(f"环境变量 {variable} 的值“{raw}”不是有效的{number}，请改正或删除它。") from None
     if name in _THREADS and value < 0:
         raise ConfigError(f"环境变量 {variable} 的值“{raw}”必须是大于 0 的整数（0 表示使用全部核心）。")
+    if name in _NICE and not 0 <= value <= 19:
+        raise ConfigError(f"环境变量 {variable} 的值“{raw}”必须是 0 到 19 之间的整数（0 表示不降低优先级）。")
     if (name in _POSITIVE and not value > 0) or value != value or abs(value) == float("inf"):
         raise ConfigError(f"环境变量 {variable} 的值“{raw}”必须是大于 0 的有限数值。")
     return value

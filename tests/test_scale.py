@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from assistant.errors import ConfigError
 from assistant.index.build import Throughput, build_index
 from assistant.index.layout import live_build_dir
 from assistant.index.store import Store
-from assistant.index.threads import set_threads, threads
+from assistant.index.threads import lower_priority, set_threads, threads
 from assistant.search.retriever import Retriever
 
 
@@ -149,6 +152,30 @@ def test_threads_are_per_calling_thread() -> None:
     worker.join()
     assert seen[0] == 1
     assert faiss.omp_get_max_threads() == 2  # the other thread's limit did not leak here
+
+
+def test_a_build_thread_runs_at_a_lower_priority_and_passes_it_on() -> None:
+    caller = threading.get_native_id()
+    base = os.getpriority(os.PRIO_PROCESS, caller)
+    seen: dict[str, int] = {}
+
+    def build() -> None:
+        lower_priority(10)
+        seen["thread"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        child = subprocess.run([sys.executable, "-c", "import os; print(os.getpriority(os.PRIO_PROCESS, 0))"],
+                               capture_output=True, text=True, check=True)
+        seen["child"] = int(child.stdout)
+        lower_priority(10)  # the app's build thread runs queued builds: the value is a floor, not a step
+        seen["again"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    worker = threading.Thread(target=build)
+    worker.start()
+    worker.join()
+    assert seen == dict.fromkeys(("thread", "child", "again"), max(base, 10))
+    assert os.getpriority(os.PRIO_PROCESS, caller) == base  # the serving threads keep their priority
+    assert load_settings({"ASSISTANT_BUILD_NICE": "5"}).build_nice == 5 and load_settings({}).build_nice == 10
+    with pytest.raises(ConfigError, match="ASSISTANT_BUILD_NICE"):
+        load_settings({"ASSISTANT_BUILD_NICE": "20"})
 
 
 def test_settings_for_devices_and_workers() -> None:

