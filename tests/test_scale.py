@@ -335,7 +335,7 @@ def test_automatic_workers_parse_in_processes_only_for_many_files(tmp_path: Path
         def map(self, fn: object, todo: list[Path], *rest: object, **kwargs: object) -> list[None]:
             return [None] * len(todo)
 
-    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(build, "ProcessPoolExecutor", Pool)
     monkeypatch.setattr(build.os, "cpu_count", lambda: 2)
     files = []
     for i in range(build.AUTO_WORKERS_MIN_FILES):
@@ -345,7 +345,8 @@ def test_automatic_workers_parse_in_processes_only_for_many_files(tmp_path: Path
 
     def run(workers: int, count: int) -> list[int]:
         started.clear()
-        build._parse_in_workers(Settings(workers=workers), files[:count], tmp_path, {}, limits, {})
+        settings = Settings(workers=workers)
+        build._parse_in_workers(settings, files[:count], tmp_path, {}, limits, {}, build._Workers(build.worker_count(settings)))
         return list(started)
 
     assert run(0, build.AUTO_WORKERS_MIN_FILES - 1) == []  # a few files: parsed in the build's own process

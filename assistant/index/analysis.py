@@ -8,8 +8,11 @@ import math
 import sqlite3
 import time
 from collections import OrderedDict
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import ExitStack
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 
 from assistant import segment
@@ -186,11 +189,12 @@ def _chunks(todo: list[str], workers: int) -> list[list[str]]:
     return [todo[i : i + size] for i in range(0, len(todo), size)]
 
 
-def analyse_build(store: Store, live: Path | None = None, workers: int = 1) -> AnalysisSummary:
+def analyse_build(store: Store, live: Path | None = None, workers: int = 1,
+                  executor: Callable[[], Executor] | None = None) -> AnalysisSummary:
     """Store the analysis of every report in `store` (a build being written, committed): the rows of reports whose
     dependency key is unchanged are copied from `live` (the served build's store.sqlite), the rest are computed from
     the reports, facts and keyword tokens in `store`, in `workers` processes when there are at least PARALLEL_MIN
-    of them. Commits."""
+    of them (the build's own, from `executor`, when given). Commits."""
     started = time.monotonic()
     metas = store.metas()
     keys = dependency_keys(metas)
@@ -201,11 +205,10 @@ def analyse_build(store: Store, live: Path | None = None, workers: int = 1) -> A
     carried = set(summary.carried)
     todo = [rid for rid in metas if rid not in carried]
     if workers > 1 and len(todo) >= PARALLEL_MIN:
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
         chunks = _chunks(todo, workers)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with ExitStack() as stack:
+            pool = executor() if executor else stack.enter_context(
+                ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")))
             done = list(pool.map(_analyse_chunk, [store.path] * len(chunks), chunks))
         for rid, rows in (pair for part in done for pair in part):  # written once every worker has read
             store.add_finding_rows(rid, keys[rid], rows)

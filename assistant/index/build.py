@@ -16,7 +16,9 @@ import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
+from multiprocessing import get_context
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -287,7 +289,7 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
         raise AssistantError(f"报告目录 {settings.corpus_dir} 不存在。请把报告文件放进该目录，或用 --corpus 指定。")
     root = settings.corpus_dir.resolve()
     limits = ParseLimits.from_settings(settings)
-    with build_lock(index_dir):
+    with build_lock(index_dir), ExitStack() as stack:
         files, refused = scan_corpus([root])
         unchanged = None if refused else _unchanged_live_build(settings, index_dir, root, files, progress)
         if unchanged is not None:
@@ -299,7 +301,8 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
         old_keys = live.keys if live else {}
         summary.failures.extend(refused)
         file_keys: dict[Path, str] = {}
-        parsed = _parse_in_workers(settings, files, root, old_keys, limits, file_keys)
+        pool = stack.enter_context(_Workers(worker_count(settings)))
+        parsed = _parse_in_workers(settings, files, root, old_keys, limits, file_keys, pool)
         reports: list[Report | Carried] = []
         documents: dict[str, dict[str, Any]] = {}
         seen: dict[str, str] = {}  # report id and normalised text hash -> document key
@@ -340,7 +343,7 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
             )
         prepared = {p.report.report_id: p for p in parsed.values() if isinstance(p, Prepared)}
         build_dir = _commit_build(
-            settings, lambda tmp: _write_build(settings, tmp, reports, documents, summary, progress, prepared, live)
+            settings, lambda tmp: _write_build(settings, tmp, reports, documents, summary, progress, prepared, live, pool)
         )
         _publish(settings, build_dir)
         _switch(index_dir, build_dir)
@@ -476,13 +479,14 @@ def _write_build(
     progress: Progress | None,
     prepared: dict[str, Prepared] | None = None,
     live: Live | None = None,
+    pool: _Workers | None = None,
 ) -> None:
     encoder = load_encoder(settings.encoder, settings.device, settings.encode_batch)
     store = Store(tmp_dir / "store.sqlite")
     old_store = Store(live.build_dir / "store.sqlite", readonly=True) if live else None
     try:
         _write_passage_rows(store, reports, prepared or {}, old_store, summary, settings, encoder, tmp_dir, progress,
-                            live, documents)
+                            live, documents, pool)
     finally:
         store.close()
         if old_store is not None:
@@ -492,7 +496,7 @@ def _write_build(
 def _write_passage_rows(
     store: Store, reports: list[Report | Carried], prepared: dict[str, Prepared], old_store: Store | None,
     summary: BuildSummary, settings: Settings, encoder: Encoder, tmp_dir: Path, progress: Progress | None,
-    live: Live | None, documents: dict[str, dict[str, Any]],
+    live: Live | None, documents: dict[str, dict[str, Any]], pool: _Workers | None = None,
 ) -> None:
     """Store rows (carried ones copied in SQL, in report order), then vectors and the passage index."""
     moves: list[tuple[int, int, int]] = []  # (first old vector id, count, shift) of carried reports
@@ -501,7 +505,8 @@ def _write_passage_rows(
     cache = _open_cache(settings.cache_path, summary.notices)
     try:
         next_id = _store_reports(store, reports, prepared, old_store, cache, moves, fresh)
-        summary.analysis = analyse_build(store, live_store(settings.index_dir), worker_count(settings))
+        summary.analysis = analyse_build(store, live_store(settings.index_dir), worker_count(settings),
+                                         pool.executor if pool else None)
         records = _Records(reports, fresh, old_store, next_id)
         started = time.monotonic()
         with threads(settings.build_threads):
@@ -820,9 +825,30 @@ def worker_count(settings: Settings) -> int:
     return settings.workers or min(os.cpu_count() or 1, AUTO_WORKERS_MAX)
 
 
+class _Workers:
+    """The build's worker processes (spawned, so each imports the assistant afresh), started when first asked for
+    and shared by the parsing and the analysis, stopped when the build ends."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._pool: ProcessPoolExecutor | None = None
+
+    def executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.count, mp_context=get_context("spawn"))
+        return self._pool
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
 def _parse_in_workers(
     settings: Settings, files: list[Path], root: Path, old_keys: dict[str, str], limits: ParseLimits,
-    file_keys: dict[Path, str],
+    file_keys: dict[Path, str], pool: _Workers,
 ) -> dict[str, Prepared | tuple[type[IngestError], str]]:
     """With more than one worker: parse the new and changed files in that many processes (keyed by document
     key, the path relative to the corpus); the files' keys go into `file_keys`. settings.workers 0 means one
@@ -842,13 +868,9 @@ def _parse_in_workers(
             continue  # the main loop reports it
     if len(todo) < 2 or (settings.workers == 0 and len(todo) < AUTO_WORKERS_MIN_FILES):
         return {}
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        results = pool.map(_prepare_file, todo, [limits] * len(todo), [settings.cache_path] * len(todo),
-                           [segment.tokenizer_id()] * len(todo), chunksize=4)
-        return {path.relative_to(root).as_posix(): result for path, result in zip(todo, results, strict=True)}
+    results = pool.executor().map(_prepare_file, todo, [limits] * len(todo), [settings.cache_path] * len(todo),
+                                  [segment.tokenizer_id()] * len(todo), chunksize=4)
+    return {path.relative_to(root).as_posix(): result for path, result in zip(todo, results, strict=True)}
 
 
 def _take_parsed(
