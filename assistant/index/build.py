@@ -342,6 +342,7 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
                 "现有索引保持不变。"
             )
         prepared = {p.report.report_id: p for p in parsed.values() if isinstance(p, Prepared)}
+        del parsed  # the prepared reports are let go as they are stored
         build_dir = _commit_build(
             settings, lambda tmp: _write_build(settings, tmp, reports, documents, summary, progress, prepared, live, pool)
         )
@@ -533,12 +534,14 @@ def _store_reports(
     cache: EmbeddingCache, moves: list[tuple[int, int, int]], fresh: list[tuple[int, Report, list[list[str]]]],
 ) -> int:
     """Write the reports' rows in report order (carried ones copied in SQL, their vector-id moves into `moves`,
-    parsed ones with their tokens into `fresh`), new tokens into the cache; commits, returns the passage count."""
+    parsed ones with their tokens into `fresh`), new tokens into the cache; commits, returns the passage count.
+    Each parsed report in `reports` is replaced by a copy with its passages and metadata only, and its entry in
+    `prepared` is dropped."""
     next_id = 0
     pending: list[tuple[str, int]] = []  # carried reports not yet copied: (report id, vector-id shift)
     tokenizer = segment.tokenizer_id()
     unseen: list[tuple[str, list[str]]] = []  # tokens for the cache, written in one transaction
-    for report in reports:
+    for position, report in enumerate(reports):
         if isinstance(report, Carried):
             shift = next_id - report.first
             moves.append((report.first, report.count, shift))
@@ -548,7 +551,7 @@ def _store_reports(
         if pending and old_store is not None:
             store.copy_reports(old_store.path, pending)
             pending = []
-        ready = prepared.get(report.report_id)
+        ready = prepared.pop(report.report_id, None)  # its JSON is not needed once stored
         if ready is not None:
             report, own_tokens, new_tokens = ready.report, ready.tokens, ready.new_tokens
             next_id_after = store.add_report(report, next_id, ready.body)
@@ -560,6 +563,9 @@ def _store_reports(
             store.add_facts(facts)
         unseen += new_tokens
         store.add_tokens(next_id, own_tokens)
+        # from here on only the passages and metadata are read (vectors, passage index): the text, sections and
+        # tables are let go, so that the build holds about the passages, not the corpus
+        reports[position] = report = dataclasses.replace(report, cleaned_text="", sections=(), tables=())
         fresh.append((next_id, report, own_tokens))
         next_id = next_id_after
     if pending and old_store is not None:
