@@ -1,0 +1,21 @@
+"""Server entry (`streamlit run serve.py`): serves app.py and opens the live index as the server starts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import streamlit as st
+
+from assistant.config import load_settings
+from assistant.web.preload import preload
+
+
+@asynccontextmanager
+async def lifespan(_app: st.App) -> AsyncIterator[None]:
+    """Start opening and warming the index in a background thread; the server does not wait for it."""
+    preload(load_settings())
+    yield
+
+
+app = st.App("app.py", lifespan=lifespan)
