@@ -12,9 +12,11 @@ warmed as the server starts). Figures, each measured in a fresh process so that 
    page the moment the server is healthy, types the question as soon as the chat box is shown and waits
    for the answer with its citation; timed from spawning the server, with the server's RSS after the
    answer; serve.py's time as a ratio of app.py's. Needs /usr/bin/chromium and chromedriver
-   (scripts/install-browser.sh); skipped with a note when they are missing.
+   (scripts/install-browser.sh); skipped with a note when they are missing;
+5. late visitor: the same, the page opened --late seconds (10) after the server is healthy, timed from
+   opening the page: what serve.py's preload saves a visitor who comes once the server has settled.
 
-    .venv/bin/python benchmarks/app_startup.py [--index index] [--corpus corpus] [--repeat 3] [--json]
+    .venv/bin/python benchmarks/app_startup.py [--index index] [--corpus corpus] [--repeat 3] [--late 10] [--json]
 
 When --index holds no built index, a temporary one is built from --corpus first (its time is shown too).
 """
@@ -109,8 +111,9 @@ def rss_mb(pid: int) -> dict[str, float]:
     return {"rss": fields.get("Rss", 0.0), "anon": fields.get("Anonymous", 0.0)}
 
 
-def time_browser_answer(entry: str, index_dir: Path, corpus_dir: Path) -> dict[str, Any] | None:
-    """The app's first chat answer in Chromium, timed from spawning the server (None without Chromium)."""
+def time_browser_answer(entry: str, index_dir: Path, corpus_dir: Path, arrive_after: float = 0.0) -> dict[str, Any] | None:
+    """The app's first chat answer in Chromium, timed from spawning the server, the page opened `arrive_after`
+    seconds after the server is healthy (None without Chromium)."""
     if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
         return None
     from selenium import webdriver
@@ -134,6 +137,8 @@ def time_browser_answer(entry: str, index_dir: Path, corpus_dir: Path) -> dict[s
             process = spawn_server(entry, index_dir, corpus_dir, port)
             try:
                 healthy = wait_healthy(process, port, started)
+                time.sleep(arrive_after)
+                opened = time.perf_counter() - started
                 driver.get(f"http://127.0.0.1:{port}")
                 wait = WebDriverWait(driver, 300, poll_frequency=0.05,
                                      ignored_exceptions=(StaleElementReferenceException,))
@@ -151,8 +156,9 @@ def time_browser_answer(entry: str, index_dir: Path, corpus_dir: Path) -> dict[s
                 stop(process)
         finally:
             driver.quit()
-    return {"server_healthy_s": healthy, "chat_box_shown_s": shown, "question_sent_s": typed,
+    return {"server_healthy_s": healthy, "page_opened_s": opened, "chat_box_shown_s": shown, "question_sent_s": typed,
             "first_answer_s": answered, "answer_after_sending_s": answered - typed,
+            "answer_after_opening_s": answered - opened,
             "answer_has_15": any("15" in t for t in texts[1:]), "server_rss_mb": memory["rss"],
             "server_anon_mb": memory["anon"]}
 
@@ -235,11 +241,10 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The browser run with the median first-answer time, with every run's first-answer time added."""
-    middle = median([r["first_answer_s"] for r in runs])
-    return {**min(runs, key=lambda r: abs(r["first_answer_s"] - middle)),
-            "first_answer_runs_s": [r["first_answer_s"] for r in runs]}
+def median_run(runs: list[dict[str, Any]], figure: str) -> dict[str, Any]:
+    """The browser run with the median value of `figure`, with every run's value added as runs_s."""
+    middle = median([r[figure] for r in runs])
+    return {**min(runs, key=lambda r: abs(r[figure] - middle)), "runs_s": [r[figure] for r in runs]}
 
 
 def main() -> int:
@@ -248,6 +253,9 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=None, help="report folder (default: ASSISTANT_CORPUS_DIR or corpus/)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="server starts and browser sessions to time per entry (median reported)")
+    parser.add_argument("--late", type=float, default=10.0,
+                        help="also time a visitor who opens the page this many seconds after the server is "
+                             "healthy (0: not)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--child", choices=["api", "apptest"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -272,12 +280,17 @@ def main() -> int:
         api = run_child("api", index_dir, corpus_dir)
         apptest = run_child("apptest", index_dir, corpus_dir)
         runs: dict[str, list[dict[str, Any]]] = {entry: [] for entry in ENTRIES}
+        late_runs: dict[str, list[dict[str, Any]]] = {entry: [] for entry in ENTRIES}
         for _ in range(repeat):
             for entry in ENTRIES:
-                timed = time_browser_answer(entry, index_dir, corpus_dir)
-                if timed:
-                    runs[entry].append(timed)
-    browser = {entry: median_run(found) for entry, found in runs.items() if found}
+                for found, arrive_after in ((runs, 0.0), (late_runs, args.late)):
+                    if found is late_runs and args.late <= 0:
+                        continue
+                    timed = time_browser_answer(entry, index_dir, corpus_dir, arrive_after)
+                    if timed:
+                        found[entry].append(timed)
+    browser = {entry: median_run(found, "first_answer_s") for entry, found in runs.items() if found}
+    late = {entry: median_run(found, "answer_after_opening_s") for entry, found in late_runs.items() if found}
     figures = {
         "index": str(index_dir),
         "temporary_index_build_s": build_seconds,
@@ -287,6 +300,10 @@ def main() -> int:
         "browser": browser or None,
         "browser_first_answer_ratio_serve_to_app": (
             browser["serve.py"]["first_answer_s"] / browser["app.py"]["first_answer_s"] if browser else None),
+        "late_visitor_after_s": args.late if late else None,
+        "browser_late_visitor": late or None,
+        "late_visitor_answer_ratio_serve_to_app": (
+            late["serve.py"]["answer_after_opening_s"] / late["app.py"]["answer_after_opening_s"] if late else None),
     }
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
@@ -305,11 +322,18 @@ def main() -> int:
         return 0
     for entry, run in browser.items():
         print(f"浏览器 streamlit run {entry}（Chromium，中位数一次；各次首个回答 "
-              f"{', '.join(f'{t:.2f}' for t in run['first_answer_runs_s'])} 秒）：服务就绪 {run['server_healthy_s']:.2f} 秒，"
+              f"{', '.join(f'{t:.2f}' for t in run['runs_s'])} 秒）：服务就绪 {run['server_healthy_s']:.2f} 秒，"
               f"聊天框出现 {run['chat_box_shown_s']:.2f} 秒，首个聊天回答 {run['first_answer_s']:.2f} 秒"
               f"（发送后 {run['answer_after_sending_s']:.2f} 秒；回答含 15：{'是' if run['answer_has_15'] else '否'}）；"
               f"回答后服务进程内存 {run['server_rss_mb']:.0f} MB（其中匿名 {run['server_anon_mb']:.0f} MB）")
     print(f"serve.py 与 app.py 之比（首个聊天回答，中位数）：{figures['browser_first_answer_ratio_serve_to_app']:.2f}")
+    for entry, run in late.items():
+        print(f"浏览器 streamlit run {entry}，服务就绪 {args.late:.0f} 秒后才打开页面（中位数一次；各次从打开页面到首个回答 "
+              f"{', '.join(f'{t:.2f}' for t in run['runs_s'])} 秒）：聊天框在打开后 "
+              f"{run['chat_box_shown_s'] - run['page_opened_s']:.2f} 秒出现，首个聊天回答在打开后 "
+              f"{run['answer_after_opening_s']:.2f} 秒（发送后 {run['answer_after_sending_s']:.2f} 秒）")
+    if late:
+        print(f"serve.py 与 app.py 之比（晚到的访客，从打开页面到首个回答）：{figures['late_visitor_answer_ratio_serve_to_app']:.2f}")
     return 0
 
 
