@@ -32,14 +32,15 @@ build: install
 	$(BIN)/assistant build --corpus corpus --index index
 
 # Run from the repository root: streamlit reads .streamlit/config.toml (no usage statistics,
-# no Deploy button or developer menu) from the working directory.
+# no Deploy button or developer menu) from the working directory. serve.py serves app.py and opens
+# the index as the server starts, before the first visitor (`streamlit run app.py` works too).
 serve: install
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/streamlit run serve.py --server.port $(PORT)
 
 run: build serve
 
 lint:
-	$(BIN)/ruff check assistant tests benchmarks app.py
+	$(BIN)/ruff check assistant tests benchmarks app.py serve.py
 	$(BIN)/mypy
 
 test: install-dev lint

@@ -33,6 +33,7 @@ from assistant.web.corpus_admin import (
     undo_replace,
 )
 from assistant.web.jobs import BuildJob
+from assistant.web.preload import open_shared
 from assistant.web.uploads import save_upload
 
 # --- loading the index (once per process and build) -----------------------------------------
@@ -40,8 +41,9 @@ from assistant.web.uploads import save_upload
 
 @st.cache_resource(show_spinner="正在加载索引和编码模型…", max_entries=3)
 def open_assistant(index_dir: str, build_name: str, encoder: str, _settings: Settings) -> Assistant:
-    """The Assistant over one build; cached per build folder, so a switched-in rebuild is loaded anew."""
-    return Assistant.open(Path(index_dir), _settings)
+    """The Assistant over one build; cached per build folder, so a switched-in rebuild is loaded anew.
+    It comes from open_shared, which serve.py's start-up preload has already filled (or is filling)."""
+    return open_shared(Path(index_dir), build_name, _settings)
 
 
 @st.cache_resource

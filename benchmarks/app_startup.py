@@ -1,18 +1,22 @@
 """App cold start and first-answer time: the app's own first chat answer after `streamlit run`, in Chromium.
 
-Four figures, each measured in a fresh process so that nothing is warm:
+Two server entries are timed in the same run, alternately: `streamlit run app.py` (the baseline: the
+index is opened when the first visitor arrives) and `streamlit run serve.py` (the index is opened and
+warmed as the server starts). Figures, each measured in a fresh process so that nothing is warm:
 
-1. server: `streamlit run app.py` on a free port until /_stcore/health answers;
+1. server: each entry on a free port until /_stcore/health answers;
 2. api: import + Assistant.open + the first ask (loads the encoder), then a second, warm ask;
 3. apptest: the app's first script run (index and encoder load) and its first chat answer, via AppTest,
    timed from the start of its process;
 4. browser (the target, <= 5 s): headless Chromium (already running, as a visitor's browser is) opens the
    page the moment the server is healthy, types the question as soon as the chat box is shown and waits
-   for the answer with its citation; timed from spawning `streamlit run app.py`, with the server's RSS
-   after the answer. Needs /usr/bin/chromium and chromedriver (scripts/install-browser.sh); skipped
-   with a note when they are missing.
+   for the answer with its citation; timed from spawning the server, with the server's RSS after the
+   answer; serve.py's time as a ratio of app.py's. Needs /usr/bin/chromium and chromedriver
+   (scripts/install-browser.sh); skipped with a note when they are missing;
+5. late visitor: the same, the page opened --late seconds (10) after the server is healthy, timed from
+   opening the page: what serve.py's preload saves a visitor who comes once the server has settled.
 
-    .venv/bin/python benchmarks/app_startup.py [--index index] [--corpus corpus] [--repeat 3] [--json]
+    .venv/bin/python benchmarks/app_startup.py [--index index] [--corpus corpus] [--repeat 3] [--late 10] [--json]
 
 When --index holds no built index, a temporary one is built from --corpus first (its time is shown too).
 """
@@ -52,8 +56,11 @@ def app_env(index_dir: Path, corpus_dir: Path) -> dict[str, str]:
     return env
 
 
-def spawn_server(index_dir: Path, corpus_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+ENTRIES = ("app.py", "serve.py")  # the baseline first
+
+
+def spawn_server(entry: str, index_dir: Path, corpus_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / entry), "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     return subprocess.Popen(command, cwd=ROOT, env=app_env(index_dir, corpus_dir),
@@ -83,11 +90,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def time_server_start(index_dir: Path, corpus_dir: Path) -> float:
-    """Seconds from spawning `streamlit run app.py` until /_stcore/health returns 200."""
+def time_server_start(entry: str, index_dir: Path, corpus_dir: Path) -> float:
+    """Seconds from spawning `streamlit run ENTRY` until /_stcore/health returns 200."""
     port = free_port()
     started = time.perf_counter()
-    process = spawn_server(index_dir, corpus_dir, port)
+    process = spawn_server(entry, index_dir, corpus_dir, port)
     try:
         return wait_healthy(process, port, started)
     finally:
@@ -104,8 +111,9 @@ def rss_mb(pid: int) -> dict[str, float]:
     return {"rss": fields.get("Rss", 0.0), "anon": fields.get("Anonymous", 0.0)}
 
 
-def time_browser_answer(index_dir: Path, corpus_dir: Path) -> dict[str, Any] | None:
-    """The app's first chat answer in Chromium, timed from spawning the server (None without Chromium)."""
+def time_browser_answer(entry: str, index_dir: Path, corpus_dir: Path, arrive_after: float = 0.0) -> dict[str, Any] | None:
+    """The app's first chat answer in Chromium, timed from spawning the server, the page opened `arrive_after`
+    seconds after the server is healthy (None without Chromium)."""
     if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
         return None
     from selenium import webdriver
@@ -126,9 +134,11 @@ def time_browser_answer(index_dir: Path, corpus_dir: Path) -> dict[str, Any] | N
         port = free_port()
         try:
             started = time.perf_counter()
-            process = spawn_server(index_dir, corpus_dir, port)
+            process = spawn_server(entry, index_dir, corpus_dir, port)
             try:
                 healthy = wait_healthy(process, port, started)
+                time.sleep(arrive_after)
+                opened = time.perf_counter() - started
                 driver.get(f"http://127.0.0.1:{port}")
                 wait = WebDriverWait(driver, 300, poll_frequency=0.05,
                                      ignored_exceptions=(StaleElementReferenceException,))
@@ -146,8 +156,9 @@ def time_browser_answer(index_dir: Path, corpus_dir: Path) -> dict[str, Any] | N
                 stop(process)
         finally:
             driver.quit()
-    return {"server_healthy_s": healthy, "chat_box_shown_s": shown, "question_sent_s": typed,
+    return {"server_healthy_s": healthy, "page_opened_s": opened, "chat_box_shown_s": shown, "question_sent_s": typed,
             "first_answer_s": answered, "answer_after_sending_s": answered - typed,
+            "answer_after_opening_s": answered - opened,
             "answer_has_15": any("15" in t for t in texts[1:]), "server_rss_mb": memory["rss"],
             "server_anon_mb": memory["anon"]}
 
@@ -230,12 +241,21 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def median_run(runs: list[dict[str, Any]], figure: str) -> dict[str, Any]:
+    """The browser run with the median value of `figure`, with every run's value added as runs_s."""
+    middle = median([r[figure] for r in runs])
+    return {**min(runs, key=lambda r: abs(r[figure] - middle)), "runs_s": [r[figure] for r in runs]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--index", type=Path, default=None, help="built index (default: ASSISTANT_INDEX_DIR or index/)")
     parser.add_argument("--corpus", type=Path, default=None, help="report folder (default: ASSISTANT_CORPUS_DIR or corpus/)")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="server starts and browser sessions to time (median reported)")
+                        help="server starts and browser sessions to time per entry (median reported)")
+    parser.add_argument("--late", type=float, default=10.0,
+                        help="also time a visitor who opens the page this many seconds after the server is "
+                             "healthy (0: not)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--child", choices=["api", "apptest"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -250,42 +270,70 @@ def main() -> int:
     settings = load_settings()
     index_dir = (args.index or settings.index_dir).resolve()
     corpus_dir = (args.corpus or settings.corpus_dir).resolve()
+    repeat = max(1, args.repeat)
     with tempfile.TemporaryDirectory(prefix="app-startup-") as tmp:
         index_dir, build_seconds = ensure_index(index_dir, corpus_dir, Path(tmp))
-        server = [time_server_start(index_dir, corpus_dir) for _ in range(max(1, args.repeat))]
+        server: dict[str, list[float]] = {entry: [] for entry in ENTRIES}
+        for _ in range(repeat):  # the entries alternate, so a change in the machine's load hits both
+            for entry in ENTRIES:
+                server[entry].append(time_server_start(entry, index_dir, corpus_dir))
         api = run_child("api", index_dir, corpus_dir)
         apptest = run_child("apptest", index_dir, corpus_dir)
-        runs = [r for r in (time_browser_answer(index_dir, corpus_dir) for _ in range(max(1, args.repeat))) if r]
-        middle = median([r["first_answer_s"] for r in runs])
-        browser = {**min(runs, key=lambda r: abs(r["first_answer_s"] - middle)),
-                   "first_answer_runs_s": [r["first_answer_s"] for r in runs]} if runs else None
+        runs: dict[str, list[dict[str, Any]]] = {entry: [] for entry in ENTRIES}
+        late_runs: dict[str, list[dict[str, Any]]] = {entry: [] for entry in ENTRIES}
+        for _ in range(repeat):
+            for entry in ENTRIES:
+                for found, arrive_after in ((runs, 0.0), (late_runs, args.late)):
+                    if found is late_runs and args.late <= 0:
+                        continue
+                    timed = time_browser_answer(entry, index_dir, corpus_dir, arrive_after)
+                    if timed:
+                        found[entry].append(timed)
+    browser = {entry: median_run(found, "first_answer_s") for entry, found in runs.items() if found}
+    late = {entry: median_run(found, "answer_after_opening_s") for entry, found in late_runs.items() if found}
     figures = {
         "index": str(index_dir),
         "temporary_index_build_s": build_seconds,
-        "server_health_s": {"median": median(server), "runs": server},
+        "server_health_s": {entry: {"median": median(times), "runs": times} for entry, times in server.items()},
         "api": api,
         "apptest": apptest,
-        "browser": browser,
+        "browser": browser or None,
+        "browser_first_answer_ratio_serve_to_app": (
+            browser["serve.py"]["first_answer_s"] / browser["app.py"]["first_answer_s"] if browser else None),
+        "late_visitor_after_s": args.late if late else None,
+        "browser_late_visitor": late or None,
+        "late_visitor_answer_ratio_serve_to_app": (
+            late["serve.py"]["answer_after_opening_s"] / late["app.py"]["answer_after_opening_s"] if late else None),
     }
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
         return 0
     print(f"索引：{index_dir}" + (f"（临时建立，用时 {build_seconds:.1f} 秒）" if build_seconds else ""))
-    print(f"服务冷启动（streamlit run 到 /_stcore/health 就绪）：中位数 {median(server):.2f} 秒，"
-          f"各次 {', '.join(f'{s:.2f}' for s in server)}")
+    for entry, times in server.items():
+        print(f"服务冷启动（streamlit run {entry} 到 /_stcore/health 就绪）：中位数 {median(times):.2f} 秒，"
+              f"各次 {', '.join(f'{t:.2f}' for t in times)}")
     print(f"进程内：导入 {api['import_s']:.2f} 秒，Assistant.open {api['open_s']:.2f} 秒，"
           f"首次回答 {api['first_ask_s']:.2f} 秒（含加载编码器），再次回答 {api['warm_ask_s']:.2f} 秒；"
           f"从启动到首个回答共 {api['total_to_first_answer_s']:.2f} 秒，峰值内存 {api['max_rss_mb']:.0f} MB")
     print(f"AppTest：首次运行页面 {apptest['first_run_s']:.2f} 秒，首个聊天回答 {apptest['first_answer_s']:.2f} 秒，"
           f"合计 {apptest['total_to_first_answer_s']:.2f} 秒（回答含 15：{'是' if apptest['answer_has_15'] else '否'}）")
-    if browser is None:
+    if not browser:
         print("浏览器：未找到 Chromium/ChromeDriver（运行 bash scripts/install-browser.sh），未测量应用的首个聊天回答。")
-    else:
-        print(f"浏览器（Chromium，中位数一次；各次首个回答 "
-              f"{', '.join(f'{s:.2f}' for s in browser['first_answer_runs_s'])} 秒）：从 streamlit run 起，服务就绪 {browser['server_healthy_s']:.2f} 秒，"
-              f"聊天框出现 {browser['chat_box_shown_s']:.2f} 秒，首个聊天回答 {browser['first_answer_s']:.2f} 秒"
-              f"（发送后 {browser['answer_after_sending_s']:.2f} 秒；回答含 15：{'是' if browser['answer_has_15'] else '否'}）；"
-              f"回答后服务进程内存 {browser['server_rss_mb']:.0f} MB（其中匿名 {browser['server_anon_mb']:.0f} MB）")
+        return 0
+    for entry, run in browser.items():
+        print(f"浏览器 streamlit run {entry}（Chromium，中位数一次；各次首个回答 "
+              f"{', '.join(f'{t:.2f}' for t in run['runs_s'])} 秒）：服务就绪 {run['server_healthy_s']:.2f} 秒，"
+              f"聊天框出现 {run['chat_box_shown_s']:.2f} 秒，首个聊天回答 {run['first_answer_s']:.2f} 秒"
+              f"（发送后 {run['answer_after_sending_s']:.2f} 秒；回答含 15：{'是' if run['answer_has_15'] else '否'}）；"
+              f"回答后服务进程内存 {run['server_rss_mb']:.0f} MB（其中匿名 {run['server_anon_mb']:.0f} MB）")
+    print(f"serve.py 与 app.py 之比（首个聊天回答，中位数）：{figures['browser_first_answer_ratio_serve_to_app']:.2f}")
+    for entry, run in late.items():
+        print(f"浏览器 streamlit run {entry}，服务就绪 {args.late:.0f} 秒后才打开页面（中位数一次；各次从打开页面到首个回答 "
+              f"{', '.join(f'{t:.2f}' for t in run['runs_s'])} 秒）：聊天框在打开后 "
+              f"{run['chat_box_shown_s'] - run['page_opened_s']:.2f} 秒出现，首个聊天回答在打开后 "
+              f"{run['answer_after_opening_s']:.2f} 秒（发送后 {run['answer_after_sending_s']:.2f} 秒）")
+    if late:
+        print(f"serve.py 与 app.py 之比（晚到的访客，从打开页面到首个回答）：{figures['late_visitor_answer_ratio_serve_to_app']:.2f}")
     return 0
 
 

@@ -651,7 +651,7 @@ def test_make_run_does_not_reinstall_an_up_to_date_environment(tmp_path: Path) -
     assert "pip install" in plan("install")  # a new environment is installed
     (venv / ".installed").touch()
     assert "pip install" not in plan("install")
-    assert "pip install" not in plan("run") and "streamlit run app.py" in plan("run")
+    assert "pip install" not in plan("run") and "streamlit run serve.py" in plan("run")
     (venv / ".installed-dev").touch()
     assert "pip install" not in plan("install-dev")
     stale = (REPO_ROOT / "pyproject.toml").stat().st_mtime - 60

@@ -1,4 +1,5 @@
-"""End to end: `streamlit run app.py` served on a free port, driven by headless Chromium via selenium.
+"""End to end: `streamlit run serve.py` (the app, with the index opened as the server starts) served on a
+free port, driven by headless Chromium via selenium.
 
 The server is started from the repository root without settings flags, so the project's
 .streamlit/config.toml is what it runs with (as with `make run`). Screenshots of the chat, the reports
@@ -98,7 +99,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
     log = root / "streamlit.log"
     with open(log, "wb") as log_handle:  # headless, usage statistics and toolbar: from .streamlit/config.toml
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+            [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
             cwd=REPO_ROOT, env=env, stdout=log_handle, stderr=subprocess.STDOUT,
         )
