@@ -66,7 +66,7 @@ def serve(baseline: bool) -> dict[str, Any]:
     settings = load_settings()
     assistant = Assistant.open(settings.index_dir, settings)
     retriever = assistant.retriever
-    retriever._warmed.join()
+    retriever.wait_until_warm()
     out: dict[str, Any] = {"reports": len(retriever.metas), "passages": len(retriever.passages)}
     t = time.perf_counter()
     commitments = assistant.commitments()

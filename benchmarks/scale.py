@@ -203,7 +203,7 @@ def serve(started: float, busy_env: dict[str, str] | None) -> dict[str, Any]:
     assistant.ask(qs[0])
     first = time.time() - started
     retriever = assistant.retriever
-    retriever._warmed.join()
+    retriever.wait_until_warm()
     result: dict[str, Any] = {f"mem_open_{k}": v for k, v in memory().items()}
 
     from assistant.answer import from_text

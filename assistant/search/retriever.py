@@ -77,6 +77,10 @@ class Retriever:
         self._warmed = threading.Thread(target=self.warm, name="retriever-warm", daemon=True)
         self._warmed.start()
 
+    def wait_until_warm(self, timeout: float | None = None) -> None:
+        """Block until the warm-up started at open has finished (or `timeout` seconds have passed)."""
+        self._warmed.join(timeout)
+
     def warm(self) -> None:
         """Load the encoder, jieba and the keyword model and run one query through each (at open,
         in a background thread, so the first real question does not pay for it)."""

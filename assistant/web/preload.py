@@ -95,6 +95,6 @@ def _preload(settings: Settings) -> None:
 
         build_name = live_build_dir(settings.index_dir).name
         assistant = open_shared(settings.index_dir, build_name, settings)
-        assistant.retriever._warmed.join()
+        assistant.retriever.wait_until_warm()
     except Exception as err:  # the app reports it to the visitor
         _LOG.warning("启动时未能预先打开索引 %s：%s", settings.index_dir, err)

@@ -76,7 +76,7 @@ def no_index_markdown(index_dir: Path | str, corpus_dir: Path | str) -> str:
 def admin_disabled_markdown() -> str:
     return (
         "管理页面尚未启用。请在启动应用前设置管理员密码，例如：\n\n"
-        "```bash\nASSISTANT_ADMIN_PASSWORD='请换成足够长的密码' streamlit run app.py\n```\n\n"
+        "```bash\nASSISTANT_ADMIN_PASSWORD='请换成足够长的密码' streamlit run serve.py\n```\n\n"
         "重新启动应用后，即可在此页登录、上传新报告并重建索引。"
     )
 
