@@ -108,6 +108,14 @@ def replicate(folder: Path, passages: int) -> list[Path]:
     return written
 
 
+def passage_hashes(path: Path) -> list[str]:
+    """The text hashes of a report file's passages (run in worker processes)."""
+    from assistant.index.store import text_hash
+    from assistant.ingest import ingest_file
+
+    return [text_hash(p.embedding_text()) for p in ingest_file(path).passages]
+
+
 def prefill_cache(files: list[Path], cache_dir: Path, encoder_spec: str) -> None:
     """Original passages embedded for real (once); copies get perturbed copies of those vectors."""
     from assistant.index.encoders import load_encoder
@@ -128,18 +136,25 @@ def prefill_cache(files: list[Path], cache_dir: Path, encoder_spec: str) -> None
             cache.put_many(encoder.encoder_id, zip(hashes, vectors, strict=True))
             found = dict(zip(hashes, vectors, strict=True))
         base[path.stem] = np.stack([found[h] for h in hashes])
-    for path in files:
-        stem = next((s for s in base if path.stem == s or path.stem.startswith(s + "-")), None)
-        if stem is None or path.stem == stem:
-            continue
-        texts = [p.embedding_text() for p in ingest_file(path).passages]
-        hashes = [text_hash(t) for t in texts]
-        if len(cache.get_many(encoder.encoder_id, hashes)) == len(hashes):
-            continue
-        source = base[stem][np.minimum(np.arange(len(texts)), len(base[stem]) - 1)]
-        noisy = source + rng.normal(0, NOISE, source.shape).astype(np.float32)
-        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-        cache.put_many(encoder.encoder_id, zip(hashes, noisy.astype(np.float32), strict=True))
+    copies = [(path, stem) for path in files
+              if (stem := next((s for s in base if path.stem == s or path.stem.startswith(s + "-")), None)) is not None
+              and path.stem != stem]
+    from concurrent.futures import ProcessPoolExecutor
+
+    pending: list[tuple[str, np.ndarray]] = []
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # parsing 10^6 passages' files takes minutes
+        for (_, stem), hashes in zip(copies, pool.map(passage_hashes, [p for p, _ in copies], chunksize=64),
+                                        strict=True):
+            if len(cache.get_many(encoder.encoder_id, hashes)) == len(hashes):
+                continue
+            source = base[stem][np.minimum(np.arange(len(hashes)), len(base[stem]) - 1)]
+            noisy = source + rng.normal(0, NOISE, source.shape).astype(np.float32)
+            noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+            pending += zip(hashes, noisy.astype(np.float32), strict=True)
+            if len(pending) >= 20_000:
+                cache.put_many(encoder.encoder_id, pending)
+                pending = []
+    cache.put_many(encoder.encoder_id, pending)
     cache.close()
 
 
