@@ -138,6 +138,17 @@ def test_passage_tokens_come_from_the_cache_once_computed(
     assert passages <= set(tokenised)
 
 
+def test_a_dead_worker_process_is_a_clear_error() -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from assistant.errors import AssistantError
+    from assistant.index.build import _reported_worker_failure
+
+    with pytest.raises(AssistantError, match="工作进程意外退出.*现有索引保持不变"):
+        with _reported_worker_failure():
+            raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+
 def test_threads_are_per_calling_thread() -> None:
     set_threads(2)
     seen: list[int] = []

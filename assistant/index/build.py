@@ -17,6 +17,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from multiprocessing import get_context
 from dataclasses import dataclass, field
@@ -290,6 +291,7 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
     root = settings.corpus_dir.resolve()
     limits = ParseLimits.from_settings(settings)
     with build_lock(index_dir), ExitStack() as stack:
+        stack.enter_context(_reported_worker_failure())
         files, refused = scan_corpus([root])
         unchanged = None if refused else _unchanged_live_build(settings, index_dir, root, files, progress)
         if unchanged is not None:
@@ -829,6 +831,19 @@ def worker_count(settings: Settings) -> int:
     """The build's processes for parsing and analysis: settings.workers, or for 0 one per core, at most
     AUTO_WORKERS_MAX."""
     return settings.workers or min(os.cpu_count() or 1, AUTO_WORKERS_MAX)
+
+
+@contextmanager
+def _reported_worker_failure() -> Iterator[None]:
+    """A worker process that died (the kernel's out-of-memory killer, a signal) as an error the CLI and the app
+    show; the temporary build is already removed and the live index untouched."""
+    try:
+        yield
+    except BrokenProcessPool as err:
+        raise AssistantError(
+            "建立索引的工作进程意外退出（可能因内存不足被系统终止）。现有索引保持不变；"
+            "请关闭其他占用内存的程序，或用 --workers 1 重试。"
+        ) from err
 
 
 class _Workers:
