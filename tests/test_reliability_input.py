@@ -71,7 +71,7 @@ def test_every_numeric_setting_is_checked() -> None:
         variable = f"ASSISTANT_{name.upper()}"
         with pytest.raises(ConfigError, match=variable):
             load_settings({variable: "abc"})
-        with pytest.raises(ConfigError, match="大于 0"):
+        with pytest.raises(ConfigError, match="大于 0|0 到 19 之间"):  # counts and sizes; nice values
             load_settings({variable: "-1"})
     assert load_settings({"ASSISTANT_MAX_TABLE_CELLS": " 500 "}).max_table_cells == 500
 
