@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sqlite3
+import sys
 import time
 import unicodedata
 import uuid
@@ -786,7 +787,8 @@ def passage_tokens(
     passages: Sequence[Passage], cache: EmbeddingCache | None, tokenizer: str
 ) -> tuple[list[list[str]], list[tuple[str, list[str]]]]:
     """The passages' keyword tokens, from the cache where it holds them (keyed by tokenizer id and text hash),
-    and the (text hash, tokens) pairs computed now, for the cache."""
+    and the (text hash, tokens) pairs computed now, for the cache. A token that recurs is one string object (a
+    report's tokens pickled from a worker then carry each word once, and the build holds them once)."""
     texts = [p.embedding_text() for p in passages]
     hashes = [text_hash(t) for t in texts]
     found = cache.tokens_many(tokenizer, hashes) if cache is not None else {}
@@ -795,7 +797,7 @@ def passage_tokens(
         if key not in found:
             found[key] = segment.tokenize(text)
             new.append((key, found[key]))
-    return [found[key] for key in hashes], new
+    return [[sys.intern(token) for token in found[key]] for key in hashes], new
 
 
 _worker_cache: dict[str, EmbeddingCache | None] = {}  # a parse worker's read-only cache, opened once
