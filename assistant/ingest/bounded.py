@@ -160,8 +160,10 @@ class _Worker:
             return None, False
         deadline = time.monotonic() + limits.timeout_s
         head = self._read(9, deadline)
-        answer = self._read(int.from_bytes(head[1:], "big"), deadline) if head else None
-        return answer, answer is not None and head is not None and head[:1] == _KEEP
+        if head is None:
+            return None, False
+        answer = self._read(int.from_bytes(head[1:], "big"), deadline)
+        return answer, answer is not None and head[:1] == _KEEP
 
     def end(self, kill: bool) -> int:
         """Stop the worker (killed, or left to exit on the closed pipe) and return its exit status."""
@@ -310,9 +312,9 @@ def _warm_up() -> None:
 
 def main() -> None:
     """Entry point of the parse server process."""
-    _warm_up()
     replies = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # anything a parser prints goes to stderr, never into the replies
+    os.dup2(2, 1)  # anything a parser prints goes to stderr, never into the replies (the warm-up's included)
+    _warm_up()
     try:
         serve(sys.stdin.buffer, replies)
     except BrokenPipeError:  # the caller went away
