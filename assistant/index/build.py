@@ -481,15 +481,15 @@ def _write_build(
     documents: dict[str, dict[str, Any]],
     summary: BuildSummary,
     progress: Progress | None,
-    prepared: dict[str, Prepared] | None = None,
-    live: Live | None = None,
-    pool: _Workers | None = None,
+    prepared: dict[str, Prepared],
+    live: Live | None,
+    pool: _Workers,
 ) -> None:
     encoder = load_encoder(settings.encoder, settings.device, settings.encode_batch)
     store = Store(tmp_dir / "store.sqlite")
     old_store = Store(live.build_dir / "store.sqlite", readonly=True) if live else None
     try:
-        _write_passage_rows(store, reports, prepared or {}, old_store, summary, settings, encoder, tmp_dir, progress,
+        _write_passage_rows(store, reports, prepared, old_store, summary, settings, encoder, tmp_dir, progress,
                             live, documents, pool)
     finally:
         store.close()
@@ -500,7 +500,7 @@ def _write_build(
 def _write_passage_rows(
     store: Store, reports: list[Report | Carried], prepared: dict[str, Prepared], old_store: Store | None,
     summary: BuildSummary, settings: Settings, encoder: Encoder, tmp_dir: Path, progress: Progress | None,
-    live: Live | None, documents: dict[str, dict[str, Any]], pool: _Workers | None = None,
+    live: Live | None, documents: dict[str, dict[str, Any]], pool: _Workers,
 ) -> None:
     """Store rows (carried ones copied in SQL, in report order), then vectors and the passage index."""
     moves: list[tuple[int, int, int]] = []  # (first old vector id, count, shift) of carried reports
@@ -509,8 +509,7 @@ def _write_passage_rows(
     cache = _open_cache(settings.cache_path, summary.notices)
     try:
         next_id = _store_reports(store, reports, prepared, old_store, cache, moves, fresh)
-        summary.analysis = analyse_build(store, live_store(settings.index_dir), worker_count(settings),
-                                         pool.executor if pool else None)
+        summary.analysis = analyse_build(store, live_store(settings.index_dir), pool.count, pool.executor)
         records = _Records(reports, fresh, old_store, next_id)
         started = time.monotonic()
         with threads(settings.build_threads):
@@ -877,8 +876,7 @@ def _parse_in_workers(
     key, the path relative to the corpus); the files' keys go into `file_keys`. settings.workers 0 means one
     process per core (at most AUTO_WORKERS_MAX) when at least AUTO_WORKERS_MIN_FILES files need parsing:
     each worker starts its own Python, jieba and parsers (about 2 s), which only pays off on many files."""
-    workers = worker_count(settings)
-    if workers <= 1:
+    if pool.count <= 1:
         return {}
     todo = []
     for path in files:
