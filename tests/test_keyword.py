@@ -158,3 +158,34 @@ def test_carried_counts_index_like_the_token_lists(tmp_path: Path) -> None:
     assert KeywordStore.carry(tmp_path / "again", [(0, 300, 0)]) is not None
     (tmp_path / "bm25" / "term_counts.npy").unlink()  # an index saved before counts were kept
     assert KeywordStore.carry(tmp_path / "bm25", [(0, 10, 0)]) is None
+
+
+def test_carried_counts_added_after_new_documents_rank_the_same(tmp_path: Path) -> None:
+    """A build adds its new documents first and the carried ones at the end (add_carried): the ranking is the same
+    as carrying first; a second carry, or ids held already, are refused."""
+    corpus = {i: tokenize(t) for i, t in enumerate(TEXTS * 3)}
+    old = KeywordStore()
+    old.add(list(corpus), list(corpus.values()))
+    old.save_index(tmp_path / "bm25")
+    new = {200: tokenize("新增的报告：行政复议 纠正 2件"), 201: tokenize("火星 上 没有 政府信息公开")}
+    moves = [(0, 10, 0), (14, 10, 90)]
+    first = KeywordStore.carry(tmp_path / "bm25", moves)
+    assert first is not None
+    first.add(list(new), list(new.values()))
+    later = KeywordStore()
+    later.add(list(new), list(new.values()))
+    assert later.add_carried(tmp_path / "bm25", moves)
+    assert len(later) == len(first) == 22
+    for query in (*QUERIES, "火星 纠正"):
+        expected = _all_scores(first, tokenize(query))
+        got = _all_scores(later, tokenize(query))
+        assert got.keys() == expected.keys() and expected
+        np.testing.assert_allclose([got[i] for i in expected], list(expected.values()), rtol=1e-6)
+    with pytest.raises(ValueError):
+        later.add_carried(tmp_path / "bm25", [(0, 1, 500)])  # carried once per store
+    clash = KeywordStore()
+    clash.add([3], [tokenize("火星")])
+    with pytest.raises(ValueError):
+        clash.add_carried(tmp_path / "bm25", [(0, 10, 0)])  # id 3 is held already
+    (tmp_path / "bm25" / "term_counts.npy").unlink()
+    assert not KeywordStore().add_carried(tmp_path / "bm25", moves)  # no counts: the build adds stored tokens

@@ -19,10 +19,12 @@ from conftest import SAMPLE_FILES, SEED_FILE
 from assistant import segment
 from assistant.config import Settings, load_settings
 from assistant.errors import ConfigError
+from assistant.index import build
 from assistant.index.build import Throughput, build_index
 from assistant.index.layout import live_build_dir
 from assistant.index.store import Store
 from assistant.index.threads import lower_priority, set_threads, threads
+from assistant.ingest import ParseLimits
 from assistant.search.retriever import Retriever
 
 
@@ -325,8 +327,6 @@ def test_a_live_build_without_term_counts_carries_its_stored_tokens(
 
 def test_automatic_workers_parse_in_processes_only_for_many_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                                   ) -> None:
-    from assistant.index import build
-    from assistant.ingest import ParseLimits
 
     assert Settings().workers == 0  # automatic by default
     with pytest.raises(ConfigError):
@@ -343,8 +343,8 @@ def test_automatic_workers_parse_in_processes_only_for_many_files(tmp_path: Path
         def __exit__(self, *exc: object) -> None:
             return None
 
-        def map(self, fn: object, todo: list[Path], *rest: object, **kwargs: object) -> list[None]:
-            return [None] * len(todo)
+        def submit(self, fn: object, *args: object) -> None:
+            return None
 
     monkeypatch.setattr(build, "ProcessPoolExecutor", Pool)
     monkeypatch.setattr(build.os, "cpu_count", lambda: 2)
@@ -364,3 +364,27 @@ def test_automatic_workers_parse_in_processes_only_for_many_files(tmp_path: Path
     assert run(0, build.AUTO_WORKERS_MIN_FILES) == [2]  # many files: one process per core
     assert run(1, build.AUTO_WORKERS_MIN_FILES) == []
     assert run(3, 5) == [3]  # an explicit count is kept
+
+
+def test_parsed_reports_are_handed_over_as_they_come(tmp_path: Path) -> None:
+    """The workers parse only a few tasks ahead of the build storing their reports, so a big corpus is never held
+    parsed in memory at once; results come in corpus order, a file the build passes over is dropped, and a file
+    that was not given to the workers gets None (the build parses it itself)."""
+    text = SEED_FILE.read_text(encoding="utf-8")
+    files = []
+    for i in range(60):
+        files.append(tmp_path / f"r{i:02d}.txt")
+        files[-1].write_text(text + f"\n附：第{i}份副本。\n", encoding="utf-8")
+    settings = Settings(workers=2, cache_dir=tmp_path / "cache")
+    limits = ParseLimits.from_settings(settings)
+    with build._Workers(build.worker_count(settings)) as pool:
+        parsed = build._parse_in_workers(settings, files[1:], tmp_path, {}, limits, {}, pool)
+        assert parsed.take("r00.txt", files[0]) is None
+        in_flight = len(parsed._running) * parsed.CHUNK
+        assert 0 < in_flight <= pool.count * parsed.AHEAD * parsed.CHUNK < len(files) - 1
+        first = parsed.take("r01.txt", files[1])
+        assert first is not None and "第1份副本" in first.report.cleaned_text
+        assert len(first.hashes) == len(first.tokens) == len(first.report.passages)
+        later = parsed.take("r07.txt", files[7])  # r02..r06 passed over
+        assert later is not None and "第7份副本" in later.report.cleaned_text
+        assert len(parsed._running) * parsed.CHUNK <= in_flight  # taking one lets one more task start, no more

@@ -17,7 +17,8 @@ import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from multiprocessing import get_context
@@ -261,28 +262,6 @@ class Throughput:
         return per_second, left
 
 
-def _embed(
-    passages: list[Passage], encoder: Encoder, cache: EmbeddingCache, progress: Progress | None,
-    batch: int = 32,
-) -> tuple[np.ndarray, int]:
-    texts = [p.embedding_text() for p in passages]
-    hashes = [text_hash(t) for t in texts]
-    cached = _usable_vectors(cache.get_many(encoder.encoder_id, hashes), encoder.dim)
-    missing = sorted({h: i for i, h in enumerate(hashes) if h not in cached}.values())
-    if missing:
-        if progress:
-            progress("向量化", 0, len(missing))
-        for start in range(0, len(missing), batch):
-            chunk = missing[start : start + batch]
-            vectors = encoder.encode_documents([texts[i] for i in chunk])
-            cache.put_many(encoder.encoder_id, ((hashes[i], v) for i, v in zip(chunk, vectors, strict=True)))
-            cached.update({hashes[i]: v for i, v in zip(chunk, vectors, strict=True)})
-            if progress:
-                progress("向量化", min(start + batch, len(missing)), len(missing))
-    matrix = np.stack([cached[h] for h in hashes]) if hashes else np.zeros((0, encoder.dim), np.float32)
-    return matrix.astype(np.float32), len(missing)
-
-
 def build_index(settings: Settings, progress: Progress | None = None) -> BuildSummary:
     """Build or update the index in settings.index_dir from settings.corpus_dir."""
     started = time.monotonic()
@@ -290,7 +269,6 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
     if not settings.corpus_dir.is_dir():
         raise AssistantError(f"报告目录 {settings.corpus_dir} 不存在。请把报告文件放进该目录，或用 --corpus 指定。")
     root = settings.corpus_dir.resolve()
-    limits = ParseLimits.from_settings(settings)
     with build_lock(index_dir), ExitStack() as stack:
         stack.enter_context(_reported_worker_failure())
         files, refused = scan_corpus([root])
@@ -301,63 +279,75 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
         summary = BuildSummary()
         _remove_leftovers(index_dir, summary.notices)
         live = _previous(index_dir, root, summary.notices)
-        old_keys = live.keys if live else {}
         summary.failures.extend(refused)
-        file_keys: dict[Path, str] = {}
-        pool = stack.enter_context(_Workers(worker_count(settings)))
-        parsed = _parse_in_workers(settings, files, root, old_keys, limits, file_keys, pool)
-        reports: list[Report | Carried] = []
-        documents: dict[str, dict[str, Any]] = {}
-        seen: dict[str, str] = {}  # report id and normalised text hash -> document key
-        if progress:
-            progress("解析", 0, len(files))
-        for done, path in enumerate(files, 1):
-            name = path.relative_to(root).as_posix()
-            try:
-                check_size(path, settings.max_file_bytes)  # before _file_key reads the whole file
-                key = file_keys.get(path) or _file_key(path)
-                report: Report | Carried | None = live.carried.get(key) if live and old_keys.get(name) == key else None
-                if report is None:
-                    report = _take_parsed(parsed, name, path) or ingest_file_bounded(path, limits)
-                content = _content_of(report, parsed.get(name))
-                _check_duplicate(path, report.report_id, content, seen)
-            except IngestError as err:
-                summary.failures.append(err)
-                continue
-            except OSError as err:
-                summary.failures.append(IngestError(path, f"无法读取：{err.strerror or err}"))
-                continue
-            finally:
-                if progress:
-                    progress("解析", done, len(files))
-            seen[report.report_id] = seen[content] = name
-            reports.append(report)
-            documents[name] = (report.document if isinstance(report, Carried) else {
-                "file_key": key, "sha256": report.meta.sha256, "report_id": report.report_id,
-                "title": report.meta.title, "passages": len(report.passages), "content_hash": content})
-            bucket = summary.unchanged if old_keys.get(name) == key else (
-                summary.updated if name in old_keys else summary.added)
-            bucket.append(name)
+        old_keys = live.keys if live else {}
         summary.deleted.extend(sorted(set(old_keys) - {p.relative_to(root).as_posix() for p in files}))
-        if not reports:
-            raise AssistantError(
-                f"{settings.corpus_dir} 中没有可以索引的报告（{len(summary.failures)} 个文件解析失败）。"
-                "现有索引保持不变。"
-            )
-        prepared = {p.report.report_id: p for p in parsed.values() if isinstance(p, Prepared)}
-        del parsed  # the prepared reports are let go as they are stored
+        pool = stack.enter_context(_Workers(worker_count(settings)))
         build_dir = _commit_build(
-            settings, lambda tmp: _write_build(settings, tmp, reports, documents, summary, progress, prepared, live, pool)
+            settings, lambda tmp: _write_build(settings, tmp, files, root, live, summary, progress, pool)
         )
         _publish(settings, build_dir)
         _switch(index_dir, build_dir)
         _prune(index_dir, keep=build_dir.name)
         _prune_backend(settings, index_dir)
-    summary.reports = len(reports)
-    summary.passages = sum(int(d["passages"]) for d in documents.values())
     summary.seconds = time.monotonic() - started
     summary.build_dir = build_dir
     return summary
+
+
+def _take_in(
+    settings: Settings, files: list[Path], root: Path, live: Live | None, intake: _Intake, summary: BuildSummary,
+    progress: Progress | None, pool: _Workers,
+) -> dict[str, dict[str, Any]]:
+    """Read every file in corpus order and hand its report to `intake` as soon as it is parsed (or carried
+    unchanged from the live build); failed and duplicate files go into summary.failures. Returns the
+    manifest's documents."""
+    limits = ParseLimits.from_settings(settings)
+    old_keys = live.keys if live else {}
+    file_keys: dict[Path, str] = {}
+    parsed = _parse_in_workers(settings, files, root, old_keys, limits, file_keys, pool)
+    documents: dict[str, dict[str, Any]] = {}
+    seen: dict[str, str] = {}  # report id and normalised text hash -> document key
+    tokenizer = segment.tokenizer_id()
+    if progress:
+        progress("解析", 0, len(files))
+    for done, path in enumerate(files, 1):
+        name = path.relative_to(root).as_posix()
+        try:
+            check_size(path, settings.max_file_bytes)  # before _file_key reads the whole file
+            key = file_keys.get(path) or _file_key(path)
+            carried = live.carried.get(key) if live and old_keys.get(name) == key else None
+            ready = None
+            if carried is not None:
+                report_id, content = carried.report_id, carried.content_hash
+            else:
+                ready = parsed.take(name, path) or _prepare(path, limits, intake.cache, tokenizer)
+                report_id, content = ready.report.report_id, ready.content_hash
+            _check_duplicate(path, report_id, content, seen)
+        except IngestError as err:
+            summary.failures.append(err)
+            continue
+        except OSError as err:
+            summary.failures.append(IngestError(path, f"无法读取：{err.strerror or err}"))
+            continue
+        finally:
+            if progress:
+                progress("解析", done, len(files))
+        seen[report_id] = seen[content] = name
+        if ready is None:
+            assert carried is not None
+            intake.carry(carried)
+            documents[name] = carried.document
+        else:
+            report = ready.report
+            documents[name] = {"file_key": key, "sha256": report.meta.sha256, "report_id": report.report_id,
+                               "title": report.meta.title, "passages": len(report.passages), "content_hash": content}
+            intake.add(ready)
+        bucket = summary.unchanged if old_keys.get(name) == key else (
+            summary.updated if name in old_keys else summary.added)
+        bucket.append(name)
+    intake.finish()
+    return documents
 
 
 # --- trust and repair: duplicates, leftovers, damaged caches, full disks, durable switching ----
@@ -368,13 +358,6 @@ def _content_hash(report: Report) -> str:
     report saved in another encoding or under another name hashes the same."""
     text = "".join(unicodedata.normalize("NFKC", report.cleaned_text).split())
     return "text:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _content_of(report: Report | Carried, parsed: Prepared | tuple[type[IngestError], str] | None) -> str:
-    """The report's content hash: kept in the live build's manifest, computed by the worker, or now."""
-    if isinstance(report, Carried):
-        return report.content_hash
-    return parsed.content_hash if isinstance(parsed, Prepared) else _content_hash(report)
 
 
 def _check_duplicate(path: Path, report_id: str, content_hash: str, seen: dict[str, str]) -> None:
@@ -475,107 +458,107 @@ def _fsync_tree(folder: Path) -> None:
 
 
 def _write_build(
-    settings: Settings,
-    tmp_dir: Path,
-    reports: list[Report | Carried],
-    documents: dict[str, dict[str, Any]],
-    summary: BuildSummary,
-    progress: Progress | None,
-    prepared: dict[str, Prepared],
-    live: Live | None,
-    pool: _Workers,
+    settings: Settings, tmp_dir: Path, files: list[Path], root: Path, live: Live | None, summary: BuildSummary,
+    progress: Progress | None, pool: _Workers,
 ) -> None:
+    """The whole build, in tmp_dir: reports stored as they are parsed, then the analysis, the vectors, the
+    passage index and the manifest."""
     encoder = load_encoder(settings.encoder, settings.device, settings.encode_batch)
     store = Store(tmp_dir / "store.sqlite")
     old_store = Store(live.build_dir / "store.sqlite", readonly=True) if live else None
+    settings.cache_path.parent.mkdir(parents=True, exist_ok=True)
+    cache = _open_cache(settings.cache_path, summary.notices)  # before the workers read it
     try:
-        _write_passage_rows(store, reports, prepared, old_store, summary, settings, encoder, tmp_dir, progress,
-                            live, documents, pool)
+        keywords = KeywordStore() if settings.store == "local" else None
+        intake = _Intake(store, old_store, cache, keywords)
+        documents = _take_in(settings, files, root, live, intake, summary, progress, pool)
+        if not documents:
+            raise AssistantError(
+                f"{settings.corpus_dir} 中没有可以索引的报告（{len(summary.failures)} 个文件解析失败）。"
+                "现有索引保持不变。"
+            )
+        summary.reports, summary.passages = len(documents), intake.next_id
+        summary.analysis = analyse_build(store, live_store(settings.index_dir), pool.count, pool.executor)
+        started = time.monotonic()
+        with threads(settings.build_threads):
+            vectors, summary.embedded = _vectors(store, intake, live, encoder, cache, progress,
+                                                 settings.encode_batch)
+        summary.embed_seconds = time.monotonic() - started
+        if progress:
+            progress("写入索引", 0, 3)
+        if keywords is not None and intake.moves:
+            _carry_keywords(keywords, live, intake.moves, old_store)
+        records = _Records(store, intake.spans, intake.next_id)
+        store_entry = write_passage_index(settings, tmp_dir, tmp_dir.name.removeprefix(".tmp-"), records, vectors,
+                                          progress=progress, keywords=keywords)
     finally:
+        cache.close()
         store.close()
         if old_store is not None:
             old_store.close()
-
-
-def _write_passage_rows(
-    store: Store, reports: list[Report | Carried], prepared: dict[str, Prepared], old_store: Store | None,
-    summary: BuildSummary, settings: Settings, encoder: Encoder, tmp_dir: Path, progress: Progress | None,
-    live: Live | None, documents: dict[str, dict[str, Any]], pool: _Workers,
-) -> None:
-    """Store rows (carried ones copied in SQL, in report order), then vectors and the passage index."""
-    moves: list[tuple[int, int, int]] = []  # (first old vector id, count, shift) of carried reports
-    fresh: list[tuple[int, Report, list[list[str]]]] = []  # (first vector id, report, tokens) of parsed ones
-    settings.cache_path.parent.mkdir(parents=True, exist_ok=True)
-    cache = _open_cache(settings.cache_path, summary.notices)
-    try:
-        next_id = _store_reports(store, reports, prepared, old_store, cache, moves, fresh)
-        summary.analysis = analyse_build(store, live_store(settings.index_dir), pool.count, pool.executor)
-        records = _Records(reports, fresh, old_store, next_id)
-        started = time.monotonic()
-        with threads(settings.build_threads):
-            vectors, embedded = _vectors(records, moves, fresh, live, encoder, cache, progress, settings.encode_batch)
-        summary.embed_seconds = time.monotonic() - started
-    finally:
-        cache.close()
-    summary.embedded = embedded
-    if progress:
-        progress("写入索引", 0, 3)
-    keywords = _keywords(settings, live, moves, fresh, old_store)
-    build_name = tmp_dir.name.removeprefix(".tmp-")
-    store_entry = write_passage_index(settings, tmp_dir, build_name, records, vectors, progress=progress,
-                                      keywords=keywords)
     if progress:
         progress("写入索引", 2, 3)
-    _write_manifest(tmp_dir, settings, encoder, store_entry, len(reports), next_id, documents, summary)
+    _write_manifest(tmp_dir, settings, encoder, store_entry, len(documents), intake.next_id, documents, summary)
     if progress:
         progress("写入索引", 3, 3)
 
 
-def _store_reports(
-    store: Store, reports: list[Report | Carried], prepared: dict[str, Prepared], old_store: Store | None,
-    cache: EmbeddingCache, moves: list[tuple[int, int, int]], fresh: list[tuple[int, Report, list[list[str]]]],
-) -> int:
-    """Write the reports' rows in report order (carried ones copied in SQL, their vector-id moves into `moves`,
-    parsed ones with their tokens into `fresh`), new tokens into the cache; commits, returns the passage count.
-    Each parsed report in `reports` is replaced by a copy with its passages and metadata only, and its entry in
-    `prepared` is dropped."""
-    next_id = 0
-    pending: list[tuple[str, int]] = []  # carried reports not yet copied: (report id, vector-id shift)
-    tokenizer = segment.tokenizer_id()
-    unseen: list[tuple[str, list[str]]] = []  # tokens for the cache, written in one transaction
-    for position, report in enumerate(reports):
-        if isinstance(report, Carried):
-            shift = next_id - report.first
-            moves.append((report.first, report.count, shift))
-            pending.append((report.report_id, shift))
-            next_id += report.count
-            continue
-        if pending and old_store is not None:
-            store.copy_reports(old_store.path, pending)
-            pending = []
-        ready = prepared.pop(report.report_id, None)  # its JSON is not needed once stored
-        if ready is not None:
-            report, own_tokens, new_tokens = ready.report, ready.tokens, ready.new_tokens
-            next_id_after = store.add_report(report, next_id, ready.body)
-            store.add_fact_rows(report.report_id, ready.fact_rows)
-        else:
-            report, facts = _with_facts(report)
-            own_tokens, new_tokens = passage_tokens(report.passages, cache, tokenizer)
-            next_id_after = store.add_report(report, next_id)
-            store.add_facts(facts)
-        unseen += new_tokens
-        store.add_tokens(next_id, own_tokens)
-        # from here on only the passages and metadata are read (vectors, passage index): the text, sections and
-        # tables are let go, so that the build holds about the passages, not the corpus
-        reports[position] = report = dataclasses.replace(report, cleaned_text="", sections=(), tables=())
-        fresh.append((next_id, report, own_tokens))
-        next_id = next_id_after
-    if pending and old_store is not None:
-        store.copy_reports(old_store.path, pending)
-    store.commit()
-    if unseen:
-        cache.put_tokens(tokenizer, unseen)
-    return next_id
+class _Intake:
+    """Writes the build's reports to its store as they come, in corpus order: carried ones copied in SQL, parsed
+    ones inserted with their facts and tokens (the tokens also go into the keyword store, new ones into the
+    token cache). Per report it keeps only what the later stages need, so the build holds about its passages'
+    vector ids and text hashes, never the parsed corpus."""
+
+    TOKEN_FLUSH = 20_000  # new passages' tokens written to the cache at a time
+
+    def __init__(self, store: Store, old_store: Store | None, cache: EmbeddingCache,
+                 keywords: KeywordStore | None) -> None:
+        self.store, self.old_store, self.cache, self.keywords = store, old_store, cache, keywords
+        self.next_id = 0
+        self.spans: list[tuple[str, int, int]] = []  # (report id, first vector id, passages), in vector-id order
+        self.moves: list[tuple[int, int, int]] = []  # (first old vector id, count, shift) of carried reports
+        self.fresh: dict[str, tuple[int, list[str]]] = {}  # parsed report id -> (first vector id, text hashes)
+        self._pending: list[tuple[str, int]] = []  # carried reports not yet copied: (report id, vector-id shift)
+        self._unseen: list[tuple[str, list[str]]] = []  # tokens not yet in the cache
+        self._tokenizer = segment.tokenizer_id()
+
+    def carry(self, report: Carried) -> None:
+        shift = self.next_id - report.first
+        self.moves.append((report.first, report.count, shift))
+        self._pending.append((report.report_id, shift))
+        self.spans.append((report.report_id, self.next_id, report.count))
+        self.next_id += report.count
+
+    def add(self, ready: Prepared) -> None:
+        self._copy_pending()
+        report = ready.report
+        first = self.next_id
+        self.next_id = self.store.add_report(report, first, ready.body)
+        self.store.add_fact_rows(report.report_id, ready.fact_rows)
+        self.store.add_tokens(first, ready.tokens)
+        if self.keywords is not None:
+            self.keywords.add(np.arange(first, self.next_id), ready.tokens)
+        self.spans.append((report.report_id, first, self.next_id - first))
+        self.fresh[report.report_id] = (first, ready.hashes)
+        self._unseen += ready.new_tokens
+        if len(self._unseen) >= self.TOKEN_FLUSH:
+            self._flush_tokens()
+
+    def finish(self) -> None:
+        """Copy the last carried reports, commit, and write the remaining new tokens to the cache."""
+        self._copy_pending()
+        self.store.commit()
+        self._flush_tokens()
+
+    def _copy_pending(self) -> None:
+        if self._pending and self.old_store is not None:
+            self.store.copy_reports(self.old_store.path, self._pending)
+        self._pending = []
+
+    def _flush_tokens(self) -> None:
+        if self._unseen:
+            self.cache.put_tokens(self._tokenizer, self._unseen)
+        self._unseen = []
 
 
 def _write_manifest(
@@ -600,15 +583,13 @@ def _write_manifest(
 
 
 class _Records(Sequence[PassageRecord]):
-    """The build's passages in vector-id order, for the passage-index backend; a carried report's
-    passages are decoded from the live build only when asked for (the local backend never asks)."""
+    """The build's passages in vector-id order, for the passage-index backend, decoded from the new build's store
+    one report at a time, only when asked for (the local backend never asks)."""
 
-    def __init__(self, reports: list[Report | Carried], fresh: list[tuple[int, Report, list[list[str]]]],
-                 old_store: Store | None, total: int) -> None:
-        by_id = {r.report_id: r for _, r, _ in fresh}
-        self._parts: list[Report | Carried] = [by_id.get(r.report_id, r) for r in reports]
-        self._starts = list(itertools.accumulate((_count(r) for r in self._parts), initial=0))[:-1]
-        self._old = old_store
+    def __init__(self, store: Store, spans: list[tuple[str, int, int]], total: int) -> None:
+        self._store = store
+        self._ids = [report_id for report_id, _, _ in spans]
+        self._starts = [start for _, start, _ in spans]
         self._total = total
         self._decoded: tuple[str, Report] | None = None
 
@@ -627,44 +608,83 @@ class _Records(Sequence[PassageRecord]):
         if not 0 <= index < self._total:
             raise IndexError(index)
         slot = bisect.bisect_right(self._starts, index) - 1
-        report = self._report(self._parts[slot])
+        report = self._report(self._ids[slot])
         return PassageRecord(index, report.passages[index - self._starts[slot]], report.meta)
 
-    def _report(self, part: Report | Carried) -> Report:
-        if isinstance(part, Report):
-            return part
-        if self._decoded is None or self._decoded[0] != part.report_id:
-            report = self._old.report(part.report_id) if self._old is not None else None
-            if report is None:
-                raise IndexCorruptError(f"现有索引中缺少报告 {part.report_id}。请重新运行 assistant build。")
-            self._decoded = (part.report_id, report)
+    def _report(self, report_id: str) -> Report:
+        if self._decoded is None or self._decoded[0] != report_id:
+            self._decoded = (report_id, _stored_report(self._store, report_id))
         return self._decoded[1]
 
 
-def _count(report: Report | Carried) -> int:
-    return report.count if isinstance(report, Carried) else len(report.passages)
+def _stored_report(store: Store, report_id: str) -> Report:
+    report = store.report(report_id)
+    if report is None:
+        raise IndexCorruptError(f"索引中缺少报告 {report_id}。请重新运行 assistant build。")
+    return report
 
 
 def _vectors(
-    records: _Records, moves: list[tuple[int, int, int]], fresh: list[tuple[int, Report, list[list[str]]]],
-    live: Live | None, encoder: Encoder, cache: EmbeddingCache, progress: Progress | None, batch: int,
+    store: Store, intake: _Intake, live: Live | None, encoder: Encoder, cache: EmbeddingCache,
+    progress: Progress | None, batch: int,
 ) -> tuple[np.ndarray, int]:
-    """Every passage's vector, in vector-id order: carried ones read from the live build's vector file
-    when it holds them exactly (same encoder), the others from the embedding cache or the encoder."""
-    vectors = np.empty((len(records), encoder.dim), dtype=np.float32)
-    carried = _carried_vectors(live, moves, encoder) if moves else None
+    """Every passage's vector, in vector-id order, and how many were embedded now: carried ones read from the
+    live build's vector file when it holds them exactly (same encoder), the others from the embedding cache or
+    the encoder."""
+    vectors = np.empty((intake.next_id, encoder.dim), dtype=np.float32)
+    carried = _carried_vectors(live, intake.moves, encoder) if intake.moves else None
     if carried is not None:
-        rows = [(start, report.passages) for start, report, _ in fresh]
-        vectors[_carried_rows(moves)] = carried
+        vectors[_carried_rows(intake.moves)] = carried
+        spans = [(report_id, start) for report_id, (start, _) in intake.fresh.items()]
     else:  # everything through the cache (a new encoder, a lossy vector index, Milvus)
-        rows = [(0, tuple(r.passage for r in records))]
-    passages = [p for _, own in rows for p in own]
-    found, embedded = _embed(passages, encoder, cache, progress, batch)
-    at = 0
-    for start, own in rows:
-        vectors[start : start + len(own)] = found[at : at + len(own)]
-        at += len(own)
-    return vectors, embedded
+        spans = [(report_id, start) for report_id, start, _ in intake.spans]
+
+    def hashes_of(report_id: str) -> list[str]:
+        own = intake.fresh.get(report_id)
+        return own[1] if own else [text_hash(p.embedding_text()) for p in _stored_report(store, report_id).passages]
+
+    rows = ((start + i, report_id, i, key) for report_id, start in spans for i, key in enumerate(hashes_of(report_id)))
+    return vectors, _embed_into(vectors, rows, store, encoder, cache, progress, batch)
+
+
+def _embed_into(
+    vectors: np.ndarray, rows: Iterator[tuple[int, str, int, str]], store: Store, encoder: Encoder,
+    cache: EmbeddingCache, progress: Progress | None, batch: int, lookup: int = 4096,
+) -> int:
+    """Fill vectors[row] for each (row, report id, passage index, text hash): from the cache in chunks, then each
+    missing text embedded once (its text decoded from the store) and cached. Returns how many were embedded."""
+    missing: dict[str, list[int]] = {}  # text hash -> rows, in first-row order
+    where: dict[str, tuple[str, int]] = {}  # text hash -> (report id, passage index) of its text
+    while chunk := list(itertools.islice(rows, lookup)):
+        found = _usable_vectors(cache.get_many(encoder.encoder_id, [key for *_, key in chunk]), encoder.dim)
+        for row, report_id, index, key in chunk:
+            vector = found.get(key)
+            if vector is not None:
+                vectors[row] = vector
+            else:
+                missing.setdefault(key, []).append(row)
+                where.setdefault(key, (report_id, index))
+    if not missing:
+        return 0
+    if progress:
+        progress("向量化", 0, len(missing))
+    keys = list(missing)
+    decoded: tuple[str, Report] | None = None
+    for start in range(0, len(keys), batch):
+        chunk_keys = keys[start : start + batch]
+        texts = []
+        for key in chunk_keys:
+            report_id, index = where[key]
+            if decoded is None or decoded[0] != report_id:
+                decoded = (report_id, _stored_report(store, report_id))
+            texts.append(decoded[1].passages[index].embedding_text())
+        encoded = encoder.encode_documents(texts)
+        cache.put_many(encoder.encoder_id, zip(chunk_keys, encoded, strict=True))
+        for key, vector in zip(chunk_keys, encoded, strict=True):
+            vectors[missing[key]] = vector
+        if progress:
+            progress("向量化", min(start + batch, len(keys)), len(keys))
+    return len(keys)
 
 
 def _carried_rows(moves: list[tuple[int, int, int]]) -> np.ndarray:
@@ -693,24 +713,16 @@ def _carried_vectors(live: Live | None, moves: list[tuple[int, int, int]], encod
     return found.astype(np.float32, copy=False) if found.shape == (len(keys), encoder.dim) else None
 
 
-def _keywords(
-    settings: Settings, live: Live | None, moves: list[tuple[int, int, int]],
-    fresh: list[tuple[int, Report, list[list[str]]]], old_store: Store | None,
-) -> KeywordStore | None:
-    """The local backend's keyword store: carried passages as the live build's term counts (or, for
-    an index saved before those were kept, their stored tokens), new ones from their tokens."""
-    if settings.store != "local":
-        return None
-    keywords = None
-    if live is not None and moves and (live.build_dir / KEYWORD_DIR).is_dir():
-        keywords = KeywordStore.carry(live.build_dir / KEYWORD_DIR, moves)
-    if keywords is None:
-        keywords = KeywordStore()
-        if moves and old_store is not None:
-            keywords.add(_carried_rows(moves), old_store.carried_tokens(moves))
-    for start, _, tokens in fresh:
-        keywords.add(np.arange(start, start + len(tokens)), tokens)
-    return keywords
+def _carry_keywords(
+    keywords: KeywordStore, live: Live | None, moves: list[tuple[int, int, int]], old_store: Store | None
+) -> None:
+    """Add the carried passages to the local backend's keyword store: as the live build's term counts or, for an
+    index saved before those were kept, as their stored tokens."""
+    if live is not None and (live.build_dir / KEYWORD_DIR).is_dir() and keywords.add_carried(
+            live.build_dir / KEYWORD_DIR, moves):
+        return
+    if old_store is not None:
+        keywords.add(_carried_rows(moves), old_store.carried_tokens(moves))
 
 
 # --- work proportional to change: no-change builds, carried facts and tokens, parallel parsing --
@@ -718,12 +730,13 @@ def _keywords(
 
 @dataclass(frozen=True)
 class Prepared:
-    """A report ready to store, made in a worker process: with its fact warnings, its facts, its
-    passages' tokens, its stored JSON, its facts' (table, JSON) rows and its content hash (so the
-    main process only inserts)."""
+    """A report ready to store (made in a worker process, or in the build's own): with its fact warnings, its
+    passages' tokens and text hashes, its stored JSON, its facts' (table, JSON) rows and its content hash, so the
+    main process only inserts."""
 
     report: Report
     tokens: list[list[str]]
+    hashes: list[str]  # text_hash of each passage's embedding text (the embedding cache's key)
     body: str
     fact_rows: list[tuple[str, str]]
     content_hash: str
@@ -784,10 +797,10 @@ def _trusted(settings: Settings, build_dir: Path) -> bool:
 
 def passage_tokens(
     passages: Sequence[Passage], cache: EmbeddingCache | None, tokenizer: str
-) -> tuple[list[list[str]], list[tuple[str, list[str]]]]:
-    """The passages' keyword tokens, from the cache where it holds them (keyed by tokenizer id and text hash),
-    and the (text hash, tokens) pairs computed now, for the cache. A token that recurs is one string object (a
-    report's tokens pickled from a worker then carry each word once, and the build holds them once)."""
+) -> tuple[list[list[str]], list[str], list[tuple[str, list[str]]]]:
+    """The passages' keyword tokens, from the cache where it holds them (keyed by tokenizer id and text hash), the
+    text hashes, and the (text hash, tokens) pairs computed now, for the cache. A token that recurs is one string
+    object (a report's tokens pickled from a worker then carry each word once, and the build holds them once)."""
     texts = [p.embedding_text() for p in passages]
     hashes = [text_hash(t) for t in texts]
     found = cache.tokens_many(tokenizer, hashes) if cache is not None else {}
@@ -796,7 +809,7 @@ def passage_tokens(
         if key not in found:
             found[key] = segment.tokenize(text)
             new.append((key, found[key]))
-    return [[sys.intern(token) for token in found[key]] for key in hashes], new
+    return [[sys.intern(token) for token in found[key]] for key in hashes], hashes, new
 
 
 _worker_cache: dict[str, EmbeddingCache | None] = {}  # a parse worker's read-only cache, opened once
@@ -811,21 +824,30 @@ def _cache_reader(path: Path) -> EmbeddingCache | None:
     return _worker_cache[str(path)]
 
 
-def _prepare_file(
-    path: Path, limits: ParseLimits, cache_path: Path, tokenizer: str
-) -> Prepared | tuple[type[IngestError], str]:
-    """Parse one file, extract its facts and tokenise its passages (runs in a worker process; the tokens of
-    passages seen before come from the build cache, which only the main process writes)."""
+def _prepare(path: Path, limits: ParseLimits, cache: EmbeddingCache | None, tokenizer: str) -> Prepared:
+    """Parse one file, extract its facts and tokenise its passages (tokens of passages seen before come from the
+    cache); IngestError when the file cannot be parsed."""
+    report, facts = _with_facts(ingest_file_bounded(path, limits))
     try:
-        report, facts = _with_facts(ingest_file_bounded(path, limits))
-    except IngestError as err:
-        return type(err), err.detail
-    try:
-        tokens, new = passage_tokens(report.passages, _cache_reader(cache_path), tokenizer)
+        tokens, hashes, new = passage_tokens(report.passages, cache, tokenizer)
     except sqlite3.Error:  # a damaged cache: the main process discards it, saying so
-        tokens, new = passage_tokens(report.passages, None, tokenizer)
-    return Prepared(report, tokens, to_json(report), [(f.table, to_json(f)) for f in facts], _content_hash(report),
-                    new)
+        tokens, hashes, new = passage_tokens(report.passages, None, tokenizer)
+    return Prepared(report, tokens, hashes, to_json(report), [(f.table, to_json(f)) for f in facts],
+                    _content_hash(report), new)
+
+
+def _prepare_files(
+    paths: list[Path], limits: ParseLimits, cache_path: Path, tokenizer: str
+) -> list[Prepared | tuple[type[IngestError], str]]:
+    """_prepare for a few files, in a worker process (which reads the build cache; only the main process writes
+    it); a file's IngestError comes back as (its type, its detail)."""
+    results: list[Prepared | tuple[type[IngestError], str]] = []
+    for path in paths:
+        try:
+            results.append(_prepare(path, limits, _cache_reader(cache_path), tokenizer))
+        except IngestError as err:
+            results.append((type(err), err.detail))
+    return results
 
 
 def worker_count(settings: Settings) -> int:
@@ -868,16 +890,59 @@ class _Workers:
             self._pool.shutdown(cancel_futures=True)
 
 
+class _Parsed:
+    """Files parsed in the build's worker processes, handed over in corpus order as the build asks for them. A
+    few chunks of files are in flight at a time, so a parsed report waits in memory only until it is stored."""
+
+    CHUNK = 4  # files per task
+    AHEAD = 4  # tasks in flight per worker
+
+    def __init__(self, pool: _Workers | None = None, todo: Sequence[Path] = (), root: Path = Path(),
+                 task: tuple[Any, ...] = ()) -> None:
+        self._pool, self._root, self._task = pool, root, task
+        self._chunks = iter([list(todo[i : i + self.CHUNK]) for i in range(0, len(todo), self.CHUNK)])
+        self._todo = {path.relative_to(root).as_posix() for path in todo}
+        self._running: deque[tuple[list[Path], Future[list[Prepared | tuple[type[IngestError], str]]]]] = deque()
+        self._ready: deque[tuple[str, Prepared | tuple[type[IngestError], str]]] = deque()
+        if pool is not None:
+            for _ in range(pool.count * self.AHEAD):
+                self._submit()
+
+    def _submit(self) -> None:
+        chunk = next(self._chunks, None)
+        if chunk is not None and self._pool is not None:
+            self._running.append((chunk, self._pool.executor().submit(_prepare_files, chunk, *self._task)))
+
+    def take(self, name: str, path: Path) -> Prepared | None:
+        """The report a worker parsed for document `name`, or its error raised here; None when it was not given to
+        the workers. Results of files the build skipped before asking are dropped."""
+        if name not in self._todo:
+            return None
+        while True:
+            if not self._ready:
+                chunk, future = self._running.popleft()
+                results = future.result()
+                self._submit()
+                self._ready.extend(zip((p.relative_to(self._root).as_posix() for p in chunk), results, strict=True))
+            done, result = self._ready.popleft()
+            if done == name:
+                break
+        if isinstance(result, Prepared):
+            return result
+        error_type, detail = result
+        raise error_type(path, detail)
+
+
 def _parse_in_workers(
     settings: Settings, files: list[Path], root: Path, old_keys: dict[str, str], limits: ParseLimits,
     file_keys: dict[Path, str], pool: _Workers,
-) -> dict[str, Prepared | tuple[type[IngestError], str]]:
-    """With more than one worker: parse the new and changed files in that many processes (keyed by document
-    key, the path relative to the corpus); the files' keys go into `file_keys`. settings.workers 0 means one
-    process per core (at most AUTO_WORKERS_MAX) when at least AUTO_WORKERS_MIN_FILES files need parsing:
+) -> _Parsed:
+    """With more than one worker: start parsing the new and changed files in that many processes (keyed by
+    document key, the path relative to the corpus); the files' keys go into `file_keys`. settings.workers 0 means
+    one process per core (at most AUTO_WORKERS_MAX) when at least AUTO_WORKERS_MIN_FILES files need parsing:
     each worker starts its own Python, jieba and parsers (about 2 s), which only pays off on many files."""
     if pool.count <= 1:
-        return {}
+        return _Parsed()
     todo = []
     for path in files:
         try:
@@ -888,23 +953,8 @@ def _parse_in_workers(
         except (IngestError, OSError):
             continue  # the main loop reports it
     if len(todo) < 2 or (settings.workers == 0 and len(todo) < AUTO_WORKERS_MIN_FILES):
-        return {}
-    results = pool.executor().map(_prepare_file, todo, [limits] * len(todo), [settings.cache_path] * len(todo),
-                                  [segment.tokenizer_id()] * len(todo), chunksize=4)
-    return {path.relative_to(root).as_posix(): result for path, result in zip(todo, results, strict=True)}
-
-
-def _take_parsed(
-    parsed: dict[str, Prepared | tuple[type[IngestError], str]], name: str, path: Path
-) -> Report | None:
-    """The report a worker parsed for document `name`, or its error raised here; None when not parsed."""
-    result = parsed.get(name)
-    if result is None:
-        return None
-    if isinstance(result, Prepared):
-        return result.report
-    error_type, detail = result
-    raise error_type(path, detail)
+        return _Parsed()
+    return _Parsed(pool, todo, root, (limits, settings.cache_path, segment.tokenizer_id()))
 
 
 # --- the passage-index backend (local files or Milvus), see index/backends.py -----------------

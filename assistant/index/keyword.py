@@ -149,6 +149,20 @@ class KeywordStore:
         store._carried_ids = set(ids.tolist())
         return store
 
+    def add_carried(self, folder: Path, moves: Sequence[tuple[int, int, int]]) -> bool:
+        """Add documents of the index saved in `folder` as term counts, as carry() selects them (their ids must
+        not be held here yet). False, adding nothing, when that index has no term counts or they do not fit."""
+        source = KeywordStore.carry(folder, moves)
+        if source is None:
+            return False
+        self._check_writable()
+        with self._lock:
+            if self._carried is not None or source._carried_ids & self._docs.keys():
+                raise ValueError("carried documents are added once, under ids not held yet")
+            self._carried, self._carried_ids = source._carried, source._carried_ids
+            self._stale = True
+        return True
+
     def _ensure_model(self) -> tuple[Any, np.ndarray]:
         with self._lock:
             if self._stale:
