@@ -88,6 +88,10 @@ class DiskFullError(IndexError_):
     """The disk filled up while a build was written; the old index still serves."""
 
 
+class CacheDamagedError(AssistantError):
+    """The embedding cache turned out damaged while a build read it (the build discards it and starts again)."""
+
+
 class ConfigError(AssistantError):
     """A setting (environment variable or flag) with a value that cannot be used."""
 

@@ -315,3 +315,72 @@ def test_build_files_and_folders_are_flushed_before_current_switches(
     assert rename < switch
     assert events[switch - 1][0] == "fsync"  # CURRENT.tmp flushed before the rename
     assert ("fsync", str(index)) in events[switch + 1 :]  # and the folder after it
+
+
+def test_checked_databases_are_not_read_whole_again(
+    base_index: tuple[Path, Path, list], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build stamps the cache and its store as it closed them, so the next build trusts them after a stat and a
+    header read instead of SQLite's quick check over every page; any write by someone else brings the check back."""
+    import assistant.index.store as store_module
+
+    corpus, base, _ = base_index
+    index = tmp_path / "index"
+    shutil.copytree(base, index)  # new inodes: the stamps no longer match
+    checked: list[str] = []
+    whole_check = store_module.database_problem
+
+    def counted(path: Path, table: str = "reports") -> str | None:
+        checked.append(path.name)
+        return whole_check(path, table)
+
+    monkeypatch.setattr(store_module, "database_problem", counted)
+    settings = Settings(corpus_dir=corpus, index_dir=index)
+    assert build_index(settings).unchanged  # no change, but the copied files are checked whole, then stamped
+    assert sorted(checked) == ["cache.sqlite", "store.sqlite"]
+    checked.clear()
+    assert build_index(settings).unchanged and checked == []  # both stamped: nothing read whole
+    _sql(index / "cache.sqlite", "DELETE FROM tokens")  # another writer
+    assert build_index(settings).unchanged and checked == ["cache.sqlite"]
+    checked.clear()
+    (corpus / "extra.txt").write_text(SEED_FILE.read_text(encoding="utf-8") + "\n附：副本。\n", encoding="utf-8")
+    try:
+        summary = build_index(settings)  # a real build: stamps its own new store and the cache it wrote
+        assert summary.added == ["extra.txt"] and checked == []
+        assert build_index(settings).unchanged and checked == []
+    finally:
+        (corpus / "extra.txt").unlink()
+
+
+def test_cache_damage_the_stamp_cannot_see_is_met_on_read_and_repaired(
+    base_index: tuple[Path, Path, list], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of the cache overwritten in place with its size and time kept (a disk error): the stamp still
+    matches, so the build meets the damage when it reads, discards the cache, builds again and says so."""
+    corpus, base, expected = base_index
+    index = tmp_path / "index"
+    shutil.copytree(base, index)
+    (corpus / "extra.txt").write_text(SEED_FILE.read_text(encoding="utf-8") + "\n附：副本。\n", encoding="utf-8")
+    try:
+        settings = Settings(corpus_dir=corpus, index_dir=index)
+        build_index(settings)  # stamps the cache
+        cache = index / "cache.sqlite"
+        before = cache.stat()
+        data = bytearray(cache.read_bytes())
+        data[4096:] = b"\xa5" * (len(data) - 4096)  # every page after the header's
+        cache.write_bytes(bytes(data))
+        os.utime(cache, ns=(before.st_atime_ns, before.st_mtime_ns))
+        (corpus / "extra.txt").write_text(SEED_FILE.read_text(encoding="utf-8") + "\n附：另一副本。\n",
+                                          encoding="utf-8")
+        attempts: list[int] = []
+        once = build_module._build_once
+        monkeypatch.setattr(build_module, "_build_once", lambda *a: attempts.append(1) or once(*a))
+        summary = build_index(settings)
+        assert len(attempts) == 2  # the first attempt met the damage while reading
+        assert summary.updated == ["extra.txt"] and not summary.failures
+        assert any("嵌入缓存" in n and "已损坏" in n for n in summary.notices), summary.notices
+        assert summary.embedded > 0  # the changed report's vectors recomputed (the other's carried)
+    finally:
+        (corpus / "extra.txt").unlink()
+    build_index(Settings(corpus_dir=corpus, index_dir=index))
+    assert _results(index) == expected

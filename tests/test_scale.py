@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import faiss
@@ -334,7 +335,7 @@ def test_automatic_workers_parse_in_processes_only_for_many_files(tmp_path: Path
     started: list[int] = []
 
     class Pool:  # records how many processes a build would start, parses nothing
-        def __init__(self, max_workers: int, mp_context: object) -> None:
+        def __init__(self, max_workers: int, **options: object) -> None:
             started.append(max_workers)
 
         def __enter__(self) -> Pool:
@@ -346,7 +347,7 @@ def test_automatic_workers_parse_in_processes_only_for_many_files(tmp_path: Path
         def submit(self, fn: object, *args: object) -> None:
             return None
 
-    monkeypatch.setattr(build, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr("assistant.index.threads.ProcessPoolExecutor", Pool)
     monkeypatch.setattr(build.os, "cpu_count", lambda: 2)
     files = []
     for i in range(build.AUTO_WORKERS_MIN_FILES):
@@ -388,3 +389,55 @@ def test_parsed_reports_are_handed_over_as_they_come(tmp_path: Path) -> None:
         later = parsed.take("r07.txt", files[7])  # r02..r06 passed over
         assert later is not None and "第7份副本" in later.report.cleaned_text
         assert len(parsed._running) * parsed.CHUNK <= in_flight  # taking one lets one more task start, no more
+
+
+def _descendants(pid: int) -> set[int]:
+    """The living (not zombie) processes below `pid`, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError, ValueError):
+            continue
+        if state != "Z":
+            children.setdefault(int(parent), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc")
+def test_killed_build_leaves_no_worker_processes(tmp_path: Path, cache_dir: Path) -> None:
+    """A build killed while its workers parse (as by the out-of-memory killer) leaves no orphaned workers or parse
+    servers idling on: each ends itself when the build that started it is gone."""
+    text = SEED_FILE.read_text(encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(120):
+        (corpus / f"r{i:03d}.txt").write_text(text + f"\n附：第{i}份副本。\n", encoding="utf-8")
+    env = {**os.environ, "ASSISTANT_CACHE_DIR": str(cache_dir)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "build", "--workers", "2", "--corpus", str(corpus), "--index",
+         str(tmp_path / "index")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while len(_descendants(process.pid)) < 4 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)  # two workers, each with its parse server
+    below = _descendants(process.pid)
+    process.kill()
+    process.wait()
+    assert len(below) >= 4, "the build never started its workers"
+    deadline = time.monotonic() + 20
+    while any(map(_alive, below)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(map(_alive, below)), "worker processes outlived the killed build"

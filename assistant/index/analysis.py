@@ -9,20 +9,27 @@ import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 from assistant import segment
 from assistant.analyse.checks import table_checks
 from assistant.analyse.commitments import Ranker, SegmentCache, extract_commitments, judge
-from assistant.analyse.crosschecks import DATA_FILE, CrossCheckData, carried_over, load_data, prose_checks, year_pairs
+from assistant.analyse.crosschecks import (
+    DATA_FILE,
+    CrossCheckData,
+    carried_over,
+    load_data,
+    prose_checks,
+    year_pairs,
+)
 from assistant.errors import AssistantError
 from assistant.index.keyword import KeywordStore
 from assistant.index.layout import live_build_dir
 from assistant.index.store import Finding, Store, to_json
+from assistant.index.threads import worker_pool
 from assistant.records import Fact, Passage, Report, ReportMeta
 
 # Part of every report's dependency hash: raise it when the analysis code changes what it finds, so that a
@@ -207,8 +214,7 @@ def analyse_build(store: Store, live: Path | None = None, workers: int = 1,
     if workers > 1 and len(todo) >= PARALLEL_MIN:
         chunks = _chunks(todo, workers)
         with ExitStack() as stack:
-            pool = executor() if executor else stack.enter_context(
-                ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")))
+            pool = executor() if executor else stack.enter_context(worker_pool(workers))
             done = list(pool.map(_analyse_chunk, [store.path] * len(chunks), chunks))
         for rid, rows in (pair for part in done for pair in part):  # written once every worker has read
             store.add_finding_rows(rid, keys[rid], rows)

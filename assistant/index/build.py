@@ -16,12 +16,11 @@ import sys
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterator, Sequence
 from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import ExitStack, contextmanager
-from multiprocessing import get_context
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -32,7 +31,14 @@ import numpy as np
 from assistant import segment
 from assistant.analyse.facts import extract_facts
 from assistant.config import Settings
-from assistant.errors import AssistantError, DiskFullError, IndexCorruptError, IndexLockedError, IngestError
+from assistant.errors import (
+    AssistantError,
+    CacheDamagedError,
+    DiskFullError,
+    IndexCorruptError,
+    IndexLockedError,
+    IngestError,
+)
 from assistant.index.analysis import AnalysisSummary, analyse_build, live_store
 from assistant.index.backends import (
     KEYWORD_DIR,
@@ -53,8 +59,16 @@ from assistant.index.layout import (
     live_build_dir,
     read_manifest,
 )
-from assistant.index.store import EmbeddingCache, Store, database_problem, text_hash, to_json
-from assistant.index.threads import threads
+from assistant.index.store import (
+    CHECKED_SUFFIX,
+    EmbeddingCache,
+    Store,
+    checked_database_problem,
+    stamp_checked,
+    text_hash,
+    to_json,
+)
+from assistant.index.threads import threads, worker_pool
 from assistant.index.vector import choose_kind, read_sidecar
 from assistant.ingest import ParseLimits, check_size, ingest_file_bounded, scan_corpus
 from assistant.records import Fact, Passage, Report
@@ -195,7 +209,7 @@ def _previous(index_dir: Path, root: Path, notices: list[str]) -> Live | None:
 
 def _check_live(build_dir: Path) -> None:
     """AssistantError when the live build's database, its report rows or its served files are damaged."""
-    problem = database_problem(build_dir / "store.sqlite")
+    problem = checked_database_problem(build_dir / "store.sqlite")
     if problem:
         raise AssistantError(problem)
     store = Store(build_dir / "store.sqlite", readonly=True)
@@ -269,23 +283,18 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
     if not settings.corpus_dir.is_dir():
         raise AssistantError(f"报告目录 {settings.corpus_dir} 不存在。请把报告文件放进该目录，或用 --corpus 指定。")
     root = settings.corpus_dir.resolve()
-    with build_lock(index_dir), ExitStack() as stack:
-        stack.enter_context(_reported_worker_failure())
+    with build_lock(index_dir), _reported_worker_failure():
         files, refused = scan_corpus([root])
         unchanged = None if refused else _unchanged_live_build(settings, index_dir, root, files, progress)
         if unchanged is not None:
             unchanged.seconds = time.monotonic() - started
             return unchanged
-        summary = BuildSummary()
-        _remove_leftovers(index_dir, summary.notices)
-        live = _previous(index_dir, root, summary.notices)
-        summary.failures.extend(refused)
-        old_keys = live.keys if live else {}
-        summary.deleted.extend(sorted(set(old_keys) - {p.relative_to(root).as_posix() for p in files}))
-        pool = stack.enter_context(_Workers(worker_count(settings)))
-        build_dir = _commit_build(
-            settings, lambda tmp: _write_build(settings, tmp, files, root, live, summary, progress, pool)
-        )
+        try:
+            summary, build_dir = _build_once(settings, root, files, refused, progress)
+        except CacheDamagedError as err:  # met while reading it: discard it and build again
+            notice = _discard_cache(settings.cache_path, str(err))
+            summary, build_dir = _build_once(settings, root, files, refused, progress)
+            summary.notices.insert(0, notice)
         _publish(settings, build_dir)
         _switch(index_dir, build_dir)
         _prune(index_dir, keep=build_dir.name)
@@ -293,6 +302,23 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
     summary.seconds = time.monotonic() - started
     summary.build_dir = build_dir
     return summary
+
+
+def _build_once(
+    settings: Settings, root: Path, files: list[Path], refused: list[IngestError], progress: Progress | None
+) -> tuple[BuildSummary, Path]:
+    """Write a new build beside the live one (not yet switched to), with its own worker processes."""
+    summary = BuildSummary()
+    _remove_leftovers(settings.index_dir, summary.notices)
+    live = _previous(settings.index_dir, root, summary.notices)
+    summary.failures.extend(refused)
+    old_keys = live.keys if live else {}
+    summary.deleted.extend(sorted(set(old_keys) - {p.relative_to(root).as_posix() for p in files}))
+    with _Workers(worker_count(settings)) as pool:
+        build_dir = _commit_build(
+            settings, lambda tmp: _write_build(settings, tmp, files, root, live, summary, progress, pool)
+        )
+    return summary, build_dir
 
 
 def _take_in(
@@ -381,7 +407,7 @@ def _remove_leftovers(index_dir: Path, notices: list[str]) -> None:
 
 def _open_cache(path: Path, notices: list[str]) -> EmbeddingCache:
     """The embedding cache; a damaged one is discarded (its vectors are recomputed), saying so."""
-    problem = database_problem(path, table="embeddings") if path.exists() else None
+    problem = checked_database_problem(path, table="embeddings") if path.exists() else None
     if problem is None:
         try:
             return EmbeddingCache(path)
@@ -389,10 +415,15 @@ def _open_cache(path: Path, notices: list[str]) -> EmbeddingCache:
             if _is_disk_full(err):
                 raise  # a full disk is not a damaged cache: keep it
             problem = str(err)
-    for leftover in (path, path.with_name(path.name + "-journal"), path.with_name(path.name + "-wal")):
-        leftover.unlink(missing_ok=True)
-    notices.append(f"嵌入缓存 {path} 已损坏（{problem}），已丢弃，本次重新计算向量。")
+    notices.append(_discard_cache(path, problem))
     return EmbeddingCache(path)
+
+
+def _discard_cache(path: Path, problem: str) -> str:
+    """Delete a damaged embedding cache (and its journal and stamp); returns the notice that says so."""
+    for suffix in ("", "-journal", "-wal", CHECKED_SUFFIX):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    return f"嵌入缓存 {path} 已损坏（{problem}），已丢弃，本次重新计算向量。"
 
 
 def _usable_vectors(found: dict[str, np.ndarray], dim: int) -> dict[str, np.ndarray]:
@@ -496,6 +527,8 @@ def _write_build(
         store.close()
         if old_store is not None:
             old_store.close()
+    stamp_checked(settings.cache_path)  # both closed cleanly after this build's own writes: the next build
+    stamp_checked(tmp_dir / "store.sqlite")  # need not read them whole to trust them
     if progress:
         progress("写入索引", 2, 3)
     _write_manifest(tmp_dir, settings, encoder, store_entry, len(documents), intake.next_id, documents, summary)
@@ -788,7 +821,7 @@ def _trusted(settings: Settings, build_dir: Path) -> bool:
     """Whether the live build's database, served files and the embedding cache read cleanly."""
     try:
         _check_live(build_dir)
-        if settings.cache_path.exists() and database_problem(settings.cache_path, table="embeddings"):
+        if settings.cache_path.exists() and checked_database_problem(settings.cache_path, table="embeddings"):
             return False
     except (AssistantError, OSError, ValueError, sqlite3.Error):
         return False
@@ -879,7 +912,7 @@ class _Workers:
 
     def executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.count, mp_context=get_context("spawn"))
+            self._pool = worker_pool(self.count)
         return self._pool
 
     def __enter__(self) -> _Workers:

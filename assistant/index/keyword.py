@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ class KeywordStore:
         self._check_writable()
         with self._lock:
             for doc_id, tokens in zip(id_list, token_lists, strict=True):
-                self._docs[doc_id] = list(map(str, tokens))
+                self._docs[doc_id] = list(map(sys.intern, map(str, tokens)))  # each word held once
                 self._carried_ids.discard(doc_id)
             self._stale = True
 

@@ -7,16 +7,18 @@ import bisect
 import dataclasses
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
 
-from assistant.errors import IndexCorruptError
+from assistant.errors import CacheDamagedError, IndexCorruptError
 from assistant.records import (
     Commitment,
     Discrepancy,
@@ -133,6 +135,47 @@ def database_problem(path: Path, table: str = "reports") -> str | None:
     except sqlite3.Error as err:
         return f"{path} 无法读取（{err}）"
     return None
+
+
+CHECKED_SUFFIX = ".checked"  # beside a database: the file's state when it last passed the check (or was written)
+
+
+def checked_database_problem(path: Path, table: str = "reports") -> str | None:
+    """database_problem, without reading the file again when it is exactly as its stamp (stamp_checked) records
+    it: same size, modification time, inode and SQLite change counter, and no journal left by an interrupted
+    write. The quick check reads every page (about 1 s per GB); a stamp is one stat and 100 bytes."""
+    stamp = path.with_name(path.name + CHECKED_SUFFIX)
+    try:
+        if (not path.with_name(path.name + "-journal").exists()
+                and json.loads(stamp.read_text(encoding="utf-8")) == _file_state(path)):
+            return None
+    except (OSError, ValueError):
+        pass
+    problem = database_problem(path, table)
+    if problem is None:
+        stamp_checked(path)
+    return problem
+
+
+def stamp_checked(path: Path) -> None:
+    """Record the database file's state as trusted: call after it passed the check, or after this process wrote
+    it and closed it cleanly."""
+    try:
+        stamp = path.with_name(path.name + CHECKED_SUFFIX)
+        tmp = stamp.with_name(stamp.name + ".tmp")
+        tmp.write_text(json.dumps(_file_state(path)), encoding="utf-8")
+        os.replace(tmp, stamp)
+    except OSError:
+        pass  # no stamp: the next reader checks the whole file
+
+
+def _file_state(path: Path) -> list[int]:
+    """(size, modification time in ns, inode, SQLite file change counter) of a database file."""
+    info = path.stat()
+    with open(path, "rb") as handle:
+        header = handle.read(100)
+    counter = int.from_bytes(header[24:28], "big") if len(header) == 100 else -1
+    return [info.st_size, info.st_mtime_ns, info.st_ino, counter]
 
 
 # --- records <-> JSON -------------------------------------------------------------------------
@@ -505,6 +548,7 @@ class EmbeddingCache:
     encoder id, keyword tokens per tokenizer id (segment.tokenizer_id). A build's parse workers read it."""
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = path
         if readonly:
             self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
             return
@@ -523,40 +567,56 @@ class EmbeddingCache:
             chunk = list(hashes[start : start + 500])
             yield from self.conn.execute(sql.format(marks=",".join("?" * len(chunk))), [key, *chunk])
 
+    @contextmanager
+    def _damage_reported(self) -> Iterator[None]:
+        """A damaged page met while reading or writing as CacheDamagedError; the cache's stamp is removed, so the
+        next build checks the whole file (and discards it)."""
+        try:
+            yield
+        except sqlite3.DatabaseError as err:
+            if getattr(err, "sqlite_errorcode", None) not in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                raise
+            self.path.with_name(self.path.name + CHECKED_SUFFIX).unlink(missing_ok=True)
+            raise CacheDamagedError(f"嵌入缓存 {self.path} 已损坏（{err}）") from err
+
     def get_many(self, encoder_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         sql = "SELECT text_hash, vector FROM embeddings WHERE encoder=? AND text_hash IN ({marks})"
-        return {text_key: np.frombuffer(blob, dtype=np.float32) for text_key, blob in self._rows(sql, encoder_id, hashes)}
+        with self._damage_reported():
+            return {key: np.frombuffer(blob, dtype=np.float32) for key, blob in self._rows(sql, encoder_id, hashes)}
 
     def put_many(self, encoder_id: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO embeddings VALUES (?,?,?,?)",
-            [(encoder_id, h, int(v.shape[0]), np.asarray(v, np.float32).tobytes()) for h, v in items],
-        )
-        self.conn.commit()
+        with self._damage_reported():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO embeddings VALUES (?,?,?,?)",
+                [(encoder_id, h, int(v.shape[0]), np.asarray(v, np.float32).tobytes()) for h, v in items],
+            )
+            self.conn.commit()
 
     def tokens_many(self, tokenizer: str, hashes: Sequence[str]) -> dict[str, list[str]]:
         """The cached tokens of these text hashes; a value that is not a JSON list of strings is left out
         (recomputed), as is everything when the cache predates the tokens table."""
         sql = "SELECT text_hash, tokens FROM tokens WHERE tokenizer=? AND text_hash IN ({marks})"
         found: dict[str, list[str]] = {}
-        try:
-            for text_key, value in self._rows(sql, tokenizer, hashes):
-                try:
-                    tokens = json.loads(value)
-                except (TypeError, ValueError):
-                    continue
-                if isinstance(tokens, list) and all(isinstance(t, str) for t in tokens):
-                    found[text_key] = tokens
-        except sqlite3.OperationalError:  # no tokens table yet (read-only opening of an older cache)
-            return {}
+        with self._damage_reported():
+            try:
+                for text_key, value in self._rows(sql, tokenizer, hashes):
+                    try:
+                        tokens = json.loads(value)
+                    except (TypeError, ValueError):
+                        continue
+                    if isinstance(tokens, list) and all(isinstance(t, str) for t in tokens):
+                        found[text_key] = tokens
+            except sqlite3.OperationalError:  # no tokens table yet (read-only opening of an older cache)
+                return {}
         return found
 
     def put_tokens(self, tokenizer: str, items: Iterable[tuple[str, list[str]]]) -> None:
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO tokens VALUES (?,?,?)",
-            [(tokenizer, h, json.dumps(tokens, ensure_ascii=False)) for h, tokens in items],
-        )
-        self.conn.commit()
+        with self._damage_reported():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO tokens VALUES (?,?,?)",
+                [(tokenizer, h, json.dumps(tokens, ensure_ascii=False)) for h, tokens in items],
+            )
+            self.conn.commit()
 
     def close(self) -> None:
         self.conn.close()

