@@ -10,7 +10,7 @@ import re
 import sys
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -129,51 +129,52 @@ def cmd_build(args: argparse.Namespace) -> int:
     for failure in summary.failures:
         print(f"跳过：{failure}", file=sys.stderr)
     if not args.quiet:
-        _print_identities(_indexed_reports(settings.index_dir))
+        _print_identities(_indexed_identities(settings.index_dir))
     print(summary.line())
     return 0
 
 
-def _indexed_reports(index_dir: Path) -> list[Any]:
-    """The reports of the live build, read from its store (no encoder or vectors needed)."""
+def _indexed_identities(index_dir: Path) -> Iterator[dict[str, Any]]:
+    """The identities of the live build's reports, in (agency, year, title) order, read one at a time from its
+    store (no encoder, vectors or whole reports needed)."""
     from assistant.index.layout import check_manifest, live_build_dir, read_manifest
     from assistant.index.store import Store
+    from assistant.ingest.summary import identity
 
     build_dir = live_build_dir(index_dir)
     check_manifest(read_manifest(build_dir), None)
     store = Store(build_dir / "store.sqlite", readonly=True)
     try:
-        return store.reports()
+        for parts in store.identities():
+            yield identity(*parts)
     finally:
         store.close()
 
 
-def _print_identities(reports: Sequence[Any], aliases: bool = False) -> None:
-    """One identity line per report; below it the identity warnings in full (they say how to fix them)."""
-    from assistant.ingest.summary import IDENTITY_WARNINGS, identity_line, report_identity
+def _print_identities(identities: Iterable[dict[str, Any]], aliases: bool = False) -> int:
+    """One identity line per report; below it the identity warnings in full (they say how to fix them). Returns
+    how many reports it printed."""
+    from assistant.ingest.summary import IDENTITY_WARNINGS, identity_line
 
-    for report in reports:
-        identity = report_identity(report)
+    count = 0
+    for identity in identities:
+        count += 1
         print(f"{Path(identity['source_file']).name}：{identity_line(identity)}")
         if aliases and identity["aliases"]:
             print(f"    别名：{'、'.join(identity['aliases'])}")
         for warning in identity["warnings"]:
             if warning["code"] in IDENTITY_WARNINGS:
                 print(f"    注意：{warning['message']}")
+    return count
 
 
 def cmd_reports(args: argparse.Namespace) -> int:
-    from assistant.ingest.summary import report_identity
-
-    reports = sorted(_indexed_reports(_settings(args).index_dir),
-                     key=lambda r: (r.meta.agency, r.meta.year or 0, r.meta.title))
+    identities = _indexed_identities(_settings(args).index_dir)
     if args.json:
-        _print_json([report_identity(r) for r in reports])
+        _print_json(list(identities))
         return 0
-    if not reports:
-        print("索引中没有报告。")
-    _print_identities(reports, aliases=True)
-    print(f"共 {len(reports)} 份报告。")
+    count = _print_identities(identities, aliases=True)
+    print(f"共 {count} 份报告。" if count else "索引中没有报告。")
     return 0
 
 

@@ -310,3 +310,20 @@ def test_forms_validation_rejects_broken_data(change: Any, message: str) -> None
     change(raw)
     with pytest.raises(ValueError, match=message):
         validate_forms(raw)
+
+
+def test_stored_identities_are_the_reports_identities(full_index: Path) -> None:
+    """`assistant build` and `assistant reports` read identities out of the stored JSON in SQLite (a 10^6 corpus
+    holds ~20 GB of decoded reports); each is the same as the identity of the decoded report, in the same order."""
+    from assistant.index.layout import live_build_dir
+    from assistant.index.store import Store
+    from assistant.ingest.summary import identity, report_identity
+
+    store = Store(live_build_dir(full_index) / "store.sqlite", readonly=True)
+    try:
+        stored = [identity(*parts) for parts in store.identities()]
+        decoded = [report_identity(r) for r in store.reports()]
+    finally:
+        store.close()
+    assert len(stored) >= 6 and stored == decoded
+    assert any(i["tables"] for i in stored) and any(i["warnings"] for i in stored)

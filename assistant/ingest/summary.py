@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import IngestError
-from assistant.records import Report
+from assistant.records import Report, ReportMeta
 
 SKIPPED_REASON = "不是报告文件（说明、目录、附属元数据等），已跳过"
 # Short Chinese names of the identity warnings, for the one-line view.
@@ -24,9 +25,15 @@ TABLE_NAMES = {"二": "表二", "三": "表三", "四": "表四"}
 
 def report_identity(report: Report) -> dict[str, Any]:
     """What a report is, as the ingest identity line, `assistant reports --json` and the build show it."""
-    meta = report.meta
+    return identity(report.report_id, report.meta, [t.section for t in report.tables],
+                    [{"code": w.code, "message": w.message} for w in report.warnings])
+
+
+def identity(report_id: str, meta: ReportMeta, table_sections: Sequence[str],
+             warnings: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """report_identity from the parts an index stores (Store.identities reads them without decoding reports)."""
     return {
-        "report_id": report.report_id,
+        "report_id": report_id,
         "title": meta.title,
         "agency": meta.agency,
         "aliases": list(meta.aliases),
@@ -34,8 +41,8 @@ def report_identity(report: Report) -> dict[str, Any]:
         "template_version": meta.template_version,
         "format": meta.format,
         "source_file": meta.source_file,
-        "tables": [TABLE_NAMES.get(t.section, f"第{t.section}部分") for t in report.tables],
-        "warnings": [{"code": w.code, "message": w.message} for w in report.warnings],
+        "tables": [TABLE_NAMES.get(section, f"第{section}部分") for section in table_sections],
+        "warnings": [{"code": w["code"], "message": w["message"]} for w in warnings],
     }
 
 
