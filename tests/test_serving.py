@@ -156,3 +156,30 @@ def test_the_indexed_corpus_resolves_scope_as_the_plain_metadata_does(assistant:
                               key=lambda rid: (agency_of(plain[rid]), plain[rid].year or 0, rid))
             assert reports_of(corpus, agency, years) == expected
     assert resolve_agency("青禾县", corpus) == resolve_agency("青禾县", plain) == "青禾县人民政府办公室"
+
+
+def test_scope_looks_reports_up_as_a_scan_would_find_them(full_index: Path) -> None:
+    """Filtered searches find their reports through a year and name lookup (a scan of 49k reports cost 22 ms per
+    search at 10^6 passages): for every year, agency, title and alias of the corpus, alone and combined, and for
+    names and years it lacks, the same reports in the same order as testing each report."""
+    from assistant.search.retriever import Filters
+
+    retriever = Assistant.open(full_index).retriever
+    metas = retriever.metas
+
+    def scanned(filters: Filters) -> tuple[str, ...]:
+        return tuple(rid for rid, m in metas.items()
+                     if (not filters.report_ids or rid in filters.report_ids)
+                     and (not filters.years or m.year in filters.years)
+                     and (not filters.agency or filters.agency in {m.agency, m.title, *m.aliases}))
+
+    years = sorted({m.year for m in metas.values() if m.year}) + [1999]
+    names = sorted({n for m in metas.values() for n in (m.agency, m.title, *m.aliases) if n}) + ["火星市人民政府"]
+    some = tuple(list(metas)[::2])
+    cases = [Filters(years=(y,)) for y in years] + [Filters(agency=n) for n in names]
+    cases += [Filters(years=(y, years[0]), agency=n) for y in years for n in names[:6]]
+    cases += [Filters(years=(y,), report_ids=some) for y in years] + [Filters(agency=n, report_ids=some) for n in names]
+    for filters in cases:
+        scope = retriever.scope(filters)
+        assert scope is not None and scope.report_ids == scanned(filters), filters
+    assert len(cases) > 20 and any(s.report_ids for f in cases if (s := retriever.scope(f)) is not None)

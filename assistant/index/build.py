@@ -183,7 +183,7 @@ def _previous(index_dir: Path, root: Path, notices: list[str]) -> Live | None:
         documents = manifest["documents"]
         store = Store(build_dir / "store.sqlite", readonly=True)
         try:
-            spans = store.carried_spans()
+            spans = store.spans()
             carried = {}
             for doc in documents.values():
                 if doc["report_id"] not in spans or spans[doc["report_id"]][1] != doc["passages"]:

@@ -313,8 +313,9 @@ class Store:
             self.conn.commit()
             self.conn.execute("DETACH DATABASE source")
 
-    def carried_spans(self) -> dict[str, tuple[int, int]]:
-        """report id -> (first vector id, passage count), for a rebuild that carries reports."""
+    def spans(self) -> dict[str, tuple[int, int]]:
+        """report id -> (first vector id, passage count): for a rebuild that carries reports, and for serving
+        (0.15 s at 10^6 passages, inside SQLite)."""
         rows = self.conn.execute("SELECT report_id, min(vector_id), count(*) FROM passages GROUP BY report_id")
         return {report_id: (int(first), int(count)) for report_id, first, count in rows}
 
@@ -441,17 +442,13 @@ class Store:
 
     def metas(self) -> dict[str, ReportMeta]:
         """Every report's metadata by report id, in (agency, year, title) order; bodies stay on disk."""
-        try:
-            rows = self.conn.execute(
-                "SELECT r.report_id, m.meta FROM reports r JOIN report_meta m ON m.report_id = r.report_id "
-                "ORDER BY r.agency, r.year, r.title, r.rowid"
-            ).fetchall()
+        try:  # sorted here: ordering in SQL would read the big report rows' pages (0.5 s at 10^6 passages)
+            rows = self.conn.execute("SELECT report_id, meta FROM report_meta ORDER BY rowid").fetchall()
         except sqlite3.OperationalError:  # a build from before report_meta existed
             return {r.report_id: r.meta for r in self.reports()}
-        metas = {}
-        for report_id, meta in rows:
-            metas[report_id] = meta_from_dict(json.loads(meta))
-        return metas
+        decoded = [(report_id, meta_from_dict(json.loads(meta))) for report_id, meta in rows]
+        decoded.sort(key=lambda item: (item[1].agency, item[1].year is not None, item[1].year or 0, item[1].title))
+        return dict(decoded)
 
     def identities(self) -> Iterator[tuple[str, ReportMeta, list[str], list[dict[str, Any]]]]:
         """(report id, metadata, its tables' sections, its warnings) of every report, in (agency, year, title)
@@ -471,11 +468,9 @@ class Store:
         except (sqlite3.Error, ValueError, KeyError, TypeError) as err:
             raise self._damaged(err) from err
 
-    def passage_layout(self) -> list[tuple[int, str, str]]:
-        """(vector id, report id, section) of every passage, in vector-id order (one scan of the table)."""
-        rows: list[tuple[int, str, str]] = self.conn.execute(
-            "SELECT vector_id, report_id, section FROM passages ORDER BY vector_id").fetchall()
-        return rows
+    def sections(self) -> list[str]:
+        """Every passage's section, in vector-id order (one scan of the table)."""
+        return [section for (section,) in self.conn.execute("SELECT section FROM passages ORDER BY vector_id")]
 
     def passage_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM passages").fetchone()[0])

@@ -208,7 +208,7 @@ def _level_table(agencies: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str,
 def _level_name(text: str, corpus: Mapping[str, ReportMeta], lex: Lexicon) -> tuple[str, str] | None:
     """A level name (省机关事务管理局) that only one agency has, where the question opens with it or after a
     word that cannot end a place (not after 云南 of 云南省…): (the agency, the name)."""
-    table = _level_table(tuple(sorted({(agency_of(m), tuple(m.aliases)) for m in corpus.values()})))
+    table = _level_table(_digest(corpus).pairs)
     for name in sorted(table, key=len, reverse=True):
         at = text.find(name)
         before = text[at - 1: at] if at > 0 else ""
