@@ -208,18 +208,20 @@ def _previous(index_dir: Path, root: Path, notices: list[str]) -> Live | None:
 
 
 def _check_live(build_dir: Path) -> None:
-    """AssistantError when the live build's database, its report rows or its served files are damaged."""
-    problem = checked_database_problem(build_dir / "store.sqlite")
-    if problem:
-        raise AssistantError(problem)
-    store = Store(build_dir / "store.sqlite", readonly=True)
-    try:
-        problem = store.rows_problem()
-    finally:
-        store.close()
+    """AssistantError when the live build's database, its report rows or its served files are damaged (the
+    database and rows are not read again while the store is as the build that wrote it stamped it)."""
+    problem = checked_database_problem(build_dir / "store.sqlite", deeper=_rows_problem)
     if problem:
         raise IndexCorruptError(problem)
     _check_served_files(build_dir)
+
+
+def _rows_problem(path: Path) -> str | None:
+    store = Store(path, readonly=True)
+    try:
+        return store.rows_problem()
+    finally:
+        store.close()
 
 
 def _check_served_files(build_dir: Path) -> None:

@@ -140,10 +140,12 @@ def database_problem(path: Path, table: str = "reports") -> str | None:
 CHECKED_SUFFIX = ".checked"  # beside a database: the file's state when it last passed the check (or was written)
 
 
-def checked_database_problem(path: Path, table: str = "reports") -> str | None:
-    """database_problem, without reading the file again when it is exactly as its stamp (stamp_checked) records
-    it: same size, modification time, inode and SQLite change counter, and no journal left by an interrupted
-    write. The quick check reads every page (about 1 s per GB); a stamp is one stat and 100 bytes."""
+def checked_database_problem(path: Path, table: str = "reports",
+                             deeper: Callable[[Path], str | None] | None = None) -> str | None:
+    """database_problem and then `deeper` (a check of the rows, say), without reading the file again when it is
+    exactly as its stamp (stamp_checked) records it: same size, modification time, inode and SQLite change
+    counter, and no journal left by an interrupted write. The quick check reads every page (about 1 s per GB); a
+    stamp is one stat and 100 bytes."""
     stamp = path.with_name(path.name + CHECKED_SUFFIX)
     try:
         if (not path.with_name(path.name + "-journal").exists()
@@ -151,7 +153,7 @@ def checked_database_problem(path: Path, table: str = "reports") -> str | None:
             return None
     except (OSError, ValueError):
         pass
-    problem = database_problem(path, table)
+    problem = database_problem(path, table) or (deeper(path) if deeper else None)
     if problem is None:
         stamp_checked(path)
     return problem
