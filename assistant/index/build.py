@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -497,11 +497,15 @@ def _write_build(
     """The whole build, in tmp_dir: reports stored as they are parsed, then the analysis, the vectors, the
     passage index and the manifest."""
     encoder = load_encoder(settings.encoder, settings.device, settings.encode_batch)
-    store = Store(tmp_dir / "store.sqlite")
-    old_store = Store(live.build_dir / "store.sqlite", readonly=True) if live else None
     settings.cache_path.parent.mkdir(parents=True, exist_ok=True)
-    cache = _open_cache(settings.cache_path, summary.notices)  # before the workers read it
-    try:
+    with ExitStack() as closing:
+        store = Store(tmp_dir / "store.sqlite")
+        closing.callback(store.close)
+        old_store = Store(live.build_dir / "store.sqlite", readonly=True) if live else None
+        if old_store is not None:
+            closing.callback(old_store.close)
+        cache = _open_cache(settings.cache_path, summary.notices)  # before the workers read it
+        closing.callback(cache.close)
         keywords = KeywordStore() if settings.store == "local" else None
         intake = _Intake(store, old_store, cache, keywords)
         documents = _take_in(settings, files, root, live, intake, summary, progress, pool)
@@ -524,11 +528,6 @@ def _write_build(
         records = _Records(store, intake.spans, intake.next_id)
         store_entry = write_passage_index(settings, tmp_dir, tmp_dir.name.removeprefix(".tmp-"), records, vectors,
                                           progress=progress, keywords=keywords)
-    finally:
-        cache.close()
-        store.close()
-        if old_store is not None:
-            old_store.close()
     stamp_checked(settings.cache_path)  # both closed cleanly after this build's own writes: the next build
     stamp_checked(tmp_dir / "store.sqlite")  # need not read them whole to trust them
     if progress:
