@@ -99,6 +99,8 @@ class Retriever:
 
     def _spans(self) -> dict[str, tuple[int, int]]:
         """report id -> (first vector id, passage count), read once."""
+        if self._span_table is not None:  # no lock once read: the warm-up may hold it reading the sections
+            return self._span_table
         with self._layout_lock:
             if self._span_table is None:
                 self._span_table = self.store.spans()
@@ -106,6 +108,8 @@ class Retriever:
 
     def _sections(self) -> np.ndarray:
         """Each passage's section by vector id, read once."""
+        if self._section_array is not None:
+            return self._section_array
         with self._layout_lock:
             if self._section_array is None:
                 self._section_array = np.asarray(self.store.sections(), dtype=object)
@@ -196,6 +200,8 @@ class Retriever:
 
     def _meta_index(self) -> tuple[dict[str, int], dict[int, list[str]], dict[str, set[str]]]:
         """(report id -> position in metadata order, year -> report ids, agency / title / alias -> report ids)."""
+        if self._meta_lookup is not None:
+            return self._meta_lookup
         with self._layout_lock:
             if self._meta_lookup is None:
                 position = {rid: at for at, rid in enumerate(self.metas)}
