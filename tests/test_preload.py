@@ -147,7 +147,7 @@ def test_preload_opens_and_warms_the_live_build_that_the_app_then_reuses(index_c
     assert assistant is open_shared(index_copy, build_name, Settings(index_dir=index_copy))
     assert assistant.build_id == build_name
     retriever = assistant.retriever
-    assert retriever._encoder is not None and retriever._span_table is not None  # warmed before any question
+    assert retriever._encoder is not None and retriever._span_table.loaded  # warmed before any question
     answer = assistant.ask("龙泉市2020年办理了多少件政府信息公开申请？")
     assert answer.found and "15" in answer.text
 

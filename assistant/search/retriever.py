@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -41,6 +41,30 @@ def validate(question: str, max_chars: int) -> str:
     return text
 
 
+T = TypeVar("T")
+
+
+class _Once(Generic[T]):
+    """A value loaded on first use, once, by whichever thread asks first (the warm-up or a question); after that
+    read without the lock."""
+
+    def __init__(self, load: Callable[[], T]) -> None:
+        self._load = load
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._value is not None
+
+    def get(self) -> T:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._load()
+        return self._value
+
+
 @dataclass(frozen=True)
 class Filters:
     """Restrictions on which passages a search may return (the agency as the corpus names it)."""
@@ -66,10 +90,9 @@ class Retriever:
         # (or by the first search that needs them, whichever comes first).
         self.metas: dict[str, ReportMeta] = self.store.metas()
         self.reports = LazyReports(self.store, self.metas)  # a small LRU cache of decoded reports
-        self._span_table: dict[str, tuple[int, int]] | None = None
-        self._section_array: np.ndarray | None = None
-        self._meta_lookup: tuple[dict[str, int], dict[int, list[str]], dict[str, set[str]]] | None = None
-        self._layout_lock = threading.Lock()
+        self._span_table = _Once(self.store.spans)
+        self._section_array = _Once(lambda: np.asarray(self.store.sections(), dtype=object))
+        self._meta_lookup = _Once(self._meta_index)
         self.passages: Sequence[Passage] = LazyPassages(self.reports, self._span_rows, self.store.passage_count())
         self.vector_id: Mapping[str, int] = LazyVectorIds(self.store, len(self.passages))
         self._facts: list[Fact] | None = None
@@ -89,7 +112,7 @@ class Retriever:
         try:
             segment.tokenize("政府信息公开")  # first: understanding a question needs it before anything else
             self._spans()
-            self._meta_index()
+            self._meta_lookup.get()
             with threads(self.settings.query_threads):
                 self.encoder.encode_queries(["政府信息公开"])
             self.index.warm()
@@ -99,21 +122,11 @@ class Retriever:
 
     def _spans(self) -> dict[str, tuple[int, int]]:
         """report id -> (first vector id, passage count), read once."""
-        if self._span_table is not None:  # no lock once read: the warm-up may hold it reading the sections
-            return self._span_table
-        with self._layout_lock:
-            if self._span_table is None:
-                self._span_table = self.store.spans()
-            return self._span_table
+        return self._span_table.get()
 
     def _sections(self) -> np.ndarray:
         """Each passage's section by vector id, read once."""
-        if self._section_array is not None:
-            return self._section_array
-        with self._layout_lock:
-            if self._section_array is None:
-                self._section_array = np.asarray(self.store.sections(), dtype=object)
-            return self._section_array
+        return self._section_array.get()
 
     def _span_rows(self) -> list[tuple[str, int, int]]:
         return sorted(((rid, start, count) for rid, (start, count) in self._spans().items()), key=lambda r: r[1])
@@ -185,7 +198,7 @@ class Retriever:
     def _matching(self, filters: Filters) -> tuple[str, ...]:
         """The reports whose metadata pass the filters' years, agency (as agency, title or alias) and report ids, in
         metadata order: looked up by year and by name, not by testing every report (49k at 10^6 passages)."""
-        position, by_year, by_name = self._meta_index()
+        position, by_year, by_name = self._meta_lookup.get()
         found: set[str] | None = None
         if filters.years:
             found = {rid for year in filters.years for rid in by_year.get(year, ())}
@@ -200,20 +213,15 @@ class Retriever:
 
     def _meta_index(self) -> tuple[dict[str, int], dict[int, list[str]], dict[str, set[str]]]:
         """(report id -> position in metadata order, year -> report ids, agency / title / alias -> report ids)."""
-        if self._meta_lookup is not None:
-            return self._meta_lookup
-        with self._layout_lock:
-            if self._meta_lookup is None:
-                position = {rid: at for at, rid in enumerate(self.metas)}
-                by_year: dict[int, list[str]] = {}
-                by_name: dict[str, set[str]] = {}
-                for rid, meta in self.metas.items():
-                    if meta.year is not None:
-                        by_year.setdefault(meta.year, []).append(rid)
-                    for name in {meta.agency, meta.title, *meta.aliases}:
-                        by_name.setdefault(name, set()).add(rid)
-                self._meta_lookup = position, by_year, by_name
-            return self._meta_lookup
+        position = {rid: at for at, rid in enumerate(self.metas)}
+        by_year: dict[int, list[str]] = {}
+        by_name: dict[str, set[str]] = {}
+        for rid, meta in self.metas.items():
+            if meta.year is not None:
+                by_year.setdefault(meta.year, []).append(rid)
+            for name in {meta.agency, meta.title, *meta.aliases}:
+                by_name.setdefault(name, set()).add(rid)
+        return position, by_year, by_name
 
     def dense(self, text: str, allowed: Allowed, n: int = CANDIDATES) -> list[tuple[int, float]]:
         with threads(self.settings.query_threads):
