@@ -146,7 +146,7 @@ def checked_database_problem(path: Path, table: str = "reports",
     exactly as its stamp (stamp_checked) records it: same size, modification time, inode and SQLite change
     counter, and no journal left by an interrupted write. The quick check reads every page (about 1 s per GB); a
     stamp is one stat and 100 bytes."""
-    stamp = path.with_name(path.name + CHECKED_SUFFIX)
+    stamp = _stamp_of(path)
     try:
         if (not path.with_name(path.name + "-journal").exists()
                 and json.loads(stamp.read_text(encoding="utf-8")) == _file_state(path)):
@@ -163,12 +163,16 @@ def stamp_checked(path: Path) -> None:
     """Record the database file's state as trusted: call after it passed the check, or after this process wrote
     it and closed it cleanly."""
     try:
-        stamp = path.with_name(path.name + CHECKED_SUFFIX)
+        stamp = _stamp_of(path)
         tmp = stamp.with_name(stamp.name + ".tmp")
         tmp.write_text(json.dumps(_file_state(path)), encoding="utf-8")
         os.replace(tmp, stamp)
     except OSError:
         pass  # no stamp: the next reader checks the whole file
+
+
+def _stamp_of(path: Path) -> Path:
+    return path.with_name(path.name + CHECKED_SUFFIX)
 
 
 def _file_state(path: Path) -> list[int]:
@@ -594,7 +598,7 @@ class EmbeddingCache:
         except sqlite3.DatabaseError as err:
             if getattr(err, "sqlite_errorcode", None) not in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
                 raise
-            self.path.with_name(self.path.name + CHECKED_SUFFIX).unlink(missing_ok=True)
+            _stamp_of(self.path).unlink(missing_ok=True)
             raise CacheDamagedError(f"嵌入缓存 {self.path} 已损坏（{err}）") from err
 
     def get_many(self, encoder_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
