@@ -287,15 +287,16 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
     root = settings.corpus_dir.resolve()
     with build_lock(index_dir), _reported_worker_failure():
         files, refused = scan_corpus([root])
-        unchanged = None if refused else _unchanged_live_build(settings, index_dir, root, files, progress)
+        file_keys: dict[Path, str] = {}  # each file hashed once per build, whichever step needs it first
+        unchanged = None if refused else _unchanged_live_build(settings, index_dir, root, files, file_keys, progress)
         if unchanged is not None:
             unchanged.seconds = time.monotonic() - started
             return unchanged
         try:
-            summary, build_dir = _build_once(settings, root, files, refused, progress)
+            summary, build_dir = _build_once(settings, root, files, file_keys, refused, progress)
         except CacheDamagedError as err:  # met while reading it: discard it and build again
             notice = _discard_cache(settings.cache_path, str(err))
-            summary, build_dir = _build_once(settings, root, files, refused, progress)
+            summary, build_dir = _build_once(settings, root, files, file_keys, refused, progress)
             summary.notices.insert(0, notice)
         _publish(settings, build_dir)
         _switch(index_dir, build_dir)
@@ -307,7 +308,8 @@ def build_index(settings: Settings, progress: Progress | None = None) -> BuildSu
 
 
 def _build_once(
-    settings: Settings, root: Path, files: list[Path], refused: list[IngestError], progress: Progress | None
+    settings: Settings, root: Path, files: list[Path], file_keys: dict[Path, str], refused: list[IngestError],
+    progress: Progress | None,
 ) -> tuple[BuildSummary, Path]:
     """Write a new build beside the live one (not yet switched to), with its own worker processes."""
     summary = BuildSummary()
@@ -318,21 +320,20 @@ def _build_once(
     summary.deleted.extend(sorted(set(old_keys) - {p.relative_to(root).as_posix() for p in files}))
     with _Workers(worker_count(settings)) as pool:
         build_dir = _commit_build(
-            settings, lambda tmp: _write_build(settings, tmp, files, root, live, summary, progress, pool)
+            settings, lambda tmp: _write_build(settings, tmp, files, file_keys, root, live, summary, progress, pool)
         )
     return summary, build_dir
 
 
 def _take_in(
-    settings: Settings, files: list[Path], root: Path, live: Live | None, intake: _Intake, summary: BuildSummary,
-    progress: Progress | None, pool: _Workers,
+    settings: Settings, files: list[Path], file_keys: dict[Path, str], root: Path, live: Live | None,
+    intake: _Intake, summary: BuildSummary, progress: Progress | None, pool: _Workers,
 ) -> dict[str, dict[str, Any]]:
     """Read every file in corpus order and hand its report to `intake` as soon as it is parsed (or carried
     unchanged from the live build); failed and duplicate files go into summary.failures. Returns the
     manifest's documents."""
     limits = ParseLimits.from_settings(settings)
     old_keys = live.keys if live else {}
-    file_keys: dict[Path, str] = {}
     parsed = _parse_in_workers(settings, files, root, old_keys, limits, file_keys, pool)
     documents: dict[str, dict[str, Any]] = {}
     seen: dict[str, str] = {}  # report id and normalised text hash -> document key
@@ -491,8 +492,8 @@ def _fsync_tree(folder: Path) -> None:
 
 
 def _write_build(
-    settings: Settings, tmp_dir: Path, files: list[Path], root: Path, live: Live | None, summary: BuildSummary,
-    progress: Progress | None, pool: _Workers,
+    settings: Settings, tmp_dir: Path, files: list[Path], file_keys: dict[Path, str], root: Path, live: Live | None,
+    summary: BuildSummary, progress: Progress | None, pool: _Workers,
 ) -> None:
     """The whole build, in tmp_dir: reports stored as they are parsed, then the analysis, the vectors, the
     passage index and the manifest."""
@@ -508,7 +509,7 @@ def _write_build(
         closing.callback(cache.close)
         keywords = KeywordStore() if settings.store == "local" else None
         intake = _Intake(store, old_store, cache, keywords)
-        documents = _take_in(settings, files, root, live, intake, summary, progress, pool)
+        documents = _take_in(settings, files, file_keys, root, live, intake, summary, progress, pool)
         if not documents:
             raise AssistantError(
                 f"{settings.corpus_dir} 中没有可以索引的报告（{len(summary.failures)} 个文件解析失败）。"
@@ -778,9 +779,11 @@ class Prepared:
 
 
 def _unchanged_live_build(
-    settings: Settings, index_dir: Path, root: Path, files: list[Path], progress: Progress | None = None
+    settings: Settings, index_dir: Path, root: Path, files: list[Path], file_keys: dict[Path, str],
+    progress: Progress | None = None,
 ) -> BuildSummary | None:
-    """The live build's summary when nothing it was built from or with has changed, else None."""
+    """The live build's summary when nothing it was built from or with has changed, else None. The files' keys it
+    computes go into `file_keys`."""
     try:
         build_dir = live_build_dir(index_dir)
         manifest = read_manifest(build_dir)
@@ -805,7 +808,8 @@ def _unchanged_live_build(
     for done, (name, path) in enumerate(names.items(), 1):
         try:
             check_size(path, settings.max_file_bytes)
-            if _file_key(path) != documents[name]["file_key"]:
+            file_keys[path] = _file_key(path)
+            if file_keys[path] != documents[name]["file_key"]:
                 return None
             if progress:
                 progress("解析", done, len(names))
@@ -981,7 +985,7 @@ def _parse_in_workers(
     for path in files:
         try:
             check_size(path, settings.max_file_bytes)
-            file_keys[path] = _file_key(path)
+            file_keys[path] = file_keys.get(path) or _file_key(path)
             if old_keys.get(path.relative_to(root).as_posix()) != file_keys[path]:
                 todo.append(path)
         except (IngestError, OSError):
