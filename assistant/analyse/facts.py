@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from itertools import takewhile
 
 import cn2an
@@ -69,6 +70,7 @@ def strip_numbering(text: str) -> str:
     return _NUMBERING.sub("", normalize(text))
 
 
+@lru_cache(maxsize=8192)  # a corpus prints the same few cell texts ("0", "12", "—") again and again
 def parse_value(text: str) -> float | None:
     """The number printed in a cell; None for blank, dashes, "/" or anything unreadable."""
     t = normalize(text).rstrip("。")

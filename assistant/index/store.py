@@ -201,9 +201,12 @@ def _fields_of(value: Any) -> dict[str, Any]:
     return {name: getattr(value, name) for name in names}
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_fields_of)  # made once: a build encodes ~10^6 records
+
+
 def to_json(record: Any) -> str:
     """A record (a dataclass of records, tuples, strings and numbers) as JSON."""
-    return json.dumps(record, ensure_ascii=False, default=_fields_of)
+    return _ENCODER.encode(record)
 
 
 def meta_from_dict(d: dict[str, Any]) -> ReportMeta:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections import Counter
 from pathlib import Path
 
 from charset_normalizer import from_bytes
@@ -39,11 +40,15 @@ def is_plausible_text(text: str) -> bool:
         return True
     if "\x00" in sample:
         return False
-    ratio = sum(map(_is_common_char, sample)) / len(sample)
-    if ratio >= MIN_PLAUSIBLE_RATIO:
+    if _common_share(sample) >= MIN_PLAUSIBLE_RATIO:
         return True
-    simplified = to_simplified(sample)
-    return sum(map(_is_common_char, simplified)) / len(simplified) >= MIN_PLAUSIBLE_RATIO
+    return _common_share(to_simplified(sample)) >= MIN_PLAUSIBLE_RATIO
+
+
+def _common_share(text: str) -> float:
+    """Share of the characters of text that are ordinary ones (each distinct character judged once)."""
+    common = sum(count for ch, count in Counter(text).items() if _is_common_char(ch))
+    return common / len(text)
 
 
 def _looks_binary(data: bytes) -> bool:

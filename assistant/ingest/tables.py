@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from assistant.ingest.blocks import SourceCell, SourceTable
 from assistant.ingest.lost_tables import KIND_WORDS
 from assistant.records import TableCell
 from assistant.segment import to_simplified
+
+# Cell texts recur across a corpus's tables (labels, "0", "—"): each is converted once.
+_cell_simplified = lru_cache(maxsize=8192)(to_simplified)
 
 PATH_SEPARATOR = " › "
 LABEL_SEPARATOR = "："
@@ -27,12 +31,12 @@ def is_number(text: str) -> bool:
 
 def is_value(text: str) -> bool:
     """A figure or a placeholder such as —, / or 无 (無 in traditional characters)."""
-    return is_number(text) or to_simplified(text.strip()) in _PLACEHOLDERS
+    return is_number(text) or _cell_simplified(text.strip()) in _PLACEHOLDERS
 
 
 def simplified(table: SourceTable) -> SourceTable:
     """The table with every cell's text in simplified characters (to_simplified), on the same grid."""
-    cells = [replace(c, text=to_simplified(c.text)) for c in table.cells]
+    cells = [replace(c, text=_cell_simplified(c.text)) for c in table.cells]
     return replace(table, cells=cells)
 
 
