@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from conftest import REPO_ROOT, SAMPLE_FILES, SAMPLES_DIR, SEED_FILE, stored
 
 from assistant.analyse.checks import check_reports
 from assistant.analyse.commitments import DONE, NO_REPORT, PARTLY, extract_commitments, follow_up
-from assistant.analyse.crosschecks import cross_checks
+from assistant.analyse.crosschecks import _occurrences, cross_checks
 from assistant.analyse.facts import extract_facts
 from assistant.api import Assistant
 from assistant.config import Settings
@@ -256,3 +257,10 @@ def test_a_consistent_table_is_shown_with_its_numbers(corpus: tuple[list[Report]
         assert "一 + 二 = 218 + 0 = 218 = 三（七）+ 四 = 218 + 0 = 218" in answer.text
     assert answer.citations and all(c.row for c in answer.citations)
     assert unsupported_numbers(answer.text, answer.citations) == [], answer.text
+
+
+@pytest.mark.parametrize("cue, text", [
+    ("受理", "本年受理申请12件，受理率100%"), ("aa", "aaaa a aaa"), ("申请", "无"), ("件", "件"), ("", "ab"),
+])
+def test_cue_occurrences_are_where_a_literal_regex_finds_them(cue: str, text: str) -> None:
+    assert list(_occurrences(cue, text)) == [m.start() for m in re.finditer(re.escape(cue), text)]

@@ -48,6 +48,14 @@ def _stored(index: Path) -> tuple[list[tuple], list[str], list[str]]:
     return passages, tokens, facts
 
 
+def _embedding_texts(index: Path) -> set[str]:
+    store = Store(live_build_dir(index) / "store.sqlite", readonly=True)
+    try:
+        return {p.embedding_text() for rid in store.metas() if (r := store.report(rid)) for p in r.passages}
+    finally:
+        store.close()
+
+
 def test_no_change_rebuild_keeps_the_live_build(tmp_path: Path, cache_dir: Path) -> None:
     settings = Settings(corpus_dir=_corpus(tmp_path, [SEED_FILE]), index_dir=tmp_path / "index", cache_dir=cache_dir)
     first = build_index(settings)
@@ -119,11 +127,12 @@ def test_passage_tokens_come_from_the_cache_once_computed(
 
     monkeypatch.setattr(segment, "tokenize", counting)
     build_index(settings[0])
-    passages = {p.embedding_text() for p in Retriever.open(settings[0].index_dir, settings[0]).passages}
+    passages = _embedding_texts(settings[0].index_dir)
     assert passages <= set(tokenised)  # the first build tokenised every passage
+    assert set(tokenised) - passages  # and the segments its analysis weighs commitments' follow-ups with
     tokenised.clear()
     build_index(settings[1])
-    assert not passages & set(tokenised)  # the second read them all from the cache
+    assert not tokenised  # the second read them all from the cache: the passages', and the analysis's segments'
     assert _stored(settings[0].index_dir) == _stored(settings[1].index_dir)
 
     conn = sqlite3.connect(cache / "cache.sqlite")

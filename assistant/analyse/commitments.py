@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -166,10 +166,18 @@ def segments(report: Report) -> list[Part]:
     return sorted(found.values(), key=lambda seg: (seg.start, seg.end))
 
 
-def rarity(texts: Sequence[str]) -> dict[str, float]:
-    """Inverse document frequency of the tokens of a report's segments: common words count for less."""
+TokensOf = Callable[[Sequence[str]], list[list[str]]]  # texts -> their tokens, in order
+
+
+def _segmented(texts: Sequence[str]) -> list[list[str]]:
+    return [segment.tokenize(t) for t in texts]
+
+
+def rarity(texts: Sequence[str], tokens_of: TokensOf = _segmented) -> dict[str, float]:
+    """Inverse document frequency of the tokens of a report's segments: common words count for less. The normalised
+    texts' tokens come from tokens_of (a build passes its token cache)."""
     normalized = [segment.normalize(t) for t in dict.fromkeys(texts)]
-    tokens = {tok for t in normalized for tok in segment.tokenize(t)}
+    tokens = {tok for token_list in tokens_of(normalized) for tok in token_list}
     total = len(normalized) + 1
     return {tok: math.log(total / (1 + sum(tok in t for t in normalized))) for tok in tokens}
 
@@ -208,7 +216,26 @@ def scorer(commitment: Commitment, idf: Mapping[str, float] | None = None) -> Ca
     return score
 
 
-SegmentCache = dict[str, tuple[list[Part], dict[str, float]]]  # report_id -> its segments and their idf
+class SegmentCache:
+    """Later reports' segments and the rarity of their tokens, worked out once per report (tokens from tokens_of)."""
+
+    def __init__(self, tokens_of: TokensOf = _segmented) -> None:
+        self._tokens_of = tokens_of
+        self._found: dict[str, tuple[list[Part], dict[str, float]]] = {}
+
+    def of(self, report: Report) -> tuple[list[Part], dict[str, float]]:
+        """The report's segments and their tokens' idf."""
+        if report.report_id not in self._found:
+            found = segments(report)
+            self._found[report.report_id] = (found, rarity([seg.text for seg in found], self._tokens_of))
+        return self._found[report.report_id]
+
+    def keep_only(self, report_ids: Container[str]) -> None:
+        """Forget the reports not in report_ids."""
+        for report_id in [r for r in self._found if r not in report_ids]:
+            del self._found[report_id]
+
+
 # (query text, later report, k) -> up to k of the later report's passages with their scores, best first.
 # The build passes a BM25 ranker over the report's stored keyword tokens (index/analysis.py).
 Ranker = Callable[[str, Report, int], Sequence[tuple[Passage, float]]]
@@ -237,7 +264,7 @@ def passage_hit(report: Report, passage: Passage, rank: int, score: float = 0.0)
 
 def follow_up(commitments: Sequence[Commitment], reports: Mapping[str, Report], ranker: Ranker) -> list[Commitment]:
     """Copies of the commitments with status and evidence from the same agency's next report in `reports`."""
-    cache: SegmentCache = {}
+    cache = SegmentCache()
     return [judge(c, next_report(c, reports) if c.kind == "commitment" else None, ranker, cache)
             for c in commitments]
 
@@ -250,7 +277,7 @@ def judge(commitment: Commitment, later: Report | None, ranker: Ranker,
         return commitment
     if later is None:
         return replace(commitment, status=NO_REPORT, evidence=())
-    return _judge(commitment, later, ranker, {} if cache is None else cache)
+    return _judge(commitment, later, ranker, SegmentCache() if cache is None else cache)
 
 
 def scored_segments(commitment: Commitment, later: Report, ranker: Ranker,
@@ -261,10 +288,7 @@ def scored_segments(commitment: Commitment, later: Report, ranker: Ranker,
     # a query costs about a second per commitment on a CPU
     hits = [passage_hit(later, p, rank, score) for rank, (p, score) in enumerate(ranker(query, later, FOLLOW_UP_HITS), 1)
             if p.kind == "text"]
-    if later.report_id not in cache:
-        found = segments(later)
-        cache[later.report_id] = (found, rarity([seg.text for seg in found]))
-    found, idf = cache[later.report_id]
+    found, idf = cache.of(later)
     score = scorer(commitment, idf)
     scored: list[tuple[float, Part]] = []
     for seg in found:
@@ -291,7 +315,7 @@ def _judge(commitment: Commitment, later: Report, ranker: Ranker, cache: Segment
         if all(h.passage_id != passage.passage_id for h in evidence):
             hit = next((h for h in hits if h.passage_id == passage.passage_id), None)
             evidence.append(replace(hit or passage_hit(later, passage, 0), rank=len(evidence) + 1))
-    quotes = _quotes(commitment, evidence, cache[later.report_id][0])
+    quotes = _quotes(commitment, evidence, cache.of(later)[0])
     return replace(commitment, status=status, evidence=tuple(evidence), quotes=tuple((q.start, q.end) for q in quotes))
 
 

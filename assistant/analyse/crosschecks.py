@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -225,11 +225,19 @@ class Statement:
 def _best_cue(text: str, cues: Iterable[str], before: bool, gap: int) -> str | None:
     best: tuple[int, int, str] | None = None
     for cue in cues:
-        for m in re.finditer(re.escape(cue), text):
-            distance = len(text) - m.end() if before else m.start()
+        for start in _occurrences(cue, text):
+            distance = len(text) - start - len(cue) if before else start
             if distance <= gap and (best is None or (distance, -len(cue)) < best[:2]):
                 best = (distance, -len(cue), cue)
     return best[2] if best else None
+
+
+def _occurrences(cue: str, text: str) -> Iterator[int]:
+    """Where cue starts in text, left to right without overlaps (as re.finditer finds it, without a regex)."""
+    start = text.find(cue)
+    while start >= 0:
+        yield start
+        start = text.find(cue, start + max(len(cue), 1))
 
 
 _YEAR = re.compile(r"((?:19|20)\d{2})年")

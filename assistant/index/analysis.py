@@ -16,7 +16,7 @@ from pathlib import Path
 
 from assistant import segment
 from assistant.analyse.checks import table_checks
-from assistant.analyse.commitments import Ranker, SegmentCache, extract_commitments, judge
+from assistant.analyse.commitments import Ranker, SegmentCache, TokensOf, extract_commitments, judge
 from assistant.analyse.crosschecks import (
     DATA_FILE,
     CrossCheckData,
@@ -28,8 +28,9 @@ from assistant.analyse.crosschecks import (
 from assistant.errors import AssistantError
 from assistant.index.keyword import KeywordStore
 from assistant.index.layout import live_build_dir
-from assistant.index.store import Finding, Store, to_json
+from assistant.index.store import EmbeddingCache, Finding, Store, to_json
 from assistant.index.threads import worker_pool
+from assistant.index.tokens import CachedTokenizer, NewTokens, cache_reader
 from assistant.records import Fact, Passage, Report, ReportMeta
 
 # Part of every report's dependency hash: raise it when the analysis code changes what it finds, so that a
@@ -48,9 +49,11 @@ class AnalysisSummary:
     seconds: float = 0.0
 
 
-def keyword_ranker(tokens_of: Callable[[Report], Sequence[Sequence[str]]] | None = None) -> Ranker:
+def keyword_ranker(tokens_of: Callable[[Report], Sequence[Sequence[str]]] | None = None,
+                   query_tokens: TokensOf | None = None) -> Ranker:
     """A follow-up ranker: BM25 over the one report's passages (their keyword tokens from tokens_of, by default
-    tokenised now), so a commitment's status depends only on it and the report it is judged against."""
+    tokenised now), so a commitment's status depends only on it and the report it is judged against. The query's
+    tokens come from query_tokens (a build passes its token cache), by default segmented now."""
     models: OrderedDict[str, KeywordStore] = OrderedDict()
 
     def rank(query: str, report: Report, k: int) -> list[tuple[Passage, float]]:
@@ -63,7 +66,8 @@ def keyword_ranker(tokens_of: Callable[[Report], Sequence[Sequence[str]]] | None
             model.add(list(range(len(tokens))), tokens)
             while len(models) > _KEPT:
                 models.popitem(last=False)
-        scores, ids = model.search(segment.tokenize(segment.normalize(query)), k)
+        text = segment.normalize(query)
+        scores, ids = model.search(query_tokens([text])[0] if query_tokens else segment.tokenize(text), k)
         return [(report.passages[int(i)], float(s)) for s, i in zip(scores, ids, strict=True)]
 
     return rank
@@ -144,8 +148,10 @@ def _carried_rows(live: Path | None, keys: dict[str, str]) -> dict[str, list[tup
         old.close()
 
 
-def _analysed(store: Store, metas: dict[str, ReportMeta], todo: Sequence[str]) -> Iterator[tuple[str, list[tuple[str, Finding]]]]:
-    """(report id, its findings) for the reports in `todo`, in that order, read from `store` (a few kept decoded)."""
+def _analysed(store: Store, metas: dict[str, ReportMeta], todo: Sequence[str],
+              tokens_of: TokensOf | None = None) -> Iterator[tuple[str, list[tuple[str, Finding]]]]:
+    """(report id, its findings) for the reports in `todo`, in that order, read from `store` (a few kept decoded);
+    the tokens of the reports' segments from tokens_of (the build's token cache), by default segmented now."""
     later_of, previous_of = neighbours(metas)
     reports: OrderedDict[str, Report] = OrderedDict()
     facts: OrderedDict[str, list[Fact]] = OrderedDict()
@@ -162,9 +168,9 @@ def _analysed(store: Store, metas: dict[str, ReportMeta], todo: Sequence[str]) -
                 facts.popitem(last=False)
         return reports[rid]
 
-    ranker = keyword_ranker(lambda r: store.tokens_of(r.report_id))
+    ranker = keyword_ranker(lambda r: store.tokens_of(r.report_id), tokens_of)
     data = load_data()
-    cache: SegmentCache = {}
+    cache = SegmentCache(tokens_of) if tokens_of else SegmentCache()
     for rid in todo:
         own = report(rid)
         own_facts = facts[rid]
@@ -173,20 +179,24 @@ def _analysed(store: Store, metas: dict[str, ReportMeta], todo: Sequence[str]) -
         before = (facts.get(previous.report_id) or store.facts_of([previous.report_id]).get(previous.report_id, [])
                   if previous else [])
         yield rid, analyse_report(own, own_facts, later, previous, before, ranker, data, cache)
-        for old in [k for k in cache if k not in reports]:  # segments of reports no longer kept
-            del cache[old]
+        cache.keep_only(reports)  # segments of reports no longer kept are forgotten
 
 
 _opened: dict[str, tuple[Store, dict[str, ReportMeta]]] = {}  # an analysis worker's build store, opened once
 
 
-def _analyse_chunk(store_path: Path, todo: list[str]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """An analysis worker's share: the serialised findings of consecutive reports of the build being written."""
+def _analyse_chunk(store_path: Path, todo: list[str], cache_path: Path | None
+                   ) -> tuple[list[tuple[str, list[tuple[str, str]]]], NewTokens]:
+    """An analysis worker's share: the serialised findings of consecutive reports of the build being written, and
+    the segment tokens it had to compute (for the main process to cache)."""
     if str(store_path) not in _opened:
         store = Store(store_path, readonly=True)
         _opened[str(store_path)] = (store, store.metas())
     store, metas = _opened[str(store_path)]
-    return [(rid, [(what, to_json(record)) for what, record in found]) for rid, found in _analysed(store, metas, todo)]
+    tokens = CachedTokenizer(cache_reader(cache_path) if cache_path else None, segment.tokenizer_id())
+    rows = [(rid, [(what, to_json(record)) for what, record in found])
+            for rid, found in _analysed(store, metas, todo, tokens)]
+    return rows, tokens.new
 
 
 def _chunks(todo: list[str], workers: int) -> list[list[str]]:
@@ -197,11 +207,12 @@ def _chunks(todo: list[str], workers: int) -> list[list[str]]:
 
 
 def analyse_build(store: Store, live: Path | None = None, workers: int = 1,
-                  executor: Callable[[], Executor] | None = None) -> AnalysisSummary:
+                  executor: Callable[[], Executor] | None = None, cache: EmbeddingCache | None = None) -> AnalysisSummary:
     """Store the analysis of every report in `store` (a build being written, committed): the rows of reports whose
     dependency key is unchanged are copied from `live` (the served build's store.sqlite), the rest are computed from
     the reports, facts and keyword tokens in `store`, in `workers` processes when there are at least PARALLEL_MIN
-    of them (the build's own, from `executor`, when given). Commits."""
+    of them (the build's own, from `executor`, when given). The segments' tokens are read from and written to the
+    build's `cache` when given. Commits."""
     started = time.monotonic()
     metas = store.metas()
     keys = dependency_keys(metas)
@@ -215,12 +226,18 @@ def analyse_build(store: Store, live: Path | None = None, workers: int = 1,
         chunks = _chunks(todo, workers)
         with ExitStack() as stack:
             pool = executor() if executor else stack.enter_context(worker_pool(workers))
-            done = list(pool.map(_analyse_chunk, [store.path] * len(chunks), chunks))
-        for rid, rows in (pair for part in done for pair in part):  # written once every worker has read
+            done = list(pool.map(_analyse_chunk, [store.path] * len(chunks), chunks,
+                                 [cache.path if cache else None] * len(chunks)))
+        for rid, rows in (pair for part, _ in done for pair in part):  # written once every worker has read
             store.add_finding_rows(rid, keys[rid], rows)
+        new = [pair for _, computed in done for pair in computed]
     else:
-        for rid, found in _analysed(store, metas, todo):
+        tokens = CachedTokenizer(cache, segment.tokenizer_id())
+        for rid, found in _analysed(store, metas, todo, tokens):
             store.add_findings(rid, keys[rid], found)
+        new = tokens.new
+    if cache is not None and new:
+        cache.put_tokens(segment.tokenizer_id(), new)
     summary.analysed = todo
     store.commit()
     summary.seconds = time.monotonic() - started

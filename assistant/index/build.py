@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import sqlite3
-import sys
 import time
 import unicodedata
 import uuid
@@ -69,9 +68,10 @@ from assistant.index.store import (
     to_json,
 )
 from assistant.index.threads import threads, worker_pool
+from assistant.index.tokens import cache_reader, cached_tokens
 from assistant.index.vector import choose_kind, read_sidecar
 from assistant.ingest import ParseLimits, check_size, ingest_file_bounded, scan_corpus
-from assistant.records import Fact, Passage, Report
+from assistant.records import Fact, Report
 
 EXACT_KINDS = ("flat", "ivf", "hnsw")  # vector-index kinds that hold the vectors exactly (carried from a live build)
 AUTO_WORKERS_MAX = 4  # parsing processes an automatic build starts at most (each holds its own jieba and parsers)
@@ -516,7 +516,7 @@ def _write_build(
                 "现有索引保持不变。"
             )
         summary.reports, summary.passages = len(documents), intake.next_id
-        summary.analysis = analyse_build(store, live_store(settings.index_dir), pool.count, pool.executor)
+        summary.analysis = analyse_build(store, live_store(settings.index_dir), pool.count, pool.executor, cache)
         started = time.monotonic()
         with threads(settings.build_threads):
             vectors, summary.embedded = _vectors(store, intake, live, encoder, cache, progress,
@@ -833,43 +833,15 @@ def _trusted(settings: Settings, build_dir: Path) -> bool:
     return True
 
 
-def passage_tokens(
-    passages: Sequence[Passage], cache: EmbeddingCache | None, tokenizer: str
-) -> tuple[list[list[str]], list[str], list[tuple[str, list[str]]]]:
-    """The passages' keyword tokens, from the cache where it holds them (keyed by tokenizer id and text hash), the
-    text hashes, and the (text hash, tokens) pairs computed now, for the cache. A token that recurs is one string
-    object (a report's tokens pickled from a worker then carry each word once, and the build holds them once)."""
-    texts = [p.embedding_text() for p in passages]
-    hashes = [text_hash(t) for t in texts]
-    found = cache.tokens_many(tokenizer, hashes) if cache is not None else {}
-    new: list[tuple[str, list[str]]] = []
-    for key, text in zip(hashes, texts, strict=True):
-        if key not in found:
-            found[key] = segment.tokenize(text)
-            new.append((key, found[key]))
-    return [[sys.intern(token) for token in found[key]] for key in hashes], hashes, new
-
-
-_worker_cache: dict[str, EmbeddingCache | None] = {}  # a parse worker's read-only cache, opened once
-
-
-def _cache_reader(path: Path) -> EmbeddingCache | None:
-    if str(path) not in _worker_cache:
-        try:
-            _worker_cache[str(path)] = EmbeddingCache(path, readonly=True) if path.is_file() else None
-        except sqlite3.Error:
-            _worker_cache[str(path)] = None
-    return _worker_cache[str(path)]
-
-
 def _prepare(path: Path, limits: ParseLimits, cache: EmbeddingCache | None, tokenizer: str) -> Prepared:
     """Parse one file, extract its facts and tokenise its passages (tokens of passages seen before come from the
     cache); IngestError when the file cannot be parsed."""
     report, facts = _with_facts(ingest_file_bounded(path, limits))
+    texts = [p.embedding_text() for p in report.passages]
     try:
-        tokens, hashes, new = passage_tokens(report.passages, cache, tokenizer)
+        tokens, hashes, new = cached_tokens(texts, cache, tokenizer)
     except sqlite3.Error:  # a damaged cache: the main process discards it, saying so
-        tokens, hashes, new = passage_tokens(report.passages, None, tokenizer)
+        tokens, hashes, new = cached_tokens(texts, None, tokenizer)
     return Prepared(report, tokens, hashes, to_json(report), [(f.table, to_json(f)) for f in facts],
                     _content_hash(report), new)
 
@@ -882,7 +854,7 @@ def _prepare_files(
     results: list[Prepared | tuple[type[IngestError], str]] = []
     for path in paths:
         try:
-            results.append(_prepare(path, limits, _cache_reader(cache_path), tokenizer))
+            results.append(_prepare(path, limits, cache_reader(cache_path), tokenizer))
         except IngestError as err:
             results.append((type(err), err.detail))
     return results
