@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from assistant.index.encoders import load_encoder
 from assistant.index.layout import live_build_dir
 from assistant.index.vector import (
     FaissVectorStore,
+    carry_allowed,
     choose_kind,
     ivf_lists,
     load_vector_store,
@@ -122,6 +124,72 @@ def test_ivf_store_is_editable_before_serving(realish: tuple[np.ndarray, np.ndar
     assert found[0, 0] == ids[0] and scores[0, 0] == pytest.approx(1.0, abs=1e-5)
     assert store.delete(np.concatenate([ids[:100], [10**9]])) == 100
     assert len(store) == 1900 and not np.isin(store.search(queries, 10)[1], ids[:100]).any()
+
+
+def test_a_carried_ivf_index_holds_each_vector_at_its_new_id(
+    realish: tuple[np.ndarray, np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    _, vectors, queries = realish
+    n = 3000
+    live = FaissVectorStore(384, "ivf")
+    live.add(np.arange(n), vectors[:n])  # a build's ids: 0..n-1
+    live.save(tmp_path / "live.faiss")
+    assert (read_sidecar(tmp_path / "live.faiss")["trained_count"], live.added_since_training) == (n, 0)
+    # the next build drops old ids 1000..1099 (a changed report), shifts the reports after them down by 100 and
+    # adds 150 new passages at the end
+    moves = [(0, 1000, 0), (1100, n - 1100, -100)]
+    new = np.arange(n - 100, n + 50)
+    carried = FaissVectorStore.load(tmp_path / "live.faiss")
+    carried.carry_over(moves, new, vectors[n : n + 150])
+    assert len(carried) == n + 50 and carried.added_since_training == 150
+    assert carried.nprobe >= 1 and carried.calibrated_recall is not None and carried.calibrated_recall >= 0.97
+    expected = np.concatenate([vectors[:1000], vectors[1100:n], vectors[n : n + 150]])
+    carried._index.make_direct_map()
+    np.testing.assert_array_equal(carried._index.reconstruct_batch(np.arange(n + 50)), expected)
+    trained = FaissVectorStore(384, "ivf")
+    trained.add(np.arange(n + 50), expected)  # what training afresh on the same vectors finds
+    exact = FaissVectorStore(384, "flat")
+    exact.add(np.arange(n + 50), expected)
+    _, truth = exact.search(queries, 10)
+    assert recall_at(truth, carried.search(queries, 10)[1]) >= recall_at(truth, trained.search(queries, 10)[1]) - 0.05
+    carried.save(tmp_path / "next.faiss")
+    meta = read_sidecar(tmp_path / "next.faiss")
+    assert (meta["trained_count"], meta["added_since_training"]) == (n, 150)
+    assert not carry_allowed(meta, n + 200, 200)  # 350 added since training > 10 % of 3000: trained afresh
+    assert carry_allowed(meta, n + 50, 100) and not carry_allowed({**meta, "kind": "flat"}, n, 0)
+    assert not carry_allowed(meta, int(n * 0.85), 0)  # shrunk by more than 10 %
+
+
+def test_a_small_rebuild_carries_the_ivf_lists_and_serves_the_same(
+    full_index: Path, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.index import vector
+
+    monkeypatch.setattr(vector, "IVF_CARRY_SHARE", 1.0)  # the sample corpus is small: one report is a big share
+    corpus = tmp_path / "corpus"
+    shutil.copytree(full_index.parent / "corpus", corpus)
+    held = sorted(corpus.iterdir())[1]  # not the last file: the reports after it shift
+    moved = tmp_path / held.name
+    shutil.move(held, moved)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=cache_dir, vector_index="ivf")
+    build_index(settings)
+    shutil.move(moved, held)
+    assert build_index(settings).embedded == 0
+    meta = read_sidecar(live_build_dir(settings.index_dir) / VECTORS_FILE)
+    assert meta["added_since_training"] > 0  # carried, not trained again
+    fresh = settings.with_overrides(index_dir=tmp_path / "fresh")
+    build_index(fresh)
+    assert read_sidecar(live_build_dir(fresh.index_dir) / VECTORS_FILE)["added_since_training"] == 0
+    vectors = [load_vector_store(live_build_dir(s.index_dir) / VECTORS_FILE) for s in (settings, fresh)]
+    for store in vectors:
+        assert isinstance(store, FaissVectorStore)
+        store._index.make_direct_map()
+    carried_vectors, fresh_vectors = (v._index.reconstruct_n(0, len(v)) for v in vectors)  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(carried_vectors, fresh_vectors)  # each passage's own vector at its id
+    carried_app, fresh_app = Assistant.open(settings.index_dir, settings), Assistant.open(fresh.index_dir, fresh)
+    for query in ["青禾县2022年联系电话", "澜溪市2021年行政许可", "政策解读"]:
+        assert [h.passage_id for h in carried_app.search(query, k=3, mode="dense")] == \
+            [h.passage_id for h in fresh_app.search(query, k=3, mode="dense")]
 
 
 def test_build_records_the_automatic_choice_and_serves_it(full_index: Path, tmp_path: Path, cache_dir: Path) -> None:

@@ -18,10 +18,16 @@ import numpy as np
 
 from assistant import segment
 from assistant.config import Settings
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, IndexCorruptError
 from assistant.index.keyword import KeywordStore
 from assistant.index.threads import threads
-from assistant.index.vector import VectorStore, choose_kind, load_vector_store, make_vector_store
+from assistant.index.vector import (
+    FaissVectorStore,
+    VectorStore,
+    choose_kind,
+    load_vector_store,
+    make_vector_store,
+)
 from assistant.records import Passage, ReportMeta
 
 BACKENDS = ("local", "milvus")
@@ -118,20 +124,25 @@ def write_passage_index(
     vectors: np.ndarray,
     progress: Callable[[str, int, int], None] | None = None,
     keywords: KeywordStore | None = None,
+    carried: CarriedVectors | None = None,
 ) -> dict[str, Any]:
     """Store the build's passages in the configured backend; returns the manifest's "store" entry.
     records[i].vector_id is i.
 
     `keywords` (a keyword store already holding every record, as the build makes it from tokens
     and from what it carries) spares the local backend tokenising and reading the records;
-    Milvus analyses the text itself.
+    Milvus analyses the text itself. With `carried` (local only), `vectors` are only the new
+    passages' (of carried.ids), added to the live build's IVF lists carried over.
     """
     if check_backend(settings) == "milvus":
         from assistant.index.milvus_store import write_collection
 
         return write_collection(settings, build_name, records, vectors, progress)
     ids = np.arange(len(records), dtype=np.int64)
-    kind = write_vectors(settings, build_dir / VECTORS_FILE, ids, vectors)
+    if carried is not None:
+        kind = carry_vectors(settings, build_dir / VECTORS_FILE, carried, vectors, len(ids))
+    else:
+        kind = write_vectors(settings, build_dir / VECTORS_FILE, ids, vectors)
     if keywords is None:
         keywords = KeywordStore()
         keywords.add(ids, [segment.tokenize(r.passage.embedding_text()) for r in records])
@@ -148,6 +159,26 @@ def write_vectors(settings: Settings, path: Path, ids: np.ndarray, vectors: np.n
         vector_store.add(ids, vectors)
         vector_store.save(path)
     return kind
+
+
+@dataclass
+class CarriedVectors:
+    """The live build's IVF index, loaded to become the next build's (FaissVectorStore.carry_over): the moves of
+    the carried reports' vector ids (first old id, count, shift) and the new passages' vector ids."""
+
+    store: FaissVectorStore
+    moves: list[tuple[int, int, int]]
+    ids: np.ndarray
+
+
+def carry_vectors(settings: Settings, path: Path, carried: CarriedVectors, vectors: np.ndarray, count: int) -> str:
+    """Write the local backend's vector file from the carried IVF index and the new vectors; returns its kind."""
+    with threads(settings.build_threads):
+        carried.store.carry_over(carried.moves, carried.ids, vectors)
+        if len(carried.store) != count:
+            raise IndexCorruptError(f"沿用的向量索引有 {len(carried.store)} 个向量，应为 {count} 个。请重新运行 assistant build。")
+        carried.store.save(path)
+    return carried.store.kind
 
 
 def publish_passage_index(settings: Settings, entry: dict[str, Any]) -> None:

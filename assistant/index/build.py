@@ -43,6 +43,7 @@ from assistant.index.backends import (
     KEYWORD_DIR,
     KEYWORD_FILE,
     VECTORS_FILE,
+    CarriedVectors,
     PassageRecord,
     prune_passage_indexes,
     publish_passage_index,
@@ -69,7 +70,7 @@ from assistant.index.store import (
 )
 from assistant.index.threads import threads, worker_pool
 from assistant.index.tokens import cache_reader, cached_tokens
-from assistant.index.vector import choose_kind, read_sidecar
+from assistant.index.vector import FaissVectorStore, carry_allowed, choose_kind, read_sidecar
 from assistant.ingest import ParseLimits, check_size, ingest_file_bounded, scan_corpus
 from assistant.records import Fact, Report
 
@@ -518,9 +519,14 @@ def _write_build(
         summary.reports, summary.passages = len(documents), intake.next_id
         summary.analysis = analyse_build(store, live_store(settings.index_dir), pool.count, pool.executor, cache)
         started = time.monotonic()
+        carried = _ivf_to_carry(settings, live, intake, encoder) if keywords is not None else None
         with threads(settings.build_threads):
-            vectors, summary.embedded = _vectors(store, intake, live, encoder, cache, progress,
-                                                 settings.encode_batch)
+            if carried is not None:  # only the new passages' vectors: the carried ones stay in the IVF lists
+                vectors, summary.embedded = _fresh_vectors(store, intake, encoder, cache, progress,
+                                                           settings.encode_batch)
+            else:
+                vectors, summary.embedded = _vectors(store, intake, live, encoder, cache, progress,
+                                                     settings.encode_batch)
         summary.embed_seconds = time.monotonic() - started
         if progress:
             progress("写入索引", 0, 3)
@@ -528,7 +534,7 @@ def _write_build(
             _carry_keywords(keywords, live, intake.moves, old_store)
         records = _Records(store, intake.spans, intake.next_id)
         store_entry = write_passage_index(settings, tmp_dir, tmp_dir.name.removeprefix(".tmp-"), records, vectors,
-                                          progress=progress, keywords=keywords)
+                                          progress=progress, keywords=keywords, carried=carried)
     stamp_checked(settings.cache_path)  # both closed cleanly after this build's own writes: the next build
     stamp_checked(tmp_dir / "store.sqlite")  # need not read them whole to trust them
     if progress:
@@ -680,6 +686,42 @@ def _vectors(
 
     rows = ((start + i, report_id, i, key) for report_id, start in spans for i, key in enumerate(hashes_of(report_id)))
     return vectors, _embed_into(vectors, rows, store, encoder, cache, progress, batch)
+
+
+def _fresh_ids(intake: _Intake) -> np.ndarray:
+    spans = [np.arange(first, first + len(hashes)) for first, hashes in intake.fresh.values()]
+    return np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
+
+
+def _fresh_vectors(
+    store: Store, intake: _Intake, encoder: Encoder, cache: EmbeddingCache, progress: Progress | None, batch: int,
+) -> tuple[np.ndarray, int]:
+    """The vectors of the passages parsed now, in the order of _fresh_ids, and how many were embedded now."""
+    vectors = np.empty((len(_fresh_ids(intake)), encoder.dim), dtype=np.float32)
+    keyed = ((report_id, i, key) for report_id, (_, hashes) in intake.fresh.items() for i, key in enumerate(hashes))
+    rows = ((row, report_id, i, key) for row, (report_id, i, key) in enumerate(keyed))
+    return vectors, _embed_into(vectors, rows, store, encoder, cache, progress, batch)
+
+
+def _ivf_to_carry(settings: Settings, live: Live | None, intake: _Intake, encoder: Encoder) -> CarriedVectors | None:
+    """The live build's IVF index, loaded (and checked) to be carried into this build, when this build gets an IVF
+    index too, of the same encoder, and changes few enough vectors (vector.IVF_CARRY_SHARE); else None, and the
+    index is trained afresh."""
+    if live is None or not intake.moves or live.manifest.get("encoder_id") != encoder.encoder_id \
+            or live.manifest.get("dim") != encoder.dim:
+        return None
+    if choose_kind(settings.vector_index, intake.next_id, settings.vector_auto_threshold) != "ivf":
+        return None
+    path = live.build_dir / VECTORS_FILE
+    ids = _fresh_ids(intake)
+    try:
+        if not carry_allowed(read_sidecar(path), intake.next_id, len(ids)):
+            return None
+        with threads(settings.build_threads):
+            index = FaissVectorStore.load(path)
+    except (AssistantError, RuntimeError, OSError):
+        return None
+    return CarriedVectors(index, intake.moves, ids) if index.kind == "ivf" and index.dim == encoder.dim else None
 
 
 def _embed_into(

@@ -9,6 +9,7 @@ import math
 import os
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ DEFERRED_CHECK_BYTES = 256 * 2**20
 IVF_POSTFILTER_SHARE = 0.02  # a filter keeping this share or more: unfiltered probe, then filtered
 IVF_TRAIN_PER_LIST = 40  # training vectors per list (FAISS warns under 39)
 IVF_TRAIN_ITERATIONS = 10
+# A rebuild keeps the live IVF lists (their centroids untrained again) while the vectors added since training and
+# the change in count both stay within this share of the vectors trained on; past it the index is trained afresh.
+IVF_CARRY_SHARE = 0.1
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 64
@@ -170,6 +174,8 @@ class FaissVectorStore(VectorStore):
         self.verified = threading.Event()  # set once the file's checksum is known to match
         self.verified.set()
         self._damage: str | None = None  # a failed background check's message
+        self.trained_count = 0  # ivf only: vectors the centroids were trained on
+        self.added_since_training = 0  # ivf only: vectors added under those centroids by later rebuilds
         self._ids = np.zeros(0, dtype=np.int64)  # hnsw only: copy of the stored ids
         self._vectors = np.zeros((0, self.dim), dtype=np.float32)  # hnsw only
         self._index = self._empty_index()
@@ -259,22 +265,73 @@ class FaissVectorStore(VectorStore):
         rows = np.sort(rng.choice(len(matrix), sample, replace=False)) if sample < len(matrix) else slice(None)
         self._index.train(np.ascontiguousarray(matrix[rows]))
         self._index.add_with_ids(matrix, ids)
-        self.nprobe, self.calibrated_recall = self._calibrate(ids, matrix, rng)
+        self.trained_count, self.added_since_training = len(matrix), 0
+
+        def exact(queries: np.ndarray, k: int) -> np.ndarray:
+            return ids[faiss.knn(queries, matrix, k, metric=faiss.METRIC_INNER_PRODUCT)[1]]
+
+        self.nprobe, self.calibrated_recall = self._calibrate(lambda n: matrix[rng.integers(0, len(matrix), n)], exact)
         self._index.nprobe = self.nprobe
 
-    def _calibrate(self, ids: np.ndarray, matrix: np.ndarray, rng: np.random.Generator) -> tuple[int, float]:
-        """The smallest nprobe whose recall@10 against exact search reaches IVF_TARGET_RECALL, on
-        queries halfway between two random stored vectors: a proxy that measured slightly harder
-        than real questions' embeddings (benchmarks/ann.py prints both)."""
+    def carry_over(self, moves: Sequence[tuple[int, int, int]], ids: np.ndarray, vectors: np.ndarray) -> None:
+        """ivf: turn the live build's index (loaded writable) into the next build's without training it again. The
+        vectors of each move (first old id, count, shift) keep their lists with their ids shifted, the others are
+        removed, the new ones are added under the same centroids, and nprobe is calibrated again."""
+        self._writable()
+        self._drop_direct_map()
+        old_count = int(self._index.ntotal)
+        new_of = np.full(old_count, -1, dtype=np.int64)
+        for first, count, shift in moves:
+            new_of[first : first + count] = np.arange(first + shift, first + shift + count)
+        dropped = np.flatnonzero(new_of < 0)
+        if len(dropped):
+            self._index.remove_ids(faiss.IDSelectorBatch(dropped))
+        lists = self._index.invlists
+        for list_no in range(int(self._index.nlist)):  # every stored id is a carried one's old id now
+            size = lists.list_size(list_no)
+            if size:
+                stored = faiss.rev_swig_ptr(lists.get_ids(list_no), size)
+                stored[:] = new_of[stored]
+        id_array, matrix = as_ids(ids), self._as_vectors(vectors)
+        if len(id_array):
+            self._index.add_with_ids(matrix, id_array)
+        self.added_since_training += len(id_array)
+        rng = np.random.default_rng(0)
         nlist = int(self._index.nlist)
-        k = min(10, len(matrix))
+
+        def exact(queries: np.ndarray, k: int) -> np.ndarray:  # every list probed: IVF-flat's lists hold full vectors
+            found: np.ndarray = self._index.search(queries, k, params=faiss.SearchParametersIVF(nprobe=nlist))[1]
+            return found
+
+        self.nprobe, self.calibrated_recall = self._calibrate(
+            lambda n: self._stored_vectors(rng.integers(0, len(self), n)), exact)
+        self._index.nprobe = self.nprobe
+
+    def _stored_vectors(self, positions: np.ndarray) -> np.ndarray:
+        """ivf: the stored vectors at these positions of the lists taken one after another."""
+        lists = self._index.invlists
+        sizes = np.array([lists.list_size(i) for i in range(int(self._index.nlist))], dtype=np.int64)
+        ends = np.cumsum(sizes)
+        which = np.searchsorted(ends, positions, side="right")
+        found = np.empty((len(positions), self.dim), dtype=np.float32)
+        for row, (list_no, position) in enumerate(zip(which, positions, strict=True)):
+            offset = int(position - (ends[list_no] - sizes[list_no]))
+            self._index.reconstruct_from_offset(int(list_no), offset, faiss.swig_ptr(found[row]))
+        return found
+
+    def _calibrate(self, stored: Callable[[int], np.ndarray],
+                   exact: Callable[[np.ndarray, int], np.ndarray]) -> tuple[int, float]:
+        """The smallest nprobe whose recall@10 against exact search (`exact`: the true top k ids of the queries)
+        reaches IVF_TARGET_RECALL, on queries halfway between two random stored vectors (`stored(n)`: n of them):
+        a proxy that measured slightly harder than real questions' embeddings (benchmarks/ann.py prints both)."""
+        nlist = int(self._index.nlist)
+        k = min(10, len(self))
         if nlist == 1:
             return 1, 1.0
         count = IVF_CALIBRATION_QUERIES
-        queries = matrix[rng.integers(0, len(matrix), count)] + matrix[rng.integers(0, len(matrix), count)]
+        queries = stored(count) + stored(count)
         queries = np.ascontiguousarray(queries / np.linalg.norm(queries, axis=1, keepdims=True), dtype=np.float32)
-        _, positions = faiss.knn(queries, matrix, k, metric=faiss.METRIC_INNER_PRODUCT)
-        truth = ids[positions]
+        truth = exact(queries, k)
         recall = 0.0
         for nprobe in nprobe_steps(nlist):
             _, found = self._index.search(queries, k, params=faiss.SearchParametersIVF(nprobe=nprobe))
@@ -425,7 +482,8 @@ class FaissVectorStore(VectorStore):
             "size": tmp.stat().st_size,
         }
         if self.kind == "ivf":
-            meta.update(nlist=int(self._index.nlist), nprobe=self.nprobe, calibrated_recall=self.calibrated_recall)
+            meta.update(nlist=int(self._index.nlist), nprobe=self.nprobe, calibrated_recall=self.calibrated_recall,
+                        trained_count=self.trained_count, added_since_training=self.added_since_training)
         os.replace(tmp, path)
         _write_atomic(sidecar_path(path), json.dumps(meta, indent=2).encode())
 
@@ -467,10 +525,22 @@ class FaissVectorStore(VectorStore):
         if kind == "ivf":
             store.nprobe = int(meta.get("nprobe") or index.nprobe)
             store.calibrated_recall = meta.get("calibrated_recall")
+            store.trained_count = int(meta.get("trained_count") or index.ntotal)  # older files: trained on all
+            store.added_since_training = int(meta.get("added_since_training") or 0)
         if kind == "hnsw":
             store._ids = faiss.vector_to_array(index.id_map).astype(np.int64)
             store._vectors = faiss.downcast_index(index.index).reconstruct_n(0, index.ntotal)
         return store
+
+
+def carry_allowed(meta: dict[str, Any], count: int, added: int) -> bool:
+    """Whether a rebuild to `count` vectors, `added` of them new, may keep the IVF lists that the sidecar `meta`
+    describes (see IVF_CARRY_SHARE); files from before the carrying were trained on all their vectors."""
+    if meta.get("kind") != "ivf" or not isinstance(meta.get("count"), int):
+        return False
+    trained = int(meta.get("trained_count") or meta["count"])
+    since = int(meta.get("added_since_training") or 0)
+    return since + added <= IVF_CARRY_SHARE * trained and abs(count - trained) <= IVF_CARRY_SHARE * trained
 
 
 def read_sidecar(path: Path) -> dict[str, Any]:
