@@ -151,6 +151,7 @@ def test_a_carried_ivf_index_holds_each_vector_at_its_new_id(
     exact = FaissVectorStore(384, "flat")
     exact.add(np.arange(n + 50), expected)
     _, truth = exact.search(queries, 10)
+    assert recall_at(truth, carried._exact_over_lists(queries, 10)) == 1.0  # the calibration's truth is exact
     assert recall_at(truth, carried.search(queries, 10)[1]) >= recall_at(truth, trained.search(queries, 10)[1]) - 0.05
     carried.save(tmp_path / "next.faiss")
     meta = read_sidecar(tmp_path / "next.faiss")
