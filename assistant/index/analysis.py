@@ -9,7 +9,7 @@ import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,11 +208,19 @@ def _chunks(todo: list[str], workers: int) -> list[list[str]]:
 
 def analyse_build(store: Store, live: Path | None = None, workers: int = 1,
                   executor: Callable[[], Executor] | None = None, cache: EmbeddingCache | None = None) -> AnalysisSummary:
-    """Store the analysis of every report in `store` (a build being written, committed): the rows of reports whose
-    dependency key is unchanged are copied from `live` (the served build's store.sqlite), the rest are computed from
-    the reports, facts and keyword tokens in `store`, in `workers` processes when there are at least PARALLEL_MIN
-    of them (the build's own, from `executor`, when given). The segments' tokens are read from and written to the
-    build's `cache` when given. Commits."""
+    """Store the analysis of every report in `store` (a build being written, committed): start_analysis, then
+    PendingAnalysis.finish. Commits."""
+    return start_analysis(store, live, workers, executor, cache).finish()
+
+
+def start_analysis(store: Store, live: Path | None = None, workers: int = 1,
+                   executor: Callable[[], Executor] | None = None, cache: EmbeddingCache | None = None
+                   ) -> PendingAnalysis:
+    """Start analysing every report in `store` (a build being written, committed): the rows of reports whose
+    dependency key is unchanged are copied from `live` (the served build's store.sqlite) now; the rest are
+    computed from the reports, facts and keyword tokens in `store`, in `workers` processes when there are at least
+    PARALLEL_MIN of them (the build's own, from `executor`, when given), which work while the caller goes on.
+    The segments' tokens are read from the build's `cache` when given."""
     started = time.monotonic()
     metas = store.metas()
     keys = dependency_keys(metas)
@@ -221,24 +229,42 @@ def analyse_build(store: Store, live: Path | None = None, workers: int = 1,
         store.add_finding_rows(rid, keys[rid], rows)
         summary.carried.append(rid)
     carried = set(summary.carried)
-    todo = [rid for rid in metas if rid not in carried]
-    if workers > 1 and len(todo) >= PARALLEL_MIN:
-        chunks = _chunks(todo, workers)
-        with ExitStack() as stack:
-            pool = executor() if executor else stack.enter_context(worker_pool(workers))
-            done = list(pool.map(_analyse_chunk, [store.path] * len(chunks), chunks,
-                                 [cache.path if cache else None] * len(chunks)))
-        for rid, rows in (pair for part, _ in done for pair in part):  # written once every worker has read
-            store.add_finding_rows(rid, keys[rid], rows)
-        new = [pair for _, computed in done for pair in computed]
-    else:
-        tokens = CachedTokenizer(cache, segment.tokenizer_id())
-        for rid, found in _analysed(store, metas, todo, tokens):
-            store.add_findings(rid, keys[rid], found)
-        new = tokens.new
-    if cache is not None and new:
-        cache.put_tokens(segment.tokenizer_id(), new)
-    summary.analysed = todo
-    store.commit()
-    summary.seconds = time.monotonic() - started
-    return summary
+    summary.analysed = [rid for rid in metas if rid not in carried]
+    pending = PendingAnalysis(store, metas, keys, summary, started, cache)
+    if workers > 1 and len(summary.analysed) >= PARALLEL_MIN:
+        pool = executor() if executor else pending.closing.enter_context(worker_pool(workers))
+        cache_path = cache.path if cache else None
+        pending.tasks = [pool.submit(_analyse_chunk, store.path, chunk, cache_path)
+                         for chunk in _chunks(summary.analysed, workers)]
+    return pending
+
+
+class PendingAnalysis:
+    """An analysis start_analysis began: its workers' tasks run meanwhile; finish() stores their rows (or, without
+    workers, analyses in this process), writes the segment tokens computed to the cache and commits."""
+
+    def __init__(self, store: Store, metas: dict[str, ReportMeta], keys: dict[str, str], summary: AnalysisSummary,
+                 started: float, cache: EmbeddingCache | None) -> None:
+        self.store, self.metas, self.keys, self.summary, self.started, self.cache = (
+            store, metas, keys, summary, started, cache)
+        self.tasks: list[Future[tuple[list[tuple[str, list[tuple[str, str]]]], NewTokens]]] | None = None
+        self.closing = ExitStack()  # a pool started for this analysis alone
+
+    def finish(self) -> AnalysisSummary:
+        store, keys = self.store, self.keys
+        if self.tasks is not None:
+            with self.closing:
+                done = [task.result() for task in self.tasks]
+            for rid, rows in (pair for part, _ in done for pair in part):  # written once every worker has read
+                store.add_finding_rows(rid, keys[rid], rows)
+            new = [pair for _, computed in done for pair in computed]
+        else:
+            tokens = CachedTokenizer(self.cache, segment.tokenizer_id())
+            for rid, found in _analysed(store, self.metas, self.summary.analysed, tokens):
+                store.add_findings(rid, keys[rid], found)
+            new = tokens.new
+        if self.cache is not None and new:
+            self.cache.put_tokens(segment.tokenizer_id(), new)
+        store.commit()
+        self.summary.seconds = time.monotonic() - self.started
+        return self.summary

@@ -38,7 +38,7 @@ from assistant.errors import (
     IndexLockedError,
     IngestError,
 )
-from assistant.index.analysis import AnalysisSummary, analyse_build, live_store
+from assistant.index.analysis import AnalysisSummary, live_store, start_analysis
 from assistant.index.backends import (
     KEYWORD_DIR,
     KEYWORD_FILE,
@@ -517,7 +517,8 @@ def _write_build(
                 "现有索引保持不变。"
             )
         summary.reports, summary.passages = len(documents), intake.next_id
-        summary.analysis = analyse_build(store, live_store(settings.index_dir), pool.count, pool.executor, cache)
+        # the workers analyse while this process gathers the vectors and writes the passage index
+        analysis = start_analysis(store, live_store(settings.index_dir), pool.count, pool.executor, cache)
         started = time.monotonic()
         carried = _ivf_to_carry(settings, live, intake, encoder) if keywords is not None else None
         with threads(settings.build_threads):
@@ -535,6 +536,7 @@ def _write_build(
         records = _Records(store, intake.spans, intake.next_id)
         store_entry = write_passage_index(settings, tmp_dir, tmp_dir.name.removeprefix(".tmp-"), records, vectors,
                                           progress=progress, keywords=keywords, carried=carried)
+        summary.analysis = analysis.finish()
     stamp_checked(settings.cache_path)  # both closed cleanly after this build's own writes: the next build
     stamp_checked(tmp_dir / "store.sqlite")  # need not read them whole to trust them
     if progress:
