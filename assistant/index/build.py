@@ -699,7 +699,7 @@ def _fresh_vectors(
     store: Store, intake: _Intake, encoder: Encoder, cache: EmbeddingCache, progress: Progress | None, batch: int,
 ) -> tuple[np.ndarray, int]:
     """The vectors of the passages parsed now, in the order of _fresh_ids, and how many were embedded now."""
-    vectors = np.empty((len(_fresh_ids(intake)), encoder.dim), dtype=np.float32)
+    vectors = np.empty((sum(len(hashes) for _, hashes in intake.fresh.values()), encoder.dim), dtype=np.float32)
     keyed = ((report_id, i, key) for report_id, (_, hashes) in intake.fresh.items() for i, key in enumerate(hashes))
     rows = ((row, report_id, i, key) for row, (report_id, i, key) in enumerate(keyed))
     return vectors, _embed_into(vectors, rows, store, encoder, cache, progress, batch)
@@ -881,11 +881,7 @@ def _prepare(path: Path, limits: ParseLimits, cache: EmbeddingCache | None, toke
     """Parse one file, extract its facts and tokenise its passages (tokens of passages seen before come from the
     cache); IngestError when the file cannot be parsed."""
     report, facts = _with_facts(ingest_file_bounded(path, limits))
-    texts = [p.embedding_text() for p in report.passages]
-    try:
-        tokens, hashes, new = cached_tokens(texts, cache, tokenizer)
-    except sqlite3.Error:  # a damaged cache: the main process discards it, saying so
-        tokens, hashes, new = cached_tokens(texts, None, tokenizer)
+    tokens, hashes, new = cached_tokens([p.embedding_text() for p in report.passages], cache, tokenizer)
     return Prepared(report, tokens, hashes, to_json(report), [(f.table, to_json(f)) for f in facts],
                     _content_hash(report), new)
 

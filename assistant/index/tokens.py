@@ -16,11 +16,15 @@ NewTokens = list[tuple[str, list[str]]]  # (text hash, tokens) computed now, for
 def cached_tokens(
     texts: Sequence[str], cache: EmbeddingCache | None, tokenizer: str
 ) -> tuple[list[list[str]], list[str], NewTokens]:
-    """The texts' tokens (from the cache where it holds them, segmented now where not), their text hashes, and the
-    (text hash, tokens) pairs computed now. A token that recurs is one string object (tokens pickled from a worker
-    then carry each word once, and the build holds them once)."""
+    """The texts' tokens (from the cache where it holds them, segmented now where not, all of them when the cache
+    cannot be read: the build discards a damaged cache once it meets it itself), their text hashes, and the (text
+    hash, tokens) pairs computed now. A token that recurs is one string object (tokens pickled from a worker then
+    carry each word once, and the build holds them once)."""
     hashes = [text_hash(t) for t in texts]
-    found = cache.tokens_many(tokenizer, hashes) if cache is not None else {}
+    try:
+        found = cache.tokens_many(tokenizer, hashes) if cache is not None else {}
+    except sqlite3.Error:
+        found = {}
     new: NewTokens = []
     for key, text in zip(hashes, texts, strict=True):
         if key not in found:
@@ -30,19 +34,15 @@ def cached_tokens(
 
 
 class CachedTokenizer:
-    """texts -> their tokens through the cache (a damaged one is no longer read); what it segments is kept in
-    `new` for the process that writes the cache."""
+    """texts -> their tokens through the cache (cached_tokens); what it segments is kept in `new` for the process
+    that writes the cache."""
 
     def __init__(self, cache: EmbeddingCache | None, tokenizer: str) -> None:
         self.cache, self.tokenizer = cache, tokenizer
         self.new: NewTokens = []
 
     def __call__(self, texts: Sequence[str]) -> list[list[str]]:
-        try:
-            tokens, _, new = cached_tokens(texts, self.cache, self.tokenizer)
-        except sqlite3.Error:  # a damaged cache: the build discards it once it meets it itself
-            self.cache = None
-            tokens, _, new = cached_tokens(texts, None, self.tokenizer)
+        tokens, _, new = cached_tokens(texts, self.cache, self.tokenizer)
         self.new += new
         return tokens
 
